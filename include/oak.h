@@ -1,0 +1,15 @@
+/* oak.h - Erlang/OTP's process model and supervision trees, in C.
+ *
+ * The umbrella header. See docs/guide.md for a walk from a first process to
+ * a supervised application.
+ */
+#ifndef OAK_H
+#define OAK_H
+
+#include "oak/types.h"
+#include "oak/runtime.h"
+#include "oak/process.h"
+#include "oak/message.h"
+#include "oak/log.h"
+
+#endif

@@ -1,0 +1,48 @@
+/* oak/log.h - the runtime's log: crash reports and warnings of the core, and
+ * the reports of the behaviours (supervisor, gen_server, application).
+ *
+ * One event is one line. By default lines at or above OAK_LOG_NOTICE go to
+ * stderr; a handler can be installed instead. Any thread.
+ */
+#ifndef OAK_LOG_H
+#define OAK_LOG_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum oak_log_level {
+    OAK_LOG_DEBUG = 0,
+    OAK_LOG_INFO = 1,    /* progress reports */
+    OAK_LOG_NOTICE = 2,
+    OAK_LOG_WARNING = 3,
+    OAK_LOG_ERROR = 4,   /* crash and supervisor reports */
+    OAK_LOG_NONE = 5     /* as a level: log nothing */
+} oak_log_level;
+
+/* An event: its level, a short kind ("crash_report", "supervisor_report",
+ * "progress", ...) and the formatted line (no trailing newline). */
+typedef void (*oak_log_handler)(oak_log_level level, const char *kind,
+                                const char *line, void *ctx);
+
+/* Install a handler (NULL restores the stderr default). The handler may be
+ * called from any scheduler thread at once; it must not block for long. */
+OAK_API void oak_log_set_handler(oak_log_handler fn, void *ctx);
+
+/* Events below level are dropped before they are formatted. Returns the old
+ * level. */
+OAK_API oak_log_level oak_log_set_level(oak_log_level level);
+
+/* Would an event at this level be logged? */
+OAK_API bool oak_log_enabled(oak_log_level level);
+
+/* Log one event. Returns 0, or -EINVAL for a bad level or NULL format. */
+OAK_API int oak_log(oak_log_level level, const char *kind, const char *fmt, ...)
+    OAK_PRINTF(3, 4);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

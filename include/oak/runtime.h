@@ -1,0 +1,67 @@
+/* oak/runtime.h - starting and stopping the runtime.
+ *
+ * oak_run() turns the calling thread into scheduler 0, starts the other
+ * scheduler threads, runs a first process and returns when that process ends
+ * or when oak_shutdown() is called. Before it returns, every process still
+ * alive is killed (its cleanups run), and every stack, message, timer and
+ * table is freed.
+ */
+#ifndef OAK_RUNTIME_H
+#define OAK_RUNTIME_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*oak_entry)(void *arg);
+
+typedef struct oak_config {
+    /* Scheduler threads; 0 = one per online CPU. */
+    unsigned schedulers;
+    /* Default stack size of a process in bytes (rounded up to pages);
+     * 0 = OAK_DEFAULT_STACK_SIZE. */
+    size_t stack_size;
+    /* Size of the process table; 0 = OAK_DEFAULT_MAX_PROCESSES. */
+    size_t max_processes;
+    /* How many stacks may carry a hardware guard page. Each guarded stack
+     * costs two kernel memory mappings and vm.max_map_count is 65,530 by
+     * default; beyond this count stacks get a software red zone instead
+     * (see docs/design/stacks.md). 0 = a quarter of vm.max_map_count. */
+    size_t guarded_stacks;
+    /* Messages a process may send (and other reductions it may spend)
+     * before it is made to yield; 0 = 2000. */
+    unsigned reductions;
+} oak_config;
+
+#define OAK_DEFAULT_STACK_SIZE ((size_t)64 * 1024)
+#define OAK_DEFAULT_MAX_PROCESSES ((size_t)4 * 1024 * 1024)
+
+/* Run the runtime with main(arg) as its first process.
+ *
+ * Returns 0 when the first process exits with reason `normal`, 1 when it
+ * exits with any other reason, the status given to oak_shutdown() if that
+ * was called first, or a negative error code if the runtime could not start
+ * (-EINVAL for a bad config, -ENOMEM, -EAGAIN for a system limit, -EBUSY if
+ * a runtime is already running in this program). cfg may be NULL.
+ * Blocks the calling thread. Not to be called from inside a process. */
+OAK_API int oak_run(oak_entry main, void *arg, const oak_config *cfg);
+
+/* Ask the running runtime to stop: oak_run() returns `status` once every
+ * scheduler has finished the process it is running. Safe from any thread,
+ * from processes, and from a signal handler. Returns 0, or -ESRCH when no
+ * runtime is running. */
+OAK_API int oak_shutdown(int status);
+
+/* Number of scheduler threads of the running runtime (0 if none). Any
+ * thread. */
+OAK_API unsigned oak_scheduler_count(void);
+
+/* Number of live processes (a snapshot). Any thread. */
+OAK_API size_t oak_process_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
