@@ -105,8 +105,9 @@ int oak__deliver(oak__msg *m)
             return -ESRCH;
         m->next = old == OAK__INBOX_PARKED ? NULL : old;
         /* Release: the receiver's exchange (acquire) sees the message's
-         * contents. Relaxed on failure: we only retry. */
-        if (atomic_compare_exchange_weak_explicit(&p->inbox, &old, m, memory_order_release,
+         * contents. Acquire: when we replace PARKED we take over the
+         * process as its scheduler left it. Relaxed on failure: we retry. */
+        if (atomic_compare_exchange_weak_explicit(&p->inbox, &old, m, memory_order_acq_rel,
                                                   memory_order_relaxed))
             break;
     }
@@ -183,7 +184,6 @@ static oak__msg *exit_item(oak_pid to, oak_pid from, enum oak__kind kind, oak_re
     m->pub.tag = kind == OAK__SIG_DOWN ? OAK_TAG_DOWN : OAK_TAG_EXIT;
     m->pub.ref = ref;
     m->pub.from = from;
-    m->pub.size = sizeof(oak_down);
     return m;
 }
 

@@ -125,6 +125,12 @@ int oak__slot_alloc(oak__sched *s, uint64_t *slot)
         pthread_mutex_unlock(&rt->slot_lock);
         if (s->nfree_slots == 0)
             return -EAGAIN;
+        /* Hand out the lowest slots first: pids read in spawn order. */
+        for (size_t i = 0, j = s->nfree_slots - 1; i < j; i++, j--) {
+            uint64_t t = s->free_slots[i];
+            s->free_slots[i] = s->free_slots[j];
+            s->free_slots[j] = t;
+        }
     }
     *slot = s->free_slots[--s->nfree_slots];
     return 0;
@@ -752,6 +758,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         goto fail_faults;
     rt->table[oak__pid_slot(first)].is_main = true;
 
+    /* nscheds stays c.schedulers: a scheduler whose thread could not be
+     * started has an empty ring that nobody pushes to, and is never idle. */
     unsigned started = 1;
     for (; started < c.schedulers; started++) {
         pthread_attr_t attr;
@@ -760,10 +768,12 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         int e = pthread_create(&rt->scheds[started].thread, &attr, thread_main,
                                &rt->scheds[started]);
         pthread_attr_destroy(&attr);
-        if (e != 0)
+        if (e != 0) {
+            oak_log(OAK_LOG_WARNING, "runtime", "could not start scheduler %u: %s", started,
+                    strerror(e));
             break; /* run with the schedulers we have */
+        }
     }
-    rt->nscheds = started;
     sched_loop(&rt->scheds[0]);
     tls_sched = NULL;
     for (unsigned i = 1; i < started; i++)
