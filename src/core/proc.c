@@ -632,7 +632,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     }
     free_list(p->held);
     p->held = NULL;
-    if (p->wait.index != OAK__TIMER_IDLE)
+    if (p->wait.deadline)
         oak__timer_cancel(&p->wait);
 
     /* Close the inbox: later pushes fail and their senders see `dead`. */
@@ -738,12 +738,16 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
             return -ETIMEDOUT;
         p->wait.deadline = deadline;
         oak__proc_switch_out(p, OAK__SW_PARK);
+        /* Woken by a message: take the timer out. Its index may be
+         * changing under the heap lock right now, so only the lock may
+         * look at it. */
         if (p->timed_out) {
             p->timed_out = false;
             expired = true;
-        } else if (p->wait.index != OAK__TIMER_IDLE) {
+        } else if (p->wait.deadline) {
             oak__timer_cancel(&p->wait);
         }
+        p->wait.deadline = 0;
     }
 }
 

@@ -572,7 +572,7 @@ again:
                                                          memory_order_acq_rel,
                                                          memory_order_acquire)) {
                 /* Messages arrived meanwhile: run it again. */
-                if (p->wait.index != OAK__TIMER_IDLE)
+                if (p->wait.deadline)
                     oak__timer_cancel(&p->wait);
                 goto again;
             }
