@@ -56,7 +56,7 @@ static oak__proc *self_blocking(void)
 
 static oak_pid self_pid(oak__proc *p)
 {
-    return p ? oak__pid_make(p - oak__rt->table, p->gen) : OAK_NOPID;
+    return p ? p->self : OAK_NOPID;
 }
 
 oak_pid oak_self(void) { return self_pid(oak__proc_self()); }
@@ -71,11 +71,27 @@ bool oak_is_alive(oak_pid pid)
 
 oak__msg *oak__msg_new(size_t size)
 {
-    if (size > SIZE_MAX - sizeof(oak__msg))
-        return NULL;
-    oak__msg *m = malloc(sizeof *m + size);
-    if (!m)
-        return NULL;
+    oak__msg *m;
+    if (size <= OAK__MSG_POOL_PAYLOAD) {
+        oak__sched *s = oak__sched_self();
+        if (s && s->msg_pool) {
+            m = s->msg_pool;
+            s->msg_pool = m->next;
+            s->msg_pool_len--;
+        } else {
+            m = malloc(sizeof *m + OAK__MSG_POOL_PAYLOAD);
+            if (!m)
+                return NULL;
+        }
+        m->pooled = 1;
+    } else {
+        if (size > SIZE_MAX - sizeof(oak__msg))
+            return NULL;
+        m = malloc(sizeof *m + size);
+        if (!m)
+            return NULL;
+        m->pooled = 0;
+    }
     m->next = m->prev = NULL;
     m->kind = OAK__MSG;
     m->name = 0;
@@ -87,7 +103,29 @@ oak__msg *oak__msg_new(size_t size)
     return m;
 }
 
-void oak__msg_delete(oak__msg *m) { free(m); }
+void oak__msg_delete(oak__msg *m)
+{
+    if (m->pooled) {
+        oak__sched *s = oak__sched_self();
+        if (s && s->msg_pool_len < OAK__MSG_POOL_MAX) {
+            m->next = s->msg_pool;
+            s->msg_pool = m;
+            s->msg_pool_len++;
+            return;
+        }
+    }
+    free(m);
+}
+
+void oak__msg_pool_free(oak__sched *s)
+{
+    while (s->msg_pool) {
+        oak__msg *m = s->msg_pool;
+        s->msg_pool = m->next;
+        free(m);
+    }
+    s->msg_pool_len = 0;
+}
 
 static oak__msg *msg_of(oak_msg *pub)
 {
@@ -116,24 +154,13 @@ int oak__deliver(oak__msg *m)
     return 0;
 }
 
-static void count_reduction(void)
-{
-    oak__proc *p = self_blocking();
-    if (p && --p->reductions == 0)
-        oak_yield();
-}
-
 int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
 {
     if (to == OAK_NOPID || (tag >> 63) || (size && !data))
         return -EINVAL;
     if (!oak__rt)
         return -ESRCH;
-    oak__proc *p = oak__proc_of(to);
-    if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != to) {
-        count_reduction();
-        return 0; /* sending to a dead process: a no-op, as in Erlang */
-    }
+    oak__proc *self = oak__proc_self();
     oak__msg *m = oak__msg_new(size);
     if (!m)
         return -ENOMEM;
@@ -142,10 +169,12 @@ int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t
     m->to = to;
     m->pub.tag = tag;
     m->pub.ref = ref;
-    m->pub.from = oak_self();
+    m->pub.from = self ? self->self : OAK_NOPID;
+    /* A dead receiver: a no-op, as in Erlang. */
     if (oak__deliver(m) < 0)
         oak__msg_delete(m);
-    count_reduction();
+    if (self && !self->in_cleanup && --self->reductions == 0)
+        oak_yield();
     return 0;
 }
 
@@ -534,6 +563,7 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
     }
     oak_pid pid = oak__pid_make(slot, gen);
     oak_pid ppid = self_pid(parent);
+    p->self = pid;
     if (flags & OAK_SPAWN_LINK) {
         if (oak__map_put(&p->links, ppid, 0) < 0 || oak__map_put(&parent->links, pid, 0) < 0) {
             rc = -ENOMEM;
@@ -582,12 +612,24 @@ fail_slot:
     return rc;
 }
 
+/* A spawn costs this many reductions: a process that spawns in a loop
+ * yields now and then, so its children run (and their stacks come back to
+ * the cache) instead of piling up. */
+#define SPAWN_REDUCTIONS 10
+
 int oak_spawn(oak_entry fn, void *arg, oak_spawn_opts *opts, oak_pid *pid)
 {
     oak__proc *parent = self_blocking();
     if (!parent)
         return -EPERM;
-    return oak__spawn_on(parent->sched, parent, fn, arg, opts, pid);
+    int rc = oak__spawn_on(parent->sched, parent, fn, arg, opts, pid);
+    if (parent->reductions <= SPAWN_REDUCTIONS) {
+        parent->reductions = 1;
+        oak_yield();
+    } else {
+        parent->reductions -= SPAWN_REDUCTIONS;
+    }
+    return rc;
 }
 
 /* ---- death ------------------------------------------------------------------- */
@@ -606,7 +648,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     oak__runtime *rt = oak__rt;
     oak__sched *s = oak__sched_self();
     uint64_t slot = (uint64_t)(p - rt->table);
-    oak_pid pid = oak__pid_make(slot, p->gen);
+    oak_pid pid = p->self;
     oak_atom reason = p->exit_reason ? p->exit_reason : OAK_KILLED;
     const char *detail = p->exit_detail;
 

@@ -48,11 +48,17 @@ typedef struct oak__msg {
     struct oak__msg *next; /* inbox stack / private queue / held list      */
     struct oak__msg *prev; /* private queue / held list                    */
     oak_pid to;            /* the incarnation it was sent to               */
-    uint32_t kind;         /* enum oak__kind                               */
+    uint16_t kind;         /* enum oak__kind                               */
+    uint16_t pooled;       /* a pool block (OAK__MSG_POOL_PAYLOAD bytes)   */
     oak_atom name;         /* SIG_MONITOR by name: the name                */
     oak_msg pub;           /* what the receiver sees                       */
     alignas(16) unsigned char payload[];
 } oak__msg;
+
+/* Messages with payloads up to this size come from per-scheduler pools of
+ * equal blocks instead of malloc. */
+#define OAK__MSG_POOL_PAYLOAD 112
+#define OAK__MSG_POOL_MAX 4096 /* free blocks a scheduler keeps */
 
 /* The inbox head is a pointer to the newest pushed item or one of these: */
 #define OAK__INBOX_EMPTY ((oak__msg *)0)  /* nothing queued, not parked  */
@@ -111,6 +117,7 @@ typedef struct oak__proc {
 
     /* ---- the process itself / its current scheduler only ---- */
     alignas(64) void *sp;        /* saved context while not running       */
+    oak_pid self;                /* this incarnation's pid (kept at death) */
     struct oak__sched *sched;    /* scheduler running it (while running)   */
     struct oak__proc *gq_next;   /* link in the global run queue           */
     uint32_t gen;                /* generation of this slot                */
@@ -175,6 +182,8 @@ oak__proc *oak__proc_self(void);
 /* Allocate a message with room for size payload bytes. */
 oak__msg *oak__msg_new(size_t size);
 void oak__msg_delete(oak__msg *m);
+/* Free a scheduler's pool of message blocks (runtime teardown). */
+void oak__msg_pool_free(struct oak__sched *s);
 
 /* Push m (its `to` set) to its destination. Returns 0, or -ESRCH when the
  * destination is dead (m is then still the caller's). */

@@ -671,6 +671,7 @@ static void teardown(oak__runtime *rt)
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *s = &rt->scheds[i];
         oak__timers_term(s);
+        oak__msg_pool_free(s);
         oak__stack_cache_drain(&s->stacks);
         free(s->free_slots);
         pthread_mutex_destroy(&s->tlock);

@@ -54,6 +54,8 @@ typedef struct oak__sched {
     bool spinning;
     uint64_t rng;
     oak__stack_cache stacks;
+    oak__msg *msg_pool;                   /* free small message blocks      */
+    unsigned msg_pool_len;
     uint64_t *free_slots;                 /* cache of free table slots      */
     size_t nfree_slots;
     char *altstack;                       /* signal stack                   */
