@@ -11,5 +11,6 @@
 #include "oak/process.h"
 #include "oak/message.h"
 #include "oak/log.h"
+#include "oak/gen_server.h"
 
 #endif
