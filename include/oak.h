@@ -12,5 +12,6 @@
 #include "oak/message.h"
 #include "oak/log.h"
 #include "oak/gen_server.h"
+#include "oak/supervisor.h"
 
 #endif
