@@ -99,11 +99,28 @@ const char *oak_reason_detail(const oak_reason *r)
     return r && r->detail[0] ? r->detail : NULL;
 }
 
+/* Erlang quotes an atom unless it is a lowercase letter followed by
+ * letters, digits, _ and @. */
+static bool atom_needs_quotes(const char *s)
+{
+    if (!(*s >= 'a' && *s <= 'z'))
+        return true;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_' || *s == '@'))
+            return true;
+    return false;
+}
+
 int oak_reason_str(const oak_reason *r, char *buf, size_t size)
 {
-    if (!r || !r->atom)
+    const char *name = r && r->atom ? oak_atom_name(r->atom) : NULL;
+    if (!name)
         return snprintf(buf, size, "undefined");
-    return oak_reason_format(r->atom, oak_reason_detail(r), buf, size);
+    const char *q = atom_needs_quotes(name) ? "'" : "";
+    if (r->detail[0])
+        return snprintf(buf, size, "{%s%s%s,%s}", q, name, q, r->detail);
+    return snprintf(buf, size, "%s%s%s", q, name, q);
 }
 
 bool oak_reason_is_clean(oak_atom atom, const char *detail)

@@ -1032,3 +1032,44 @@ void or_seq_increment_term(const char *term)
     oak_gen_server_cast(oak_whereis(A("seq")), A("increment_number"), term,
                         strlen(term));
 }
+
+/* ---- get_childspec as the oracle prints it ------------------------------------------------ */
+
+static const char *wopts_term(const or_wopts *o)
+{
+    char *b = nextbuf();
+    size_t n = (size_t)snprintf(b, BUFSZ, "#{");
+    const char *sep = "";
+    if (o->quiet) { n += (size_t)snprintf(b + n, BUFSZ - n, "%squiet=>true", sep); sep = ","; }
+    if (o->quiet_shutdown) { n += (size_t)snprintf(b + n, BUFSZ - n, "%squiet_shutdown=>true", sep); sep = ","; }
+    if (o->terminate_sleep) { n += (size_t)snprintf(b + n, BUFSZ - n, "%sterminate_sleep=>%d", sep, o->terminate_sleep); sep = ","; }
+    if (o->no_trap) { n += (size_t)snprintf(b + n, BUFSZ - n, "%strap=>false", sep); sep = ","; }
+    snprintf(b + n, BUFSZ - n, "}");
+    return b;
+}
+
+const char *or_childspec(const oak_child_spec *s)
+{
+    char *b = nextbuf();
+    const char *start = "{unknown}";
+    char st[512];
+    if (s->start == or_start_worker) {
+        const or_wopts *o = s->arg;
+        snprintf(st, sizeof st, "{oracle_lib,start_worker,[%s,%s]}", o->id, wopts_term(o));
+        start = st;
+    } else if (s->start == or_start_dyn) {
+        snprintf(st, sizeof st, "{oracle_lib,start_dyn,[%s]}", wopts_term(s->arg));
+        start = st;
+    }
+    char sh[32];
+    if (s->shutdown == OAK_BRUTAL_KILL) snprintf(sh, sizeof sh, "brutal_kill");
+    else if (s->shutdown == OAK_INFINITY) snprintf(sh, sizeof sh, "infinity");
+    else if (s->shutdown == OAK_SHUTDOWN_ZERO) snprintf(sh, sizeof sh, "0");
+    else snprintf(sh, sizeof sh, "%lld", (long long)s->shutdown);
+    static const char *const rs[] = {"permanent", "transient", "temporary"};
+    snprintf(b, BUFSZ,
+             "#{id=>%s,modules=>[oracle_lib],restart=>%s,shutdown=>%s,significant=>%s,start=>%s,type=>%s}",
+             oak_atom_name(s->id), rs[s->restart], sh, s->significant ? "true" : "false",
+             start, s->type == OAK_SUPERVISOR ? "supervisor" : "worker");
+    return b;
+}

@@ -121,4 +121,7 @@ void or_seq_increment_int(long d);
 void or_seq_increment_term(const char *term); /* e.g. "\"cat\"" */
 long or_stash_get_value(void);
 
+/* A child spec as the oracle prints get_childspec results. */
+const char *or_childspec(const oak_child_spec *s);
+
 #endif
