@@ -1034,7 +1034,7 @@ static int sup_init(oak_gen_server *gs, void *arg, void **state)
     if (start_children(s, 0, &failed, &why) < 0) {
         oak_atom id = s->v[failed].spec.id;
         terminate_children(s, 0);
-        char r[OAK_REASON_DETAIL_MAX], d[OAK_REASON_DETAIL_MAX];
+        char r[OAK_REASON_DETAIL_MAX], d[2 * OAK_REASON_DETAIL_MAX];
         oak_reason_str(&why, r, sizeof r);
         snprintf(d, sizeof d, "{failed_to_start_child,%s,%s}", aname(id), r);
         oak_gen_server_set_stop(gs, OAK_SHUTDOWN, d);
