@@ -283,6 +283,9 @@ int main(int argc, char **argv)
         return 0;
     }
     interactive = isatty(0);
+    /* One line at a time, so results and the reports on stderr interleave
+     * in the order they happen when both go to one pipe. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int r = oak_run(main_process, NULL, NULL);
     return r < 0 ? 111 : r;
 }

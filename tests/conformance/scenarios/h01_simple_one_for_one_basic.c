@@ -2,6 +2,7 @@
  * args, get_childspec, the dead-pid quirk, a spec given as start args. */
 #include "oracle.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
