@@ -84,10 +84,12 @@ static oak_atom thread_atoms[ATOM_THREADS][ATOM_NAMES];
 static void *intern_thread(void *arg)
 {
     int t = (int)(intptr_t)arg;
+    /* Each thread walks all the names, each in its own order (steps prime
+     * to ATOM_NAMES visit every index). */
+    static const int step[ATOM_THREADS] = {1, 3, 7, 11};
     char name[32];
     for (int k = 0; k < ATOM_NAMES; k++) {
-        /* Each thread walks the names in a different order. */
-        int i = (k * (2 * t + 1)) % ATOM_NAMES;
+        int i = (k * step[t] + 97 * t) % ATOM_NAMES;
         snprintf(name, sizeof name, "concurrent_%d", i);
         thread_atoms[t][i] = oak_atom_from(name);
     }

@@ -52,6 +52,13 @@ OAK_API int oak_send(oak_pid to, uint64_t tag, const void *data, size_t size);
 OAK_API int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag,
                          const void *data, size_t size);
 
+/* Send to an alias of process `to` (see oak_alias()): the message carries
+ * ref = alias and is delivered only if the alias is still active when the
+ * receiver takes it from its inbox; otherwise it is dropped. Returns as
+ * oak_send(), and -EINVAL for alias 0. Any thread. */
+OAK_API int oak_send_alias(oak_pid to, oak_ref alias, uint64_t tag, const void *data,
+                           size_t size);
+
 /* Send to the process registered under name. Returns -ESRCH if no process
  * has that name (Erlang raises badarg). Any thread. */
 OAK_API int oak_send_name(oak_atom name, uint64_t tag, const void *data,

@@ -103,6 +103,25 @@ OAK_API oak_ref oak_monitor(oak_pid pid);
  * the reason is then `noproc`). */
 OAK_API oak_ref oak_monitor_name(oak_atom name);
 
+/* ---- aliases (as Erlang's alias/0, unalias/1 and monitor's alias
+ * option): a reference that other processes may send to with
+ * oak_send_alias(); such a message is delivered only while the alias is
+ * active, and dropped by the runtime otherwise, so a reply that comes after
+ * the caller gave up never reaches its mailbox. */
+
+/* A new active alias of the caller (it also sets the receive marker, like
+ * oak_make_ref()). Returns 0 outside a process or when out of memory. */
+OAK_API oak_ref oak_alias(void);
+
+/* Deactivate an alias. Messages already received stay in the mailbox.
+ * Returns 0 or -ENOENT (not an active alias of the caller). */
+OAK_API int oak_unalias(oak_ref alias);
+
+/* oak_monitor(pid) whose reference is also an alias, deactivated when the
+ * monitor ends (oak_demonitor, or its DOWN arrives): the pattern of a
+ * synchronous call. Returns 0 outside a process. */
+OAK_API oak_ref oak_monitor_alias(oak_pid pid);
+
 #define OAK_DEMONITOR_FLUSH 0x1u /* also remove a DOWN already received */
 #define OAK_DEMONITOR_INFO 0x2u  /* return 1 if the monitor was active   */
 

@@ -100,7 +100,12 @@ OAK_API const char *oak_strerror(int err);
  * Returns the length it needs (as snprintf does). */
 OAK_API int oak_pid_format(oak_pid pid, char *buf, size_t size);
 
-/* Write an exit reason as an Erlang term: "reason" without detail, or
+/* Write an atom as Erlang prints it: bare, or in single quotes when Erlang
+ * would quote it ('EXIT', 'hello world'). NUL-terminated; returns the length
+ * it needs (as snprintf does). */
+OAK_API int oak_atom_format(oak_atom atom, char *buf, size_t size);
+
+/* Write an exit reason as an Erlang term (the atom as oak_atom_format()): "reason" without detail, or
  * "{reason,detail}" when detail is not NULL. Returns the length it needs. */
 OAK_API int oak_reason_format(oak_atom reason, const char *detail, char *buf,
                               size_t size);

@@ -1,4 +1,5 @@
 /* error.c - names of error codes, and the text forms of pids and reasons. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,12 +31,62 @@ int oak_pid_format(oak_pid pid, char *buf, size_t size)
                     (unsigned)((pid >> OAK__SLOT_BITS) & OAK__GEN_MASK));
 }
 
+/* Does Erlang print this atom in quotes? Unless it starts with a lower-case
+ * letter, has only letters, digits, _ and @, and is no reserved word. */
+static bool needs_quotes(const char *a)
+{
+    static const char *const reserved[] = {
+        "after", "and", "andalso", "band", "begin", "bnot", "bor", "bsl", "bsr", "bxor",
+        "case", "catch", "cond", "div", "end", "fun", "if", "let", "not", "of",
+        "or", "orelse", "receive", "rem", "try", "when", "xor",
+    };
+    if (!(a[0] >= 'a' && a[0] <= 'z'))
+        return true;
+    for (const char *c = a; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '@'))
+            return true;
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(a, reserved[i]) == 0)
+            return true;
+    return false;
+}
+
+int oak_atom_format(oak_atom atom, char *buf, size_t size)
+{
+    const char *name = oak_atom_name(atom);
+    if (!name)
+        return snprintf(buf, size, "undefined");
+    if (!needs_quotes(name))
+        return snprintf(buf, size, "%s", name);
+    /* Quoted, with ' and \ escaped. */
+    size_t n = 0;
+    if (n < size)
+        buf[n] = '\'';
+    n++;
+    for (const char *c = name; *c; c++) {
+        if (*c == '\'' || *c == '\\') {
+            if (n < size)
+                buf[n] = '\\';
+            n++;
+        }
+        if (n < size)
+            buf[n] = *c;
+        n++;
+    }
+    if (n < size)
+        buf[n] = '\'';
+    n++;
+    if (size)
+        buf[n < size ? n : size - 1] = 0;
+    return (int)n;
+}
+
 int oak_reason_format(oak_atom reason, const char *detail, char *buf, size_t size)
 {
-    const char *name = oak_atom_name(reason);
-    if (!name)
-        name = "undefined";
+    char atom[2 * OAK_ATOM_MAX_LEN + 4];
+    oak_atom_format(reason, atom, sizeof atom);
     if (detail)
-        return snprintf(buf, size, "{%s,%s}", name, detail);
-    return snprintf(buf, size, "%s", name);
+        return snprintf(buf, size, "{%s,%s}", atom, detail);
+    return snprintf(buf, size, "%s", atom);
 }

@@ -163,7 +163,16 @@ int oak__deliver(oak__msg *m)
     return 0;
 }
 
+static int send_kind(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size,
+                     enum oak__kind kind);
+
 static int oak_send_ref_in_runtime(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
+{
+    return send_kind(to, ref, tag, data, size, OAK__MSG);
+}
+
+static int send_kind(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size,
+                     enum oak__kind kind)
 {
     if (to == OAK_NOPID || (tag >> 63) || (size && !data))
         return -EINVAL;
@@ -176,6 +185,7 @@ static int oak_send_ref_in_runtime(oak_pid to, oak_ref ref, uint64_t tag, const 
     if (size)
         memcpy(m->payload, data, size);
     m->to = to;
+    m->kind = (uint16_t)kind;
     m->pub.tag = tag;
     m->pub.ref = ref;
     m->pub.from = self ? self->self : OAK_NOPID;
@@ -192,6 +202,17 @@ int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t
     if (!oak__rt_enter())
         return -ESRCH;
     int r = oak_send_ref_in_runtime(to, ref, tag, data, size);
+    oak__rt_leave();
+    return r;
+}
+
+int oak_send_alias(oak_pid to, oak_ref alias, uint64_t tag, const void *data, size_t size)
+{
+    if (alias == 0)
+        return -EINVAL;
+    if (!oak__rt_enter())
+        return -ESRCH;
+    int r = send_kind(to, alias, tag, data, size, OAK__ALIAS_MSG);
     oak__rt_leave();
     return r;
 }
@@ -406,6 +427,16 @@ size_t oak__drain(oak__proc *p)
             queue_append(p, m);
             appended++;
             break;
+        case OAK__ALIAS_MSG:
+            /* A reply to an alias no longer active is dropped here, so it
+             * never reaches the mailbox (Erlang's process aliases). */
+            if (oak__map_get(&p->aliases, m->pub.ref, NULL)) {
+                queue_append(p, m);
+                appended++;
+            } else {
+                oak__msg_delete(m);
+            }
+            break;
         case OAK__SIG_LINK:
             if (oak__map_put(&p->links, from, 0) < 0)
                 oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a link was lost");
@@ -431,6 +462,7 @@ size_t oak__drain(oak__proc *p)
                 break;
             }
             oak__map_del(&p->monitor_names, m->pub.ref, &name);
+            oak__map_del(&p->aliases, m->pub.ref, NULL);
             ((oak_down *)m->payload)->name = (oak_atom)name;
             queue_append(p, m);
             appended++;
@@ -722,6 +754,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     oak__map_free(&p->monitors_in);
     oak__map_free(&p->monitors_out);
     oak__map_free(&p->monitor_names);
+    oak__map_free(&p->aliases);
 
     if (p->stack.guarded || oak__stack_redzone_intact(&p->stack))
         oak__stack_put(&s->stacks, &p->stack);
@@ -979,6 +1012,40 @@ oak_ref oak_monitor(oak_pid pid)
     return p ? monitor(p, pid, 0) : 0;
 }
 
+oak_ref oak_monitor_alias(oak_pid pid)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return 0;
+    oak_ref ref = monitor(p, pid, 0);
+    /* Set after monitor(): a DOWN noproc already queued for a dead pid
+     * has been acted on, and a live monitor's DOWN will end the alias. */
+    if (oak__map_get(&p->monitors_out, ref, NULL) && oak__map_put(&p->aliases, ref, 2) < 0) {
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        return 0;
+    }
+    return ref;
+}
+
+oak_ref oak_alias(void)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return 0;
+    oak_ref ref = oak_make_ref();
+    if (oak__map_put(&p->aliases, ref, 1) < 0)
+        return 0;
+    return ref;
+}
+
+int oak_unalias(oak_ref alias)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    return oak__map_del(&p->aliases, alias, NULL) ? 0 : -ENOENT;
+}
+
 oak_ref oak_monitor_name(oak_atom name)
 {
     oak__proc *p = self_blocking();
@@ -997,6 +1064,9 @@ int oak_demonitor(oak_ref ref, unsigned flags)
     uint64_t target;
     bool active = oak__map_del(&p->monitors_out, ref, &target);
     oak__map_del(&p->monitor_names, ref, NULL);
+    uint64_t alias_kind;
+    if (oak__map_get(&p->aliases, ref, &alias_kind) && alias_kind == 2)
+        oak__map_del(&p->aliases, ref, NULL);
     if (active) {
         oak_pid me = self_pid(p);
         if (target == me)

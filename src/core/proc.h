@@ -38,6 +38,8 @@ enum oak__kind {
     OAK__SIG_MONITOR,   /* `from` monitors us with pub.ref               */
     OAK__SIG_DEMONITOR, /* `from` dropped its monitor pub.ref            */
     OAK__SIG_DOWN,      /* the process we monitor with pub.ref died      */
+    OAK__ALIAS_MSG,     /* a message sent to alias pub.ref: delivered
+                         * only while the alias is active               */
 };
 
 /* A message or signal. Allocated by the sender, owned by the receiver once
@@ -139,6 +141,8 @@ typedef struct oak__proc {
     oak__map monitors_out;       /* ref -> monitored pid                   */
     oak__map monitors_in;        /* ref -> watcher pid                     */
     oak__map monitor_names;      /* ref -> name, for name monitors we hold */
+    oak__map aliases;            /* active aliases: ref -> 1, or 2 when the
+                                  * alias ends with its monitor             */
 
     oak_atom exit_reason;
     char *exit_detail;           /* malloc'd or NULL                       */

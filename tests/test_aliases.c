@@ -1,0 +1,157 @@
+/* Aliases: messages sent to an alias arrive only while it is active. */
+#include "oak_test.h"
+
+enum { TAG_REPLY = 7, TAG_GO = 8, TAG_PLAIN = 9 };
+
+typedef struct alias_target {
+    oak_pid owner;
+    oak_ref alias;
+} alias_target;
+
+/* Sends one message to the alias when told to, then a plain message. */
+static void replier(void *arg)
+{
+    alias_target t = *(alias_target *)arg;
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, NULL, NULL), 0);
+    oak_msg_free(m);
+    int v = 42;
+    OT_CHECK_INT_EQ(oak_send_alias(t.owner, t.alias, TAG_REPLY, &v, sizeof v), 0);
+    OT_CHECK_INT_EQ(oak_send(t.owner, TAG_PLAIN, NULL, 0), 0);
+}
+
+static oak_pid start_replier(oak_ref alias)
+{
+    alias_target t = {oak_self(), alias};
+    oak_spawn_opts o = {.arg_size = sizeof t};
+    oak_pid p;
+    OT_CHECK_INT_EQ(oak_spawn(replier, &t, &o, &p), 0);
+    return p;
+}
+
+static bool is_plain(const oak_msg *m, void *arg)
+{
+    (void)arg;
+    return m->tag == TAG_PLAIN;
+}
+
+static void active_alias_main(void *arg)
+{
+    (void)arg;
+    oak_ref a = oak_alias();
+    OT_CHECK(a != 0);
+    oak_pid r = start_replier(a);
+    OT_CHECK_INT_EQ(oak_send(r, TAG_GO, NULL, 0), 0);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, a, OT_LONG_MS), 0);
+    OT_CHECK_UINT_EQ(m->tag, TAG_REPLY);
+    OT_CHECK_UINT_EQ(m->from, r);
+    OT_CHECK_INT_EQ(*(int *)m->data, 42);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_unalias(a), 0);
+    OT_CHECK_INT_EQ(oak_unalias(a), -ENOENT);
+}
+
+static void message_to_an_active_alias_is_delivered(void **state)
+{
+    (void)state;
+    OT_RUN(active_alias_main, NULL);
+}
+
+static void inactive_alias_main(void *arg)
+{
+    (void)arg;
+    oak_ref a = oak_alias();
+    oak_pid r = start_replier(a);
+    OT_CHECK_INT_EQ(oak_unalias(a), 0);
+    OT_CHECK_INT_EQ(oak_send(r, TAG_GO, NULL, 0), 0);
+    /* The plain message is sent after the alias one: once it is here, the
+     * alias message has been taken from the inbox (and dropped). */
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_plain, NULL), 0);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_message_count(), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, a, 0), -ETIMEDOUT);
+}
+
+static void message_to_an_inactive_alias_never_reaches_the_mailbox(void **state)
+{
+    (void)state;
+    OT_RUN(inactive_alias_main, NULL);
+}
+
+static void wait_forever(void *arg)
+{
+    (void)arg;
+    oak_msg *m;
+    for (;;)
+        if (oak_receive(&m, OAK_INFINITY, NULL, NULL) == 0)
+            oak_msg_free(m);
+}
+
+static void monitor_alias_main(void *arg)
+{
+    (void)arg;
+    /* The alias of a monitor ends with oak_demonitor... */
+    oak_pid w;
+    OT_CHECK_INT_EQ(oak_spawn(wait_forever, NULL, NULL, &w), 0);
+    oak_ref a = oak_monitor_alias(w);
+    OT_CHECK(a != 0);
+    OT_CHECK_INT_EQ(oak_send_alias(oak_self(), a, TAG_REPLY, NULL, 0), 0);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, a, OT_LONG_MS), 0);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_demonitor(a, OAK_DEMONITOR_FLUSH), 0);
+    OT_CHECK_INT_EQ(oak_send_alias(oak_self(), a, TAG_REPLY, NULL, 0), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, a, 50), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_unalias(a), -ENOENT);
+
+    /* ...and with the DOWN of the monitored process. */
+    oak_ref b = oak_monitor_alias(w);
+    OT_CHECK_INT_EQ(oak_exit_pid(w, OAK_KILL), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, b, OT_LONG_MS), 0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_send_alias(oak_self(), b, TAG_REPLY, NULL, 0), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, b, 50), -ETIMEDOUT);
+
+    /* A monitor alias on a dead process: DOWN noproc, alias not active. */
+    oak_ref c = oak_monitor_alias(w);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, c, OT_LONG_MS), 0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    OT_CHECK_ATOM_EQ(((oak_down *)m->data)->reason, OAK_NOPROC);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_unalias(c), -ENOENT);
+}
+
+static void monitor_alias_ends_with_demonitor_and_with_down(void **state)
+{
+    (void)state;
+    OT_RUN(monitor_alias_main, NULL);
+}
+
+static void alias_errors_main(void *arg)
+{
+    (void)arg;
+    OT_CHECK_INT_EQ(oak_send_alias(oak_self(), 0, TAG_REPLY, NULL, 0), -EINVAL);
+    OT_CHECK_INT_EQ(oak_unalias(12345), -ENOENT);
+}
+
+static void alias_errors_are_einval_and_enoent(void **state)
+{
+    (void)state;
+    OT_CHECK_INT_EQ(oak_alias(), 0); /* outside a process */
+    OT_CHECK_INT_EQ(oak_unalias(1), -EPERM);
+    OT_RUN(alias_errors_main, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(message_to_an_active_alias_is_delivered),
+        cmocka_unit_test(message_to_an_inactive_alias_never_reaches_the_mailbox),
+        cmocka_unit_test(monitor_alias_ends_with_demonitor_and_with_down),
+        cmocka_unit_test(alias_errors_are_einval_and_enoent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
