@@ -14,11 +14,12 @@
  * A caller monitors the server with the ref it sends, so one
  * oak_receive_ref() on that ref wakes it for the reply or for the server's
  * DOWN, and the receive marker set by oak_monitor() makes it skip older
- * messages. Calls with a finite timeout go through call_gate so that a late
- * reply is dropped instead of landing in the caller's mailbox.
+ * messages. The monitor's reference is also an alias of the caller
+ * (oak_monitor_alias) and the reply is sent to that alias, so a reply that
+ * comes after the caller gave up is dropped by the runtime instead of
+ * landing in the caller's mailbox (OTP 24+ does the same).
  */
 #include "behaviours/gen_server.h"
-#include "behaviours/call_gate.h"
 
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -136,11 +137,11 @@ bool oak_reason_is_clean(oak_atom atom, const char *detail)
  * after it keep the payload's 16-byte alignment. */
 typedef struct req_hdr {
     uint64_t tag;
-    uint32_t flags; /* call: OAK__FROM_GATED when the caller uses the gate */
+    uint32_t flags; /* call: OAK__FROM_ALIAS when the ref is an alias */
     uint32_t pad;
 } req_hdr;
 
-#define OAK__FROM_GATED 0x1u
+#define OAK__FROM_ALIAS 0x1u
 
 typedef struct stop_msg {
     oak_atom reason;
@@ -300,13 +301,8 @@ static void send_ack(oak_gen_server *gs, int kind, const oak_reason *why,
 static int send_reply(const oak_gen_from *from, uint64_t tag, const void *data,
                       size_t size)
 {
-    if (from->flags & OAK__FROM_GATED) {
-        if (!oak__gate_pass(from->ref))
-            return 0; /* the caller stopped waiting: drop it */
-        int r = oak_send_ref(from->pid, from->ref, tag, data, size);
-        oak__gate_sent(from->ref);
-        return r;
-    }
+    if (from->flags & OAK__FROM_ALIAS)
+        return oak_send_alias(from->pid, from->ref, tag, data, size);
     return oak_send_ref(from->pid, from->ref, tag, data, size);
 }
 
@@ -730,62 +726,29 @@ int oak_gen_server_call(oak_pid server, uint64_t tag, const void *req,
     if (timeout_ms < 0)
         timeout_ms = OAK_INFINITY;
 
-    oak_ref ref = oak_monitor(server); /* also the receive marker */
-    bool gated = timeout_ms != OAK_INFINITY;
-    int r;
-    if (gated && (r = oak__gate_open(ref, self)) < 0) {
-        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
-        return r;
-    }
-    r = send_req(server, ref, oak__batom(OAK__A_GEN_CALL), tag,
-                 gated ? OAK__FROM_GATED : 0, req, size);
+    /* The monitor's ref is the receive marker and an alias for the reply. */
+    oak_ref ref = oak_monitor_alias(server);
+    if (!ref)
+        return -ENOMEM;
+    int r = send_req(server, ref, oak__batom(OAK__A_GEN_CALL), tag, OAK__FROM_ALIAS, req, size);
     if (r < 0) {
-        if (gated)
-            oak__gate_close(ref);
         oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
         return r;
     }
 
     oak_msg *m = NULL;
     r = oak_receive_ref(&m, ref, timeout_ms);
-    if (r == 0) {
-        if (gated)
-            oak__gate_close(ref);
+    if (r == 0)
         return call_result(m, ref, reply, why);
-    }
-    if (r != -ETIMEDOUT || !gated) {
-        if (gated)
-            oak__gate_close(ref);
-        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
-        return r;
-    }
-
-    /* Timed out. Close the gate; if a replier got through it first, its
-     * reply is on the way (or there) and is taken as the answer. */
-    for (;;) {
-        oak_pid replier = OAK_NOPID;
-        int st = oak__gate_abandon(ref, &replier);
-        if (st == OAK__GATE_SENT) {
-            if (oak_receive_ref(&m, ref, 1000) == 0)
-                return call_result(m, ref, reply, why);
-            break;
-        }
-        if (st != OAK__GATE_SENDING)
-            break;
-        if (oak_receive_ref(&m, ref, 1) == 0) {
-            oak__gate_close(ref);
-            return call_result(m, ref, reply, why);
-        }
-        if (!oak_is_alive(replier)) {
-            oak__gate_close(ref);
-            if (oak_receive_ref(&m, ref, 0) == 0)
-                return call_result(m, ref, reply, why);
-            break;
-        }
-    }
+    /* Timed out: end the monitor and with it the alias, so no later reply
+     * can arrive; a reply that came just in time is still taken, as OTP's
+     * gen:call does. */
     oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
-    oak_reason_set(why, OAK_TIMEOUT, NULL);
-    return -ETIMEDOUT;
+    if (r == -ETIMEDOUT && oak_receive_ref(&m, ref, 0) == 0)
+        return call_result(m, ref, reply, why);
+    if (r == -ETIMEDOUT)
+        oak_reason_set(why, OAK_TIMEOUT, NULL);
+    return r;
 }
 
 int oak_gen_server_cast(oak_pid server, uint64_t tag, const void *req,
