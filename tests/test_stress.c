@@ -236,10 +236,19 @@ static oak_pid storm[STORM];
 static ref_index storm_refs[STORM];
 static unsigned char storm_seen[STORM];
 
-/* The ways a target may be occupied when the kill comes. */
+/* The ways a target may be occupied when the kill comes. The busy kinds
+ * start on GO, once all are spawned: otherwise the spawning main process
+ * would share its scheduler with thousands of busy processes, fairly, and
+ * the spawning alone would take seconds. */
+static void wait_go(void)
+{
+    oak_msg_free(OT_RECV_TAG(OT_TAG_GO, OAK_INFINITY));
+}
+
 static void busy_target(void *arg)
 {
     (void)arg;
+    wait_go();
     for (;;)
         oak_yield();
 }
@@ -247,6 +256,7 @@ static void busy_target(void *arg)
 static void sleepy_target(void *arg)
 {
     (void)arg;
+    wait_go();
     for (;;)
         oak_sleep(20);
 }
@@ -254,6 +264,7 @@ static void sleepy_target(void *arg)
 static void chatty_target(void *arg)
 {
     (void)arg;
+    wait_go();
     oak_pid me = oak_self();
     for (;;) {
         oak_send(me, OT_TAG_DATA, "x", 2);
@@ -328,6 +339,10 @@ static void storm_main(void *arg)
         }
         qsort(storm_refs, STORM, sizeof storm_refs[0], cmp_ref_index);
         memset(storm_seen, 0, sizeof storm_seen);
+        for (uint32_t i = 0; i < STORM; i++)
+            if (i % 5 < 3)
+                OT_SEND_U64(storm[i], OT_TAG_GO, 0);
+        oak_sleep(5);
 
         /* Every target is killed by two killers at about the same time. */
         oak_ref krefs[KILLERS];

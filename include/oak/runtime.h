@@ -33,6 +33,11 @@ typedef struct oak_config {
     /* Messages a process may send (and other reductions it may spend)
      * before it is made to yield; 0 = 2000. */
     unsigned reductions;
+    /* A process that keeps a scheduler this long without giving it up is
+     * reported (log kind "long_schedule", once per such run); 0 = 1000 ms.
+     * Idle schedulers watch the busy ones, so a runtime with one scheduler
+     * reports nothing. */
+    unsigned long_schedule_ms;
 } oak_config;
 
 #define OAK_DEFAULT_STACK_SIZE ((size_t)64 * 1024)

@@ -399,6 +399,60 @@ static void stop_spinning(oak__sched *s)
     }
 }
 
+/* ---- the watchdog ------------------------------------------------------------- */
+
+/* What one scheduler last saw of another. */
+typedef struct oak__watch {
+    uint64_t dispatches;
+    int64_t since;
+    bool reported;
+} oak__watch;
+
+#define WATCH_PERIOD_NS ((int64_t)250 * 1000000)
+
+/* Is any other scheduler running a process? Then a sleeper wakes now and
+ * then to look at it. */
+static bool others_busy(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    for (unsigned i = 0; i < rt->nscheds; i++)
+        if (&rt->scheds[i] != s && atomic_load_explicit(&rt->scheds[i].running, memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/* Report processes that have held another scheduler too long. */
+static void watch_others(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    if (!s->watch)
+        return;
+    int64_t now = oak__now_ns();
+    int64_t limit = (int64_t)rt->cfg.long_schedule_ms * 1000000;
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        oak__watch *w = &s->watch[i];
+        if (o == s)
+            continue;
+        uint64_t d = atomic_load_explicit(&o->dispatches, memory_order_relaxed);
+        oak_pid pid = atomic_load_explicit(&o->running, memory_order_relaxed);
+        if (d != w->dispatches || !pid) {
+            w->dispatches = d;
+            w->since = now;
+            w->reported = false;
+            continue;
+        }
+        if (!w->reported && now - w->since >= limit) {
+            w->reported = true;
+            char buf[32];
+            oak_pid_format(pid, buf, sizeof buf);
+            oak_log(OAK_LOG_WARNING, "long_schedule",
+                    "process %s has held scheduler %u for %lld ms without yielding", buf, o->id,
+                    (long long)((now - w->since) / 1000000));
+        }
+    }
+}
+
 static void sleep_idle(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
@@ -413,8 +467,15 @@ static void sleep_idle(oak__sched *s)
         atomic_fetch_sub_explicit(&rt->nspinning, 1, memory_order_acq_rel);
     }
     atomic_thread_fence(memory_order_seq_cst);
-    if (!work_visible(s))
-        futex_wait(&s->futex, seq, atomic_load_explicit(&s->next_deadline, memory_order_relaxed));
+    if (!work_visible(s)) {
+        int64_t deadline = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
+        bool watching = s->watch && others_busy(s);
+        if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
+            deadline = oak__now_ns() + WATCH_PERIOD_NS;
+        futex_wait(&s->futex, seq, deadline);
+        if (watching)
+            watch_others(s);
+    }
     pthread_mutex_lock(&rt->idle_lock);
     if (atomic_load_explicit(&s->sleeping, memory_order_relaxed)) {
         /* Woke by itself (timer, or work seen): leave the idle list. */
@@ -638,6 +699,11 @@ static oak__proc *next_direct(oak__sched *s)
 
 static void start_running(oak__sched *s, oak__proc *p)
 {
+    /* Relaxed: the watchdog only needs to see the counter move. */
+    atomic_store_explicit(&s->dispatches,
+                          atomic_load_explicit(&s->dispatches, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->running, p->self, memory_order_relaxed);
     s->current = p;
     p->sched = s;
     p->reductions = oak__rt->cfg.reductions;
@@ -694,6 +760,7 @@ static void run(oak__sched *s, oak__proc *p)
     oak__in_process = 1;
     oak__ctx_switch(&s->sp, p->sp);
     oak__in_process = 0;
+    atomic_store_explicit(&s->running, 0, memory_order_relaxed);
 #ifdef OAK_ASAN
     const void *bottom;
     size_t size;
@@ -801,6 +868,7 @@ static void teardown(oak__runtime *rt)
         oak__msg_pool_free(s);
         oak__stack_cache_drain(&s->stacks);
         free(s->free_slots);
+        free(s->watch);
         pthread_mutex_destroy(&s->tlock);
     }
     oak__names_term();
@@ -840,6 +908,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         c.guarded_stacks = default_guarded();
     if (c.reductions == 0)
         c.reductions = 2000;
+    if (c.long_schedule_ms == 0)
+        c.long_schedule_ms = 1000;
     if (atomic_flag_test_and_set(&running))
         return -EBUSY;
 
@@ -870,7 +940,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         pthread_mutex_init(&s->tlock, NULL);
         atomic_store_explicit(&s->next_deadline, INT64_MAX, memory_order_relaxed);
         s->free_slots = malloc(SLOT_CACHE * sizeof *s->free_slots);
-        if (!s->free_slots)
+        s->watch = c.schedulers > 1 ? calloc(c.schedulers, sizeof *s->watch) : NULL;
+        if (!s->free_slots || (c.schedulers > 1 && !s->watch))
             goto fail_scheds;
     }
     oak__stack_init(c.stack_size, c.guarded_stacks);
@@ -929,6 +1000,7 @@ fail_installed:
 fail_scheds:
     for (unsigned i = 0; i < c.schedulers; i++) {
         free(rt->scheds[i].free_slots);
+        free(rt->scheds[i].watch);
         pthread_mutex_destroy(&rt->scheds[i].tlock);
     }
 fail_table:

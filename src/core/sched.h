@@ -36,6 +36,10 @@ typedef struct oak__sched {
     _Atomic bool sleeping;                /* in the idle list              */
     _Atomic int64_t next_deadline;        /* earliest timer, INT64_MAX none */
 
+    /* ---- read by the watchdog of idle schedulers ---- */
+    _Atomic uint64_t dispatches;          /* processes started running      */
+    _Atomic oak_pid running;              /* pid running now, or 0          */
+
     /* ---- timers: any thread, under tlock ---- */
     alignas(64) pthread_mutex_t tlock;
     oak__timer **theap;                   /* binary heap by deadline       */
@@ -62,6 +66,7 @@ typedef struct oak__sched {
     unsigned msg_pool_len;
     uint64_t *free_slots;                 /* cache of free table slots      */
     size_t nfree_slots;
+    struct oak__watch *watch;             /* what it saw of the others      */
     char *altstack;                       /* signal stack                   */
     char *landing;                        /* stack for leaving a fault      */
     void *tsan_fiber;                     /* this thread's own fiber        */
