@@ -320,9 +320,73 @@ static oak__proc *gq_take(oak__sched *s)
     return taken ? batch[0] : NULL;
 }
 
+/* ---- the spawn deque ------------------------------------------------------------ */
+
+static bool deque_push(oak__sched *s, oak__proc *p)
+{
+    int64_t b = atomic_load_explicit(&s->dq_bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&s->dq_top, memory_order_acquire);
+    if (b - t >= OAK__DEQUE)
+        return false;
+    atomic_store_explicit(&s->dq[b & (OAK__DEQUE - 1)], p, memory_order_relaxed);
+    /* Release: a thief that sees the new bottom sees the entry and the
+     * process it points to. */
+    atomic_store_explicit(&s->dq_bottom, b + 1, memory_order_release);
+    return true;
+}
+
+static oak__proc *deque_pop(oak__sched *s)
+{
+    int64_t b = atomic_load_explicit(&s->dq_bottom, memory_order_relaxed) - 1;
+    /* Seq_cst store then load: a thief and the owner racing for the last
+     * entry cannot both miss each other's claim. */
+    atomic_store_explicit(&s->dq_bottom, b, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&s->dq_top, memory_order_seq_cst);
+    if (t > b) {
+        atomic_store_explicit(&s->dq_bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    oak__proc *p = atomic_load_explicit(&s->dq[b & (OAK__DEQUE - 1)], memory_order_relaxed);
+    if (t == b) {
+        /* The last one: win it against thieves with the top's CAS. */
+        if (!atomic_compare_exchange_strong_explicit(&s->dq_top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            p = NULL;
+        atomic_store_explicit(&s->dq_bottom, b + 1, memory_order_relaxed);
+    }
+    return p;
+}
+
+static oak__proc *deque_steal(oak__sched *v)
+{
+    int64_t t = atomic_load_explicit(&v->dq_top, memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&v->dq_bottom, memory_order_seq_cst);
+    if (t >= b)
+        return NULL;
+    oak__proc *p = atomic_load_explicit(&v->dq[t & (OAK__DEQUE - 1)], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&v->dq_top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return NULL;
+    return p;
+}
+
+static int64_t deque_len(oak__sched *s)
+{
+    int64_t b = atomic_load_explicit(&s->dq_bottom, memory_order_acquire);
+    int64_t t = atomic_load_explicit(&s->dq_top, memory_order_acquire);
+    return b > t ? b - t : 0;
+}
+
+/* Local work waiting (not counting runnext)? */
+static bool local_waiting(oak__sched *s)
+{
+    return ring_len(s) > 0 || deque_len(s) > 0;
+}
+
 void oak__sched_push(oak__sched *s, oak__proc *p)
 {
-    ring_push(s, p);
+    if (!deque_push(s, p))
+        ring_push(s, p);
     wakep();
 }
 
@@ -383,7 +447,7 @@ static bool work_visible(oak__sched *s)
         atomic_load_explicit(&rt->gq_len, memory_order_relaxed) > 0 || s->runnext)
         return true;
     for (unsigned i = 0; i < rt->nscheds; i++)
-        if (ring_len(&rt->scheds[i]) > 0)
+        if (local_waiting(&rt->scheds[i]))
             return true;
     return atomic_load_explicit(&s->next_deadline, memory_order_relaxed) <= oak__now_ns();
 }
@@ -502,7 +566,7 @@ static oak__proc *local_take(oak__sched *s)
 {
     if (s->runnext) {
         oak__proc *p = s->runnext;
-        if (s->runnext_streak < RUNNEXT_STREAK || ring_len(s) == 0) {
+        if (s->runnext_streak < RUNNEXT_STREAK || !local_waiting(s)) {
             s->runnext = NULL;
             s->runnext_streak++;
             return p;
@@ -513,7 +577,16 @@ static oak__proc *local_take(oak__sched *s)
         ring_push(s, p);
     }
     s->runnext_streak = 0;
-    return ring_pop(s);
+    /* New processes first (depth first), but the ring's turn comes at
+     * least every 16 picks, so that spawning cannot starve it. */
+    oak__proc *p = NULL;
+    if ((++s->picks & 15) == 0)
+        p = ring_pop(s);
+    if (!p)
+        p = deque_pop(s);
+    if (!p)
+        p = ring_pop(s);
+    return p;
 }
 
 static void check_timers(oak__sched *s)
@@ -539,6 +612,8 @@ static oak__proc *steal_any(oak__sched *s)
         if (v == s)
             continue;
         oak__proc *p = ring_steal(s, v);
+        if (!p)
+            p = deque_steal(v);
         if (p)
             return p;
     }
@@ -567,7 +642,7 @@ static oak__proc *find_work(oak__sched *s)
             return p;
         }
         check_timers(s);
-        if (s->runnext || ring_len(s))
+        if (s->runnext || local_waiting(s))
             continue;
         /* Spin: look at the others for a while before sleeping, since
          * waking a sleeping thread costs tens of microseconds. Spin only
@@ -594,7 +669,7 @@ static oak__proc *find_work(oak__sched *s)
                      !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
         }
         check_timers(s);
-        if (s->runnext || ring_len(s))
+        if (s->runnext || local_waiting(s))
             continue;
         sleep_idle(s);
     }

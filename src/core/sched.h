@@ -23,13 +23,23 @@
 #include "core/stack.h"
 #include "oak/runtime.h"
 
-#define OAK__RING 256 /* run queue ring capacity (power of two) */
+#define OAK__RING 512  /* run queue ring capacity (power of two)       */
+#define OAK__DEQUE 1024 /* spawn deque capacity (power of two)         */
 
 typedef struct oak__sched {
     /* ---- read by thieves: their own cache line ---- */
     alignas(64) _Atomic uint32_t rq_head; /* next to take; CAS by anyone   */
     _Atomic uint32_t rq_tail;             /* next free; stored by owner    */
     _Atomic(oak__proc *) rq[OAK__RING];
+
+    /* Newly spawned processes: a work-stealing deque (Chase-Lev, all
+     * operations seq_cst). The owner pushes and pops at the bottom, so
+     * the newest child runs first and a tree of spawns is walked depth
+     * first (few live processes, hot stacks); thieves take the oldest
+     * from the top, which is the largest piece of work. */
+    alignas(64) _Atomic int64_t dq_top;
+    alignas(64) _Atomic int64_t dq_bottom;
+    _Atomic(oak__proc *) dq[OAK__DEQUE];
 
     /* ---- touched by wakers ---- */
     alignas(64) _Atomic uint32_t futex;   /* bumped to wake a sleeper      */
@@ -57,6 +67,7 @@ typedef struct oak__sched {
                                            * oak__sched_after_switch()      */
     oak__proc *runnext;
     unsigned runnext_streak;
+    unsigned picks;                       /* local picks, for fairness      */
     unsigned tick;                        /* hand-offs, for periodic work   */
     unsigned rounds;                      /* scheduler loop rounds          */
     bool spinning;
