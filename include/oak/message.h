@@ -32,7 +32,8 @@ typedef struct oak_msg {
 } oak_msg;
 
 /* The payload of OAK_TAG_EXIT and OAK_TAG_DOWN messages. `detail` points
- * into the same message (NUL-terminated) or is NULL. For DOWN, `name` is the
+ * into the same message, after the struct (NUL-terminated, counted in the
+ * message's size), or is NULL. For DOWN, `name` is the
  * registered name the monitor was set on, or 0. */
 typedef struct oak_down {
     oak_atom reason;

@@ -1,0 +1,112 @@
+/* map.c - see map.h. Linear probing; deleted slots are reclaimed when the
+ * table is rebuilt. */
+#include "core/map.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static uint32_t mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (uint32_t)k;
+}
+
+static int rebuild(oak__map *m, uint32_t cap)
+{
+    uint64_t *s = calloc((size_t)cap * 2, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < m->cap; i++) {
+        if (!oak__map_live(m, i))
+            continue;
+        uint32_t j = mix(m->slots[2 * i]) & (cap - 1);
+        while (s[2 * j] != OAK__MAP_EMPTY)
+            j = (j + 1) & (cap - 1);
+        s[2 * j] = m->slots[2 * i];
+        s[2 * j + 1] = m->slots[2 * i + 1];
+    }
+    free(m->slots);
+    m->slots = s;
+    m->cap = cap;
+    m->used = m->len;
+    return 0;
+}
+
+int oak__map_put(oak__map *m, uint64_t key, uint64_t value)
+{
+    if (m->cap) {
+        uint32_t j = mix(key) & (m->cap - 1);
+        for (;; j = (j + 1) & (m->cap - 1)) {
+            uint64_t k = m->slots[2 * j];
+            if (k == key) {
+                m->slots[2 * j + 1] = value;
+                return 0;
+            }
+            if (k == OAK__MAP_EMPTY)
+                break;
+        }
+    }
+    if ((m->used + 1) * 4 > m->cap * 3) {
+        uint32_t cap = m->cap ? m->cap : 4;
+        while ((m->len + 1) * 2 > cap)
+            cap *= 2;
+        if (rebuild(m, cap) < 0)
+            return -ENOMEM;
+    }
+    uint32_t j = mix(key) & (m->cap - 1);
+    while (oak__map_live(m, j))
+        j = (j + 1) & (m->cap - 1);
+    if (m->slots[2 * j] == OAK__MAP_EMPTY)
+        m->used++;
+    m->slots[2 * j] = key;
+    m->slots[2 * j + 1] = value;
+    m->len++;
+    return 0;
+}
+
+static int64_t find(const oak__map *m, uint64_t key)
+{
+    if (!m->cap)
+        return -1;
+    for (uint32_t j = mix(key) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+        uint64_t k = m->slots[2 * j];
+        if (k == key)
+            return j;
+        if (k == OAK__MAP_EMPTY)
+            return -1;
+    }
+}
+
+bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value)
+{
+    int64_t j = find(m, key);
+    if (j < 0)
+        return false;
+    if (value)
+        *value = m->slots[2 * j + 1];
+    return true;
+}
+
+bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
+{
+    int64_t j = find(m, key);
+    if (j < 0)
+        return false;
+    if (value)
+        *value = m->slots[2 * j + 1];
+    m->slots[2 * j] = OAK__MAP_DELETED;
+    m->len--;
+    if (m->len == 0) {
+        oak__map_free(m);
+    }
+    return true;
+}
+
+void oak__map_free(oak__map *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->len = m->used = 0;
+}

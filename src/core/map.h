@@ -1,0 +1,39 @@
+/* map.h - a small open-addressing hash map from 64-bit keys to 64-bit
+ * values, for a process's links and monitors.
+ *
+ * Keys 0 and UINT64_MAX are reserved (empty and deleted slots); pids and
+ * references are never either. Not thread-safe: each map belongs to one
+ * process and only that process touches it.
+ */
+#ifndef OAK_CORE_MAP_H
+#define OAK_CORE_MAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct oak__map {
+    uint64_t *slots; /* cap pairs (key, value); NULL while empty */
+    uint32_t cap;    /* a power of two, or 0 */
+    uint32_t len;    /* live keys */
+    uint32_t used;   /* live + deleted slots */
+} oak__map;
+
+#define OAK__MAP_EMPTY ((uint64_t)0)
+#define OAK__MAP_DELETED UINT64_MAX
+
+/* Insert or overwrite. Returns 0 or -ENOMEM. */
+int oak__map_put(oak__map *m, uint64_t key, uint64_t value);
+/* Look up; stores the value in *value when found (value may be NULL). */
+bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value);
+/* Remove; stores the old value in *value when found. */
+bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value);
+void oak__map_free(oak__map *m);
+
+/* Iterate: for (uint32_t i = 0; i < m->cap; i++) if (oak__map_live(m, i)) */
+static inline bool oak__map_live(const oak__map *m, uint32_t i)
+{
+    uint64_t k = m->slots[2 * i];
+    return k != OAK__MAP_EMPTY && k != OAK__MAP_DELETED;
+}
+
+#endif

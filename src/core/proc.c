@@ -1,0 +1,1081 @@
+/* proc.c - processes: spawn, messages and signals, receive, exits, links,
+ * monitors, cleanups.
+ *
+ * The rule for links and monitors (as in BEAM): a process changes only its
+ * own tables, and tells the other side with a signal pushed to that side's
+ * inbox. Signals travel in the same queue as messages, so everything from
+ * one process to another arrives in the order it was sent. The receiver acts
+ * on signals when it takes them from its inbox (oak__drain), which happens
+ * in receive, yield and the calls that need an up-to-date view.
+ *
+ * A signal may reach a control block whose incarnation is no longer the one
+ * it was sent to (the sender saw the pid alive, then the process died and
+ * its slot was reused). Every item carries the pid it was sent to; the
+ * receiver answers such a stale item as the dead incarnation would have:
+ * a link gets an exit signal `noproc`, a monitor gets a DOWN `noproc`,
+ * anything else is dropped.
+ */
+#include "core/proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ctx.h"
+#include "core/fault.h"
+#include "core/name.h"
+#include "core/sanitizer.h"
+#include "core/sched.h"
+#include "core/timer.h"
+#include "oak/log.h"
+
+/* ---- lookups ----------------------------------------------------------- */
+
+oak__proc *oak__proc_of(oak_pid pid)
+{
+    oak__runtime *rt = oak__rt;
+    uint64_t slot = oak__pid_slot(pid);
+    if (!rt || pid >> (OAK__SLOT_BITS + OAK__GEN_BITS) || slot == 0 ||
+        slot >= rt->cfg.max_processes)
+        return NULL;
+    return &rt->table[slot];
+}
+
+oak__proc *oak__proc_self(void)
+{
+    oak__sched *s = oak__sched_self();
+    return s ? s->current : NULL;
+}
+
+/* The running process, when the caller may block. */
+static oak__proc *self_blocking(void)
+{
+    oak__proc *p = oak__proc_self();
+    return p && !p->in_cleanup ? p : NULL;
+}
+
+static oak_pid self_pid(oak__proc *p)
+{
+    return p ? p->self : OAK_NOPID;
+}
+
+oak_pid oak_self(void) { return self_pid(oak__proc_self()); }
+
+bool oak_is_alive(oak_pid pid)
+{
+    oak__proc *p = oak__proc_of(pid);
+    return p && atomic_load_explicit(&p->pid, memory_order_acquire) == pid;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+oak__msg *oak__msg_new(size_t size)
+{
+    oak__msg *m;
+    if (size <= OAK__MSG_POOL_PAYLOAD) {
+        oak__sched *s = oak__sched_self();
+        if (s && s->msg_pool) {
+            m = s->msg_pool;
+            s->msg_pool = m->next;
+            s->msg_pool_len--;
+        } else {
+            m = malloc(sizeof *m + OAK__MSG_POOL_PAYLOAD);
+            if (!m)
+                return NULL;
+        }
+        m->pooled = 1;
+    } else {
+        if (size > SIZE_MAX - sizeof(oak__msg))
+            return NULL;
+        m = malloc(sizeof *m + size);
+        if (!m)
+            return NULL;
+        m->pooled = 0;
+    }
+    m->next = m->prev = NULL;
+    m->kind = OAK__MSG;
+    m->name = 0;
+    m->pub.tag = 0;
+    m->pub.ref = 0;
+    m->pub.from = OAK_NOPID;
+    m->pub.size = size;
+    m->pub.data = size ? m->payload : NULL;
+    return m;
+}
+
+void oak__msg_delete(oak__msg *m)
+{
+    if (m->pooled) {
+        oak__sched *s = oak__sched_self();
+        if (s && s->msg_pool_len < OAK__MSG_POOL_MAX) {
+            m->next = s->msg_pool;
+            s->msg_pool = m;
+            s->msg_pool_len++;
+            return;
+        }
+    }
+    free(m);
+}
+
+void oak__msg_pool_free(oak__sched *s)
+{
+    while (s->msg_pool) {
+        oak__msg *m = s->msg_pool;
+        s->msg_pool = m->next;
+        free(m);
+    }
+    s->msg_pool_len = 0;
+}
+
+static oak__msg *msg_of(oak_msg *pub)
+{
+    return (oak__msg *)((char *)pub - offsetof(oak__msg, pub));
+}
+
+int oak__deliver(oak__msg *m)
+{
+    oak__proc *p = oak__proc_of(m->to);
+    if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != m->to)
+        return -ESRCH;
+    oak__msg *old = atomic_load_explicit(&p->inbox, memory_order_relaxed);
+    for (;;) {
+        if (old == OAK__INBOX_CLOSED)
+            return -ESRCH;
+        m->next = old == OAK__INBOX_PARKED ? NULL : old;
+        /* Release: the receiver's exchange (acquire) sees the message's
+         * contents. Acquire: when we replace PARKED we take over the
+         * process as its scheduler left it. Relaxed on failure: we retry. */
+        if (atomic_compare_exchange_weak_explicit(&p->inbox, &old, m, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
+    }
+    if (old == OAK__INBOX_PARKED)
+        oak__make_runnable(p, true);
+    return 0;
+}
+
+int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
+{
+    if (to == OAK_NOPID || (tag >> 63) || (size && !data))
+        return -EINVAL;
+    if (!oak__rt)
+        return -ESRCH;
+    oak__proc *self = oak__proc_self();
+    oak__msg *m = oak__msg_new(size);
+    if (!m)
+        return -ENOMEM;
+    if (size)
+        memcpy(m->payload, data, size);
+    m->to = to;
+    m->pub.tag = tag;
+    m->pub.ref = ref;
+    m->pub.from = self ? self->self : OAK_NOPID;
+    /* A dead receiver: a no-op, as in Erlang. */
+    if (oak__deliver(m) < 0)
+        oak__msg_delete(m);
+    if (self && !self->in_cleanup && --self->reductions == 0)
+        oak_yield();
+    return 0;
+}
+
+int oak_send(oak_pid to, uint64_t tag, const void *data, size_t size)
+{
+    return oak_send_ref(to, 0, tag, data, size);
+}
+
+int oak_send_name(oak_atom name, uint64_t tag, const void *data, size_t size)
+{
+    oak_pid pid = oak_whereis(name);
+    if (pid == OAK_NOPID)
+        return -ESRCH;
+    return oak_send(pid, tag, data, size);
+}
+
+/* Build an EXIT or DOWN item in its message form. */
+static oak__msg *exit_item(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref,
+                           oak_atom reason, const char *detail, oak_atom name)
+{
+    size_t dlen = detail ? strlen(detail) + 1 : 0;
+    oak__msg *m = oak__msg_new(sizeof(oak_down) + dlen);
+    if (!m)
+        return NULL;
+    oak_down *d = (oak_down *)m->payload;
+    d->reason = reason;
+    d->name = name;
+    d->detail = NULL;
+    if (dlen) {
+        char *t = (char *)m->payload + sizeof(oak_down);
+        memcpy(t, detail, dlen);
+        d->detail = t;
+    }
+    m->to = to;
+    m->kind = kind;
+    m->pub.tag = kind == OAK__SIG_DOWN ? OAK_TAG_DOWN : OAK_TAG_EXIT;
+    m->pub.ref = ref;
+    m->pub.from = from;
+    return m;
+}
+
+void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref,
+                           oak_atom reason, const char *detail, oak_atom name)
+{
+    oak__msg *m = exit_item(to, from, kind, ref, reason, detail, name);
+    if (!m) {
+        /* Out of memory on a signal that must not be lost: log it. */
+        oak_log(OAK_LOG_ERROR, "runtime", "out of memory: an exit signal was lost");
+        return;
+    }
+    if (oak__deliver(m) < 0)
+        oak__msg_delete(m);
+}
+
+static int send_control(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref)
+{
+    oak__msg *m = oak__msg_new(0);
+    if (!m)
+        return -ENOMEM;
+    m->to = to;
+    m->kind = kind;
+    m->pub.from = from;
+    m->pub.ref = ref;
+    int rc = oak__deliver(m);
+    if (rc < 0)
+        oak__msg_delete(m);
+    return rc;
+}
+
+/* ---- the private queue ---------------------------------------------------- */
+
+static void queue_append(oak__proc *p, oak__msg *m)
+{
+    m->kind = OAK__MSG;
+    m->next = NULL;
+    m->prev = p->q_tail;
+    if (p->q_tail)
+        p->q_tail->next = m;
+    else
+        p->q_head = m;
+    p->q_tail = m;
+    p->q_len++;
+}
+
+void oak__queue_remove(oak__proc *p, oak__msg *m)
+{
+    if (p->q_mark == m)
+        p->q_mark = m->prev;
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        p->q_head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    else
+        p->q_tail = m->prev;
+    m->next = m->prev = NULL;
+    p->q_len--;
+}
+
+static void hold(oak__proc *p, oak__msg *m)
+{
+    m->prev = NULL;
+    m->next = p->held;
+    if (p->held)
+        p->held->prev = m;
+    p->held = m;
+}
+
+void oak_msg_free(oak_msg *pub)
+{
+    if (!pub)
+        return;
+    oak__msg *m = msg_of(pub);
+    oak__proc *p = oak__proc_self();
+    if (p) {
+        if (m->prev)
+            m->prev->next = m->next;
+        else if (p->held == m)
+            p->held = m->next;
+        if (m->next)
+            m->next->prev = m->prev;
+    }
+    oak__msg_delete(m);
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+/* Answer an item that reached a dead incarnation `dead`. */
+static void answer_dead(oak__msg *m, oak_pid dead)
+{
+    if (m->kind == OAK__SIG_LINK)
+        oak__send_exit_signal(m->pub.from, dead, OAK__SIG_EXIT_LINK, 0, OAK_NOPROC, NULL, 0);
+    else if (m->kind == OAK__SIG_MONITOR)
+        oak__send_exit_signal(m->pub.from, dead, OAK__SIG_DOWN, m->pub.ref, OAK_NOPROC, NULL, 0);
+    oak__msg_delete(m);
+}
+
+/* Items left over when the process dies while draining: kept in order in
+ * the private queue, where dispose() answers them. */
+static void keep_rest(oak__proc *p, oak__msg *rest)
+{
+    while (rest) {
+        oak__msg *n = rest->next;
+        uint32_t kind = rest->kind;
+        queue_append(p, rest);
+        rest->kind = kind; /* queue_append marks it a message */
+        rest = n;
+    }
+}
+
+/* An exit signal reached p. Returns true if it ends p (reason set). */
+static bool exit_signal(oak__proc *p, oak__msg *m, bool via_link, oak_atom *reason,
+                        const char **detail)
+{
+    oak_down *d = (oak_down *)m->payload;
+    oak_pid me = self_pid(p);
+    if (!via_link && d->reason == OAK_KILL) {
+        *reason = OAK_KILLED; /* untrappable */
+        *detail = NULL;
+        return true;
+    }
+    if (p->trap_exit) {
+        queue_append(p, m);
+        return false;
+    }
+    if (d->reason == OAK_NORMAL) {
+        if (!via_link && m->pub.from == me) {
+            *reason = OAK_NORMAL;
+            *detail = NULL;
+            return true;
+        }
+        oak__msg_delete(m);
+        return false;
+    }
+    *reason = d->reason;
+    *detail = d->detail;
+    return true;
+}
+
+size_t oak__drain(oak__proc *p)
+{
+    if (atomic_load_explicit(&p->inbox, memory_order_relaxed) == OAK__INBOX_EMPTY)
+        return 0;
+    /* Acquire: pairs with the senders' release CAS. */
+    oak__msg *list = atomic_exchange_explicit(&p->inbox, OAK__INBOX_EMPTY, memory_order_acquire);
+    if (list == OAK__INBOX_EMPTY || list == OAK__INBOX_PARKED)
+        return 0;
+    /* The inbox is a stack: reverse it to get the sending order. */
+    oak__msg *fifo = NULL;
+    while (list) {
+        oak__msg *n = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = n;
+    }
+    oak_pid me = self_pid(p);
+    size_t appended = 0;
+    while (fifo) {
+        oak__msg *m = fifo;
+        fifo = m->next;
+        if (m->to != me) {
+            answer_dead(m, m->to);
+            continue;
+        }
+        oak_pid from = m->pub.from;
+        oak_atom reason;
+        const char *detail;
+        switch (m->kind) {
+        case OAK__MSG:
+            queue_append(p, m);
+            appended++;
+            break;
+        case OAK__SIG_LINK:
+            if (oak__map_put(&p->links, from, 0) < 0)
+                oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a link was lost");
+            oak__msg_delete(m);
+            break;
+        case OAK__SIG_UNLINK:
+            oak__map_del(&p->links, from, NULL);
+            oak__msg_delete(m);
+            break;
+        case OAK__SIG_MONITOR:
+            if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
+                oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
+            oak__msg_delete(m);
+            break;
+        case OAK__SIG_DEMONITOR:
+            oak__map_del(&p->monitors_in, m->pub.ref, NULL);
+            oak__msg_delete(m);
+            break;
+        case OAK__SIG_DOWN: {
+            uint64_t name = 0;
+            if (!oak__map_del(&p->monitors_out, m->pub.ref, NULL)) {
+                oak__msg_delete(m); /* demonitored meanwhile */
+                break;
+            }
+            oak__map_del(&p->monitor_names, m->pub.ref, &name);
+            ((oak_down *)m->payload)->name = (oak_atom)name;
+            queue_append(p, m);
+            appended++;
+            break;
+        }
+        case OAK__SIG_EXIT_LINK:
+        case OAK__SIG_EXIT: {
+            bool via_link = m->kind == OAK__SIG_EXIT_LINK;
+            /* A link's signal counts only while the link exists. */
+            if (via_link && !oak__map_del(&p->links, from, NULL)) {
+                oak__msg_delete(m);
+                break;
+            }
+            if (exit_signal(p, m, via_link, &reason, &detail)) {
+                char *copy = detail ? strdup(detail) : NULL;
+                oak__msg_delete(m);
+                keep_rest(p, fifo);
+                oak__proc_exit(p, reason, copy);
+            }
+            if (p->trap_exit)
+                appended++;
+            break;
+        }
+        default:
+            oak__msg_delete(m);
+        }
+    }
+    return appended;
+}
+
+/* ---- switching and exiting ------------------------------------------------ */
+
+void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
+{
+    oak__sched *s = p->sched;
+    p->switch_reason = (uint8_t)why;
+#ifdef OAK_TSAN
+    __tsan_switch_to_fiber(s->tsan_fiber, 0);
+#endif
+#ifdef OAK_ASAN
+    __sanitizer_start_switch_fiber(why == OAK__SW_EXIT ? NULL : &p->asan_fake_stack,
+                                   s->asan_stack_bottom, s->asan_stack_size);
+#endif
+    oak__ctx_switch(&p->sp, s->sp);
+    /* Resumed, perhaps by another scheduler: p->sched is the new one. */
+#ifdef OAK_ASAN
+    s = p->sched;
+    __sanitizer_finish_switch_fiber(p->asan_fake_stack, &s->asan_stack_bottom,
+                                    &s->asan_stack_size);
+#endif
+}
+
+void oak__proc_exit(oak__proc *p, oak_atom reason, const char *detail)
+{
+    /* detail is already a heap copy owned by p (or NULL). */
+    free(p->exit_detail);
+    p->exit_reason = reason;
+    p->exit_detail = (char *)detail;
+    oak__proc_switch_out(p, OAK__SW_EXIT);
+    abort(); /* a dead process is never resumed */
+}
+
+void oak_exit(oak_atom reason) { oak_exit_detail(reason, NULL); }
+
+void oak_exit_detail(oak_atom reason, const char *detail)
+{
+    oak__proc *p = oak__proc_self();
+    if (!p || p->in_cleanup) {
+        oak_log(OAK_LOG_ERROR, "runtime", "oak_exit called outside a process");
+        abort();
+    }
+    if (!oak_atom_name(reason))
+        reason = OAK_BADARG;
+    oak__proc_exit(p, reason, detail ? strdup(detail) : NULL);
+}
+
+void oak_yield(void)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return;
+    oak__proc_switch_out(p, OAK__SW_YIELD);
+    oak__drain(p);
+}
+
+/* ---- spawn ------------------------------------------------------------------ */
+
+static void proc_main(void *arg)
+{
+    oak__proc *p = arg;
+#ifdef OAK_ASAN
+    oak__sched *s = p->sched;
+    __sanitizer_finish_switch_fiber(NULL, &s->asan_stack_bottom, &s->asan_stack_size);
+#endif
+    p->fn(p->arg);
+    oak__proc_exit(p, OAK_NORMAL, NULL);
+}
+
+static void *alloc_owned(oak__proc *p, size_t size)
+{
+    if (size > SIZE_MAX - sizeof(oak__alloc))
+        return NULL;
+    oak__alloc *a = malloc(sizeof *a + size);
+    if (!a)
+        return NULL;
+    a->size = size;
+    a->prev = NULL;
+    a->next = p->allocs;
+    if (p->allocs)
+        p->allocs->prev = a;
+    p->allocs = a;
+    return a->data;
+}
+
+/* Create a process on scheduler s. parent is NULL for the first one. */
+int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
+                  oak_spawn_opts *opts, oak_pid *out)
+{
+    oak__runtime *rt = oak__rt;
+    unsigned flags = opts ? opts->flags : 0;
+    size_t stack_size = opts ? opts->stack_size : 0;
+    if (!fn || (flags & ~(OAK_SPAWN_LINK | OAK_SPAWN_MONITOR | OAK_SPAWN_TRAP_EXIT)))
+        return -EINVAL;
+    if (stack_size && (stack_size < 16 * 1024 || stack_size > ((size_t)1 << 30)))
+        return -EINVAL;
+    if (opts && opts->arg_size && !arg)
+        return -EINVAL;
+    uint64_t slot;
+    int rc = oak__slot_alloc(s, &slot);
+    if (rc < 0)
+        return rc;
+    oak__proc *p = &rt->table[slot];
+    uint32_t gen = p->gen;
+    memset(&p->sp, 0, sizeof *p - offsetof(oak__proc, sp));
+    p->gen = gen;
+    p->wait.index = OAK__TIMER_IDLE;
+    p->fn = fn;
+    p->arg = arg;
+    if ((rc = oak__stack_get(&s->stacks, stack_size, &p->stack)) < 0)
+        goto fail_slot;
+    if (opts && opts->arg_size) {
+        p->arg = alloc_owned(p, opts->arg_size);
+        if (!p->arg) {
+            rc = -ENOMEM;
+            goto fail_stack;
+        }
+        memcpy(p->arg, arg, opts->arg_size);
+    }
+    oak_pid pid = oak__pid_make(slot, gen);
+    oak_pid ppid = self_pid(parent);
+    p->self = pid;
+    if (flags & OAK_SPAWN_LINK) {
+        if (oak__map_put(&p->links, ppid, 0) < 0 || oak__map_put(&parent->links, pid, 0) < 0) {
+            rc = -ENOMEM;
+            goto fail_maps;
+        }
+    }
+    if (flags & OAK_SPAWN_MONITOR) {
+        oak_ref ref = oak__ref_new();
+        if (oak__map_put(&p->monitors_in, ref, ppid) < 0 ||
+            oak__map_put(&parent->monitors_out, ref, pid) < 0) {
+            oak__map_del(&parent->monitors_out, ref, NULL);
+            rc = -ENOMEM;
+            goto fail_maps;
+        }
+        opts->monitor_ref = ref;
+    }
+    p->trap_exit = (flags & OAK_SPAWN_TRAP_EXIT) != 0;
+    p->sp = oak__ctx_make(p->stack.base + p->stack.size, proc_main, p);
+#ifdef OAK_TSAN
+    p->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    /* Open the inbox, then publish the pid (release): a sender that sees
+     * the pid finds an open inbox. */
+    atomic_store_explicit(&p->inbox, OAK__INBOX_EMPTY, memory_order_relaxed);
+    atomic_store_explicit(&p->pid, pid, memory_order_release);
+    atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed);
+    if (out)
+        *out = pid;
+    oak__sched_push(s, p);
+    return 0;
+
+fail_maps:
+    if (parent)
+        oak__map_del(&parent->links, pid, NULL);
+    oak__map_free(&p->links);
+    oak__map_free(&p->monitors_in);
+    while (p->allocs) {
+        oak__alloc *a = p->allocs;
+        p->allocs = a->next;
+        free(a);
+    }
+fail_stack:
+    oak__stack_put(&s->stacks, &p->stack);
+fail_slot:
+    oak__slot_free(s, slot);
+    return rc;
+}
+
+/* A spawn costs this many reductions: a process that spawns in a loop
+ * yields now and then, so its children run (and their stacks come back to
+ * the cache) instead of piling up. */
+#define SPAWN_REDUCTIONS 10
+
+int oak_spawn(oak_entry fn, void *arg, oak_spawn_opts *opts, oak_pid *pid)
+{
+    oak__proc *parent = self_blocking();
+    if (!parent)
+        return -EPERM;
+    int rc = oak__spawn_on(parent->sched, parent, fn, arg, opts, pid);
+    if (parent->reductions <= SPAWN_REDUCTIONS) {
+        parent->reductions = 1;
+        oak_yield();
+    } else {
+        parent->reductions -= SPAWN_REDUCTIONS;
+    }
+    return rc;
+}
+
+/* ---- death ------------------------------------------------------------------- */
+
+static void free_list(oak__msg *m)
+{
+    while (m) {
+        oak__msg *n = m->next;
+        oak__msg_delete(m);
+        m = n;
+    }
+}
+
+void oak__proc_dispose(oak__proc *p, bool notify)
+{
+    oak__runtime *rt = oak__rt;
+    oak__sched *s = oak__sched_self();
+    uint64_t slot = (uint64_t)(p - rt->table);
+    oak_pid pid = p->self;
+    oak_atom reason = p->exit_reason ? p->exit_reason : OAK_KILLED;
+    const char *detail = p->exit_detail;
+
+    /* Dead from now on for every lookup. */
+    atomic_store_explicit(&p->pid, 0, memory_order_release);
+    oak__name_release(p, pid);
+
+    /* Cleanups, newest first, in scheduler context with oak_self() = p. */
+    oak__proc *was = s->current;
+    s->current = p;
+    p->in_cleanup = true;
+    while (p->defers) {
+        oak__defer *d = p->defers;
+        p->defers = d->next;
+        d->fn(d->arg);
+        free(d);
+    }
+    s->current = was;
+    while (p->allocs) {
+        oak__alloc *a = p->allocs;
+        p->allocs = a->next;
+        free(a);
+    }
+    free_list(p->held);
+    p->held = NULL;
+    if (p->wait.deadline)
+        oak__timer_cancel(&p->wait);
+
+    /* Close the inbox: later pushes fail and their senders see `dead`. */
+    oak__msg *list = atomic_exchange_explicit(&p->inbox, OAK__INBOX_CLOSED, memory_order_acquire);
+    if (list == OAK__INBOX_PARKED)
+        list = NULL;
+    oak__msg *fifo = NULL;
+    while (list) {
+        oak__msg *n = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = n;
+    }
+
+    if (notify) {
+        for (uint32_t i = 0; i < p->links.cap; i++)
+            if (oak__map_live(&p->links, i))
+                oak__send_exit_signal(p->links.slots[2 * i], pid, OAK__SIG_EXIT_LINK, 0, reason,
+                                      detail, 0);
+        for (uint32_t i = 0; i < p->monitors_in.cap; i++)
+            if (oak__map_live(&p->monitors_in, i))
+                oak__send_exit_signal(p->monitors_in.slots[2 * i + 1], pid, OAK__SIG_DOWN,
+                                      p->monitors_in.slots[2 * i], reason, detail, 0);
+        for (uint32_t i = 0; i < p->monitors_out.cap; i++)
+            if (oak__map_live(&p->monitors_out, i))
+                send_control(p->monitors_out.slots[2 * i + 1], pid, OAK__SIG_DEMONITOR,
+                             p->monitors_out.slots[2 * i]);
+        /* Signals that were never acted on: links and monitors made to a
+         * process that was already dying get `noproc`. */
+        for (oak__msg *m = p->q_head; m;) {
+            oak__msg *n = m->next;
+            answer_dead(m, m->to);
+            m = n;
+        }
+        while (fifo) {
+            oak__msg *n = fifo->next;
+            answer_dead(fifo, fifo->to);
+            fifo = n;
+        }
+    } else {
+        free_list(p->q_head);
+        free_list(fifo);
+    }
+    p->q_head = p->q_tail = p->q_mark = NULL;
+    p->q_len = 0;
+    oak__map_free(&p->links);
+    oak__map_free(&p->monitors_in);
+    oak__map_free(&p->monitors_out);
+    oak__map_free(&p->monitor_names);
+
+    if (p->stack.guarded || oak__stack_redzone_intact(&p->stack))
+        oak__stack_put(&s->stacks, &p->stack);
+    else {
+        oak__stack_redzone_reset(&p->stack);
+        oak__stack_put(&s->stacks, &p->stack);
+    }
+#ifdef OAK_TSAN
+    __tsan_destroy_fiber(p->tsan_fiber);
+    p->tsan_fiber = NULL;
+#endif
+    bool is_main = p->is_main;
+    free(p->exit_detail);
+    p->exit_detail = NULL;
+    p->gen = (p->gen + 1) & (uint32_t)OAK__GEN_MASK;
+    oak__slot_free(s, slot);
+    atomic_fetch_sub_explicit(&rt->live, 1, memory_order_relaxed);
+    if (is_main && notify)
+        oak__runtime_stop(reason == OAK_NORMAL ? 0 : 1);
+}
+
+/* ---- receive ------------------------------------------------------------------ */
+
+static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn match, void *arg,
+                   bool by_ref, oak_ref ref)
+{
+    if (timeout_ms < 0 && timeout_ms != OAK_INFINITY)
+        return -EINVAL;
+    int64_t deadline = 0;
+    if (timeout_ms > 0)
+        deadline = oak__now_ns() + timeout_ms * 1000000;
+    oak__msg *scan = p->q_head;
+    if (by_ref && p->q_mark_ref == ref)
+        scan = p->q_mark ? p->q_mark->next : p->q_head;
+    bool expired = false;
+    for (;;) {
+        for (oak__msg *m = scan; m; m = m->next) {
+            if (by_ref ? m->pub.ref == ref : (!match || match(&m->pub, arg))) {
+                oak__queue_remove(p, m);
+                hold(p, m);
+                *out = &m->pub;
+                return 0;
+            }
+        }
+        oak__msg *last = p->q_tail;
+        if (oak__drain(p) > 0) {
+            scan = last ? last->next : p->q_head;
+            continue;
+        }
+        scan = NULL;
+        if (expired || timeout_ms == 0)
+            return -ETIMEDOUT;
+        if (deadline && oak__now_ns() >= deadline)
+            return -ETIMEDOUT;
+        p->wait.deadline = deadline;
+        oak__proc_switch_out(p, OAK__SW_PARK);
+        /* Woken by a message: take the timer out. Its index may be
+         * changing under the heap lock right now, so only the lock may
+         * look at it. */
+        if (p->timed_out) {
+            p->timed_out = false;
+            expired = true;
+        } else if (p->wait.deadline) {
+            oak__timer_cancel(&p->wait);
+        }
+        p->wait.deadline = 0;
+    }
+}
+
+int oak_receive(oak_msg **msg, int64_t timeout_ms, oak_match_fn match, void *arg)
+{
+    if (!msg)
+        return -EINVAL;
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    return receive(p, msg, timeout_ms, match, arg, false, 0);
+}
+
+int oak_receive_ref(oak_msg **msg, oak_ref ref, int64_t timeout_ms)
+{
+    if (!msg || ref == 0)
+        return -EINVAL;
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    return receive(p, msg, timeout_ms, NULL, NULL, true, ref);
+}
+
+static bool match_none(const oak_msg *m, void *arg)
+{
+    (void)m;
+    (void)arg;
+    return false;
+}
+
+int oak_sleep(int64_t ms)
+{
+    if (ms < 0 && ms != OAK_INFINITY)
+        return -EINVAL;
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    oak_msg *m;
+    receive(p, &m, ms, match_none, NULL, false, 0);
+    return 0;
+}
+
+oak_ref oak_make_ref(void)
+{
+    oak_ref ref = oak__ref_new();
+    oak__proc *p = oak__proc_self();
+    if (p) {
+        p->q_mark = p->q_tail;
+        p->q_mark_ref = ref;
+    }
+    return ref;
+}
+
+size_t oak_message_count(void)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return 0;
+    oak__drain(p);
+    return p->q_len;
+}
+
+/* ---- exit signals, links, monitors ------------------------------------------- */
+
+int oak_trap_exit(bool on)
+{
+    oak__proc *p = oak__proc_self();
+    if (!p)
+        return -EPERM;
+    int old = p->trap_exit;
+    p->trap_exit = on;
+    return old;
+}
+
+int oak_exit_pid_detail(oak_pid pid, oak_atom reason, const char *detail)
+{
+    if (pid == OAK_NOPID || !oak_atom_name(reason))
+        return -EINVAL;
+    if (!oak__rt)
+        return -ESRCH;
+    oak__proc *self = self_blocking();
+    oak_pid me = self_pid(self);
+    oak__msg *m = exit_item(pid, me, OAK__SIG_EXIT, 0, reason, detail, 0);
+    if (!m)
+        return -ENOMEM;
+    if (oak__deliver(m) < 0) {
+        oak__msg_delete(m);
+        return 0;
+    }
+    if (pid == me)
+        oak__drain(self); /* a signal to oneself takes effect at once */
+    return 0;
+}
+
+int oak_exit_pid(oak_pid pid, oak_atom reason) { return oak_exit_pid_detail(pid, reason, NULL); }
+
+int oak_link(oak_pid pid)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (pid == OAK_NOPID)
+        return -EINVAL;
+    oak_pid me = self_pid(p);
+    if (pid == me || oak__map_get(&p->links, pid, NULL))
+        return 0;
+    if (oak__map_put(&p->links, pid, 0) < 0)
+        return -ENOMEM;
+    int rc = send_control(pid, me, OAK__SIG_LINK, 0);
+    if (rc == -ENOMEM) {
+        oak__map_del(&p->links, pid, NULL);
+        return rc;
+    }
+    if (rc == 0)
+        return 0;
+    oak__map_del(&p->links, pid, NULL);
+    if (!p->trap_exit)
+        return -ESRCH;
+    oak__drain(p);
+    oak__msg *m = exit_item(me, pid, OAK__SIG_EXIT_LINK, 0, OAK_NOPROC, NULL, 0);
+    if (!m)
+        return -ENOMEM;
+    queue_append(p, m);
+    return 0;
+}
+
+int oak_unlink(oak_pid pid)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (oak__map_del(&p->links, pid, NULL))
+        send_control(pid, self_pid(p), OAK__SIG_UNLINK, 0);
+    return 0;
+}
+
+static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name)
+{
+    oak_ref ref = oak_make_ref();
+    oak_pid me = self_pid(p);
+    int rc = -ESRCH;
+    if (pid != OAK_NOPID && oak__map_put(&p->monitors_out, ref, pid) == 0) {
+        rc = pid == me ? -ESRCH : send_control(pid, me, OAK__SIG_MONITOR, ref);
+        if (rc < 0)
+            oak__map_del(&p->monitors_out, ref, NULL);
+        else if (name)
+            oak__map_put(&p->monitor_names, ref, name);
+    }
+    if (pid == me && rc < 0) {
+        /* Monitoring oneself: Erlang allows it; the DOWN would come at
+         * death, when nobody can receive it. Keep the monitor. */
+        if (oak__map_put(&p->monitors_out, ref, pid) == 0 &&
+            oak__map_put(&p->monitors_in, ref, me) == 0) {
+            if (name)
+                oak__map_put(&p->monitor_names, ref, name);
+            return ref;
+        }
+    }
+    if (rc < 0) {
+        oak__drain(p);
+        oak__msg *m = exit_item(me, pid, OAK__SIG_DOWN, ref, OAK_NOPROC, NULL, name);
+        if (m)
+            queue_append(p, m);
+    }
+    return ref;
+}
+
+oak_ref oak_monitor(oak_pid pid)
+{
+    oak__proc *p = self_blocking();
+    return p ? monitor(p, pid, 0) : 0;
+}
+
+oak_ref oak_monitor_name(oak_atom name)
+{
+    oak__proc *p = self_blocking();
+    if (!p || !oak_atom_name(name))
+        return 0;
+    return monitor(p, oak_whereis(name), name);
+}
+
+int oak_demonitor(oak_ref ref, unsigned flags)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (flags & ~(OAK_DEMONITOR_FLUSH | OAK_DEMONITOR_INFO))
+        return -EINVAL;
+    uint64_t target;
+    bool active = oak__map_del(&p->monitors_out, ref, &target);
+    oak__map_del(&p->monitor_names, ref, NULL);
+    if (active) {
+        oak_pid me = self_pid(p);
+        if (target == me)
+            oak__map_del(&p->monitors_in, ref, NULL);
+        else
+            send_control(target, me, OAK__SIG_DEMONITOR, ref);
+    }
+    if (flags & OAK_DEMONITOR_FLUSH) {
+        oak__drain(p);
+        for (oak__msg *m = p->q_head; m;) {
+            oak__msg *n = m->next;
+            if (m->pub.tag == OAK_TAG_DOWN && m->pub.ref == ref) {
+                oak__queue_remove(p, m);
+                oak__msg_delete(m);
+            }
+            m = n;
+        }
+    }
+    return (flags & OAK_DEMONITOR_INFO) ? (active ? 1 : 0) : 0;
+}
+
+/* ---- resources ------------------------------------------------------------------ */
+
+int oak_defer(void (*fn)(void *), void *arg)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (!fn)
+        return -EINVAL;
+    oak__defer *d = malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->fn = fn;
+    d->arg = arg;
+    d->handle = ++p->next_defer;
+    d->next = p->defers;
+    p->defers = d;
+    return d->handle;
+}
+
+int oak_undefer(int handle, bool run)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    for (oak__defer **dp = &p->defers; *dp; dp = &(*dp)->next) {
+        oak__defer *d = *dp;
+        if (d->handle == handle) {
+            *dp = d->next;
+            if (run)
+                d->fn(d->arg);
+            free(d);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+void *oak_alloc(size_t size)
+{
+    oak__proc *p = oak__proc_self();
+    return p ? alloc_owned(p, size) : NULL;
+}
+
+void oak_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    oak__alloc *a = (oak__alloc *)((char *)ptr - offsetof(oak__alloc, data));
+    oak__proc *p = oak__proc_self();
+    if (p) {
+        if (a->prev)
+            a->prev->next = a->next;
+        else if (p->allocs == a)
+            p->allocs = a->next;
+        if (a->next)
+            a->next->prev = a->prev;
+    }
+    free(a);
+}
+
+int oak_process_info_self(oak_process_info *info)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (!info)
+        return -EINVAL;
+    oak__drain(p);
+    info->name = atomic_load_explicit(&p->name, memory_order_relaxed);
+    info->message_queue = p->q_len;
+    info->links = p->links.len;
+    info->monitors = p->monitors_out.len;
+    info->monitored_by = p->monitors_in.len;
+    info->trap_exit = p->trap_exit;
+    return 0;
+}

@@ -1,0 +1,219 @@
+/* proc.h - the process control block and the message/signal header.
+ *
+ * A process is a slot of the process table (an array that never moves and
+ * is never freed while the runtime runs, so a stale pointer to a control
+ * block always points at a control block: "type-stable" memory). Its pid
+ * carries the slot's generation; the slot's `pid` field holds the pid of the
+ * live incarnation, or 0.
+ *
+ * The life of a process:
+ *   spawn: slot taken, stack taken, inbox opened (CLOSED -> empty), pid
+ *          published, put on a run queue;
+ *   runs:  on some scheduler until it yields, parks in receive, or exits;
+ *   death: in scheduler context, off its stack: pid cleared, cleanups run,
+ *          inbox closed, links/monitors told, memory freed, slot returned
+ *          with its generation bumped.
+ */
+#ifndef OAK_CORE_PROC_H
+#define OAK_CORE_PROC_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+
+#include "core/map.h"
+#include "core/stack.h"
+#include "oak/message.h"
+#include "oak/process.h"
+
+struct oak__sched;
+
+/* What a queued item is. Messages and signals share one queue per process,
+ * so signals between a pair of processes keep their order, as in Erlang. */
+enum oak__kind {
+    OAK__MSG = 0,       /* an ordinary message                          */
+    OAK__SIG_EXIT,      /* exit/2 from `from` (reason, detail)           */
+    OAK__SIG_EXIT_LINK, /* `from` died and was linked to us              */
+    OAK__SIG_LINK,      /* `from` linked to us                           */
+    OAK__SIG_UNLINK,    /* `from` unlinked                               */
+    OAK__SIG_MONITOR,   /* `from` monitors us with pub.ref               */
+    OAK__SIG_DEMONITOR, /* `from` dropped its monitor pub.ref            */
+    OAK__SIG_DOWN,      /* the process we monitor with pub.ref died      */
+};
+
+/* A message or signal. Allocated by the sender, owned by the receiver once
+ * pushed. EXIT and DOWN signals are built in their final message form
+ * (payload = oak_down + detail text), so turning one into a message is only
+ * a change of `kind`. */
+typedef struct oak__msg {
+    struct oak__msg *next; /* inbox stack / private queue / held list      */
+    struct oak__msg *prev; /* private queue / held list                    */
+    oak_pid to;            /* the incarnation it was sent to               */
+    uint16_t kind;         /* enum oak__kind                               */
+    uint16_t pooled;       /* a pool block (OAK__MSG_POOL_PAYLOAD bytes)   */
+    oak_atom name;         /* SIG_MONITOR by name: the name                */
+    oak_msg pub;           /* what the receiver sees                       */
+    alignas(16) unsigned char payload[];
+} oak__msg;
+
+/* Messages with payloads up to this size come from per-scheduler pools of
+ * equal blocks instead of malloc. */
+#define OAK__MSG_POOL_PAYLOAD 112
+#define OAK__MSG_POOL_MAX 4096 /* free blocks a scheduler keeps */
+
+/* The inbox head is a pointer to the newest pushed item or one of these: */
+#define OAK__INBOX_EMPTY ((oak__msg *)0)  /* nothing queued, not parked  */
+#define OAK__INBOX_PARKED ((oak__msg *)1) /* waiting in receive          */
+#define OAK__INBOX_CLOSED ((oak__msg *)2) /* dead or free slot           */
+
+/* Why a process gave its scheduler back. */
+enum oak__switch {
+    OAK__SW_YIELD = 1, /* runnable: requeue                              */
+    OAK__SW_PARK,      /* wait for a message (or wait.deadline)          */
+    OAK__SW_EXIT,      /* exit_reason is set: dispose                    */
+    OAK__SW_FAULT,     /* a synchronous signal: fault_* are set          */
+};
+
+/* A timer in a scheduler's heap. */
+typedef struct oak__timer {
+    int64_t deadline;          /* CLOCK_MONOTONIC ns                       */
+    uint32_t index;            /* position in the heap, or OAK__TIMER_IDLE  */
+    uint8_t kind;              /* OAK__TIMER_WAKE or OAK__TIMER_SEND        */
+    struct oak__sched *owner;  /* whose heap it is in                      */
+    struct oak__proc *proc;    /* WAKE: the parked process                  */
+    oak__msg *msg;             /* SEND: the message to deliver             */
+    oak_ref ref;               /* SEND: the timer's reference               */
+} oak__timer;
+#define OAK__TIMER_IDLE UINT32_MAX
+#define OAK__TIMER_WAKE 1
+#define OAK__TIMER_SEND 2
+
+typedef struct oak__defer {
+    struct oak__defer *next;
+    void (*fn)(void *);
+    void *arg;
+    int handle;
+} oak__defer;
+
+typedef struct oak__alloc {
+    struct oak__alloc *next, *prev;
+    size_t size;
+    alignas(16) unsigned char data[];
+} oak__alloc;
+
+typedef struct oak__proc {
+    /* ---- shared: touched by other threads, on their own cache line ---- */
+
+    /* The mailbox's inbox: a LIFO stack of pushed items, or a sentinel.
+     * Senders push with a CAS (release); only the owner takes items, all at
+     * once, with an exchange (acquire). The sender that replaces PARKED is
+     * the one that makes the process runnable: exactly one waker. */
+    alignas(64) _Atomic(oak__msg *) inbox;
+    /* The live incarnation's pid, or 0 while the slot is free or the
+     * process is dying. Stored by the owning scheduler with release; read
+     * by anyone with acquire to tell whether a pid is alive. */
+    _Atomic oak_pid pid;
+    /* Registered name, or 0. Written under the name table's lock. */
+    _Atomic oak_atom name;
+
+    /* ---- the process itself / its current scheduler only ---- */
+    alignas(64) void *sp;        /* saved context while not running       */
+    oak_pid self;                /* this incarnation's pid (kept at death) */
+    struct oak__sched *sched;    /* scheduler running it (while running)   */
+    struct oak__proc *gq_next;   /* link in the global run queue           */
+    uint32_t gen;                /* generation of this slot                */
+    uint8_t switch_reason;       /* enum oak__switch                        */
+    bool trap_exit;
+    bool timed_out;              /* set by the timer that woke it          */
+    bool in_cleanup;             /* cleanups running: no blocking          */
+    bool is_main;                /* the first process of oak_run()         */
+    uint32_t reductions;         /* left before a forced yield             */
+
+    /* Private queue: messages taken from the inbox, oldest first. */
+    oak__msg *q_head, *q_tail;
+    size_t q_len;
+    oak__msg *q_mark;            /* receive marker (NULL: before head)     */
+    oak_ref q_mark_ref;          /* the ref it was made for, 0 if none     */
+    oak__msg *held;              /* received, not yet freed (dlist)        */
+
+    oak__map links;              /* pid -> 0                               */
+    oak__map monitors_out;       /* ref -> monitored pid                   */
+    oak__map monitors_in;        /* ref -> watcher pid                     */
+    oak__map monitor_names;      /* ref -> name, for name monitors we hold */
+
+    oak_atom exit_reason;
+    char *exit_detail;           /* malloc'd or NULL                       */
+
+    oak_entry fn;
+    void *arg;
+    oak__stack stack;
+    oak__defer *defers;
+    int next_defer;
+    oak__alloc *allocs;
+    oak__timer wait;             /* receive timeout; owner-locked heap     */
+
+    int fault_sig;               /* OAK__SW_FAULT: the signal, its code,   */
+    int fault_code;              /*   the faulting address and pc          */
+    void *fault_addr;
+    void *fault_pc;
+
+    void *asan_fake_stack;       /* sanitizer fiber state                  */
+    void *tsan_fiber;
+} oak__proc;
+
+/* Pid layout (see oak/types.h). */
+#define OAK__SLOT_BITS 28
+#define OAK__GEN_BITS 28
+#define OAK__SLOT_MASK ((UINT64_C(1) << OAK__SLOT_BITS) - 1)
+#define OAK__GEN_MASK ((UINT64_C(1) << OAK__GEN_BITS) - 1)
+
+static inline oak_pid oak__pid_make(uint64_t slot, uint32_t gen)
+{
+    return ((uint64_t)(gen & OAK__GEN_MASK) << OAK__SLOT_BITS) | slot;
+}
+static inline uint64_t oak__pid_slot(oak_pid pid) { return pid & OAK__SLOT_MASK; }
+
+/* The control block a pid names, or NULL if the pid cannot be local. The
+ * block may belong to another incarnation: compare its pid. */
+oak__proc *oak__proc_of(oak_pid pid);
+
+/* The running process, or NULL. */
+oak__proc *oak__proc_self(void);
+
+/* Allocate a message with room for size payload bytes. */
+oak__msg *oak__msg_new(size_t size);
+void oak__msg_delete(oak__msg *m);
+/* Free a scheduler's pool of message blocks (runtime teardown). */
+void oak__msg_pool_free(struct oak__sched *s);
+
+/* Push m (its `to` set) to its destination. Returns 0, or -ESRCH when the
+ * destination is dead (m is then still the caller's). */
+int oak__deliver(oak__msg *m);
+
+/* Build and send an EXIT/EXIT_LINK/DOWN signal. Dead targets are ignored. */
+void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind,
+                           oak_ref ref, oak_atom reason, const char *detail,
+                           oak_atom name);
+
+/* Take everything from the inbox into the private queue, acting on the
+ * signals. May end the process (never returns then). Returns how many
+ * messages were appended. */
+size_t oak__drain(oak__proc *p);
+
+/* Switch from the running process to its scheduler. */
+void oak__proc_switch_out(oak__proc *p, enum oak__switch why);
+
+/* End the running process (never returns). */
+OAK_NORETURN void oak__proc_exit(oak__proc *p, oak_atom reason, const char *detail);
+
+/* In scheduler context: everything a dead process leaves behind. If
+ * `notify` is false (runtime teardown) no signals are sent. */
+void oak__proc_dispose(oak__proc *p, bool notify);
+
+/* Create a process on scheduler s; parent is NULL for the first process. */
+int oak__spawn_on(struct oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
+                  oak_spawn_opts *opts, oak_pid *out);
+
+/* Remove m from p's private queue. */
+void oak__queue_remove(oak__proc *p, oak__msg *m);
+
+#endif

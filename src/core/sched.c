@@ -1,0 +1,810 @@
+/* sched.c - scheduler threads, run queues, idling, and oak_run().
+ *
+ * See sched.h for the shape of the run queues. The data path of a message
+ * between two processes on one scheduler:
+ *
+ *   A: oak_send -> copy into a new item -> CAS onto B's inbox
+ *      (the inbox was PARKED) -> B into this scheduler's runnext
+ *   A: oak_receive -> nothing for A -> park: switch to the scheduler
+ *   scheduler: CAS A's inbox EMPTY -> PARKED; pick runnext = B
+ *   B: resumes in oak_receive -> exchange the inbox -> match -> returns
+ *
+ * No lock, no system call, one context switch each way.
+ */
+#include "core/sched.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ctx.h"
+#include "core/fault.h"
+#include "core/name.h"
+#include "core/sanitizer.h"
+#include "core/timer.h"
+#include "oak/log.h"
+
+oak__runtime *oak__rt;
+
+static _Thread_local oak__sched *tls_sched;
+static atomic_flag running = ATOMIC_FLAG_INIT;
+
+/* Not inlined, with a compiler barrier: a process may resume on another
+ * thread, so a thread-local's address must not be kept across a switch. */
+__attribute__((noinline)) oak__sched *oak__sched_self(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return tls_sched;
+}
+
+int64_t oak__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t oak_now_ms(void) { return oak__now_ns() / 1000000; }
+
+unsigned oak_scheduler_count(void) { return oak__rt ? oak__rt->nscheds : 0; }
+
+size_t oak_process_count(void)
+{
+    return oak__rt ? atomic_load_explicit(&oak__rt->live, memory_order_relaxed) : 0;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("pause");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* ---- futex ---------------------------------------------------------------- */
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t old, int64_t deadline)
+{
+    struct timespec ts, *tp = NULL;
+    if (deadline != INT64_MAX) {
+        int64_t d = deadline - oak__now_ns();
+        if (d <= 0)
+            return;
+        ts.tv_sec = d / 1000000000;
+        ts.tv_nsec = d % 1000000000;
+        tp = &ts;
+    }
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, old, tp, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *w)
+{
+    /* Release: whatever the waker did before is seen by the woken one. */
+    atomic_fetch_add_explicit(w, 1, memory_order_release);
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* ---- references ------------------------------------------------------------ */
+
+/* A reference names the scheduler that made it in its top bits (0 for other
+ * threads), so that a timer's reference leads to the heap it lives in. */
+oak_ref oak__ref_new(void)
+{
+    oak__sched *s = oak__sched_self();
+    if (s)
+        return ((uint64_t)(s->id + 1) << 52) | ++s->ref_counter;
+    return atomic_fetch_add_explicit(&oak__rt->foreign_refs, 1, memory_order_relaxed) + 1;
+}
+
+/* ---- process table slots --------------------------------------------------- */
+
+#define SLOT_BATCH 64
+#define SLOT_CACHE 128
+
+int oak__slot_alloc(oak__sched *s, uint64_t *slot)
+{
+    oak__runtime *rt = oak__rt;
+    if (s->nfree_slots == 0) {
+        pthread_mutex_lock(&rt->slot_lock);
+        while (s->nfree_slots < SLOT_BATCH) {
+            if (rt->nfree > 0)
+                s->free_slots[s->nfree_slots++] = rt->free_slots[--rt->nfree];
+            else if (rt->next_slot < rt->cfg.max_processes)
+                s->free_slots[s->nfree_slots++] = rt->next_slot++;
+            else
+                break;
+        }
+        pthread_mutex_unlock(&rt->slot_lock);
+        if (s->nfree_slots == 0)
+            return -EAGAIN;
+        /* Hand out the lowest slots first: pids read in spawn order. */
+        for (size_t i = 0, j = s->nfree_slots - 1; i < j; i++, j--) {
+            uint64_t t = s->free_slots[i];
+            s->free_slots[i] = s->free_slots[j];
+            s->free_slots[j] = t;
+        }
+    }
+    *slot = s->free_slots[--s->nfree_slots];
+    return 0;
+}
+
+static void slots_return(oak__sched *s, size_t keep)
+{
+    oak__runtime *rt = oak__rt;
+    pthread_mutex_lock(&rt->slot_lock);
+    while (s->nfree_slots > keep) {
+        if (rt->nfree == rt->free_cap) {
+            size_t cap = rt->free_cap ? rt->free_cap * 2 : 1024;
+            uint64_t *n = realloc(rt->free_slots, cap * sizeof *n);
+            if (!n)
+                break; /* the slot stays in the local cache */
+            rt->free_slots = n;
+            rt->free_cap = cap;
+        }
+        rt->free_slots[rt->nfree++] = s->free_slots[--s->nfree_slots];
+    }
+    pthread_mutex_unlock(&rt->slot_lock);
+}
+
+void oak__slot_free(oak__sched *s, uint64_t slot)
+{
+    if (s->nfree_slots == SLOT_CACHE)
+        slots_return(s, SLOT_CACHE / 2);
+    if (s->nfree_slots < SLOT_CACHE)
+        s->free_slots[s->nfree_slots++] = slot;
+}
+
+/* ---- run queues -------------------------------------------------------------- */
+
+static void gq_push_list(oak__proc *head, oak__proc *tail, size_t n)
+{
+    oak__runtime *rt = oak__rt;
+    tail->gq_next = NULL;
+    pthread_mutex_lock(&rt->gq_lock);
+    if (rt->gq_tail)
+        rt->gq_tail->gq_next = head;
+    else
+        rt->gq_head = head;
+    rt->gq_tail = tail;
+    atomic_fetch_add_explicit(&rt->gq_len, n, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->gq_lock);
+}
+
+static void wakep(void);
+
+/* Push to the owner's ring; when it is full, move half of it and p to the
+ * global queue. Owner thread only. */
+static void ring_push(oak__sched *s, oak__proc *p)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&s->rq_head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
+        if (t - h < OAK__RING) {
+            atomic_store_explicit(&s->rq[t % OAK__RING], p, memory_order_relaxed);
+            /* Release: a thief that reads the new tail sees the entry. */
+            atomic_store_explicit(&s->rq_tail, t + 1, memory_order_release);
+            return;
+        }
+        uint32_t n = (t - h) / 2;
+        oak__proc *batch[OAK__RING / 2 + 1];
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = atomic_load_explicit(&s->rq[(h + i) % OAK__RING], memory_order_relaxed);
+        if (!atomic_compare_exchange_strong_explicit(&s->rq_head, &h, h + n, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue; /* thieves took some: retry the fast path */
+        batch[n] = p;
+        for (uint32_t i = 0; i < n; i++)
+            batch[i]->gq_next = batch[i + 1];
+        gq_push_list(batch[0], p, n + 1);
+        return;
+    }
+}
+
+static oak__proc *ring_pop(oak__sched *s)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&s->rq_head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        oak__proc *p = atomic_load_explicit(&s->rq[h % OAK__RING], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&s->rq_head, &h, h + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return p;
+    }
+}
+
+static uint32_t ring_len(oak__sched *s)
+{
+    uint32_t h = atomic_load_explicit(&s->rq_head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&s->rq_tail, memory_order_acquire);
+    return t - h;
+}
+
+/* Steal half of v's ring into s's (empty) ring; return one of them. */
+static oak__proc *ring_steal(oak__sched *s, oak__sched *v)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        uint32_t h = atomic_load_explicit(&v->rq_head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&v->rq_tail, memory_order_acquire);
+        uint32_t n = t - h;
+        if (n == 0 || n > OAK__RING)
+            return NULL;
+        n -= n / 2;
+        uint32_t mt = atomic_load_explicit(&s->rq_tail, memory_order_relaxed);
+        for (uint32_t i = 0; i < n; i++) {
+            oak__proc *p = atomic_load_explicit(&v->rq[(h + i) % OAK__RING], memory_order_relaxed);
+            atomic_store_explicit(&s->rq[(mt + i) % OAK__RING], p, memory_order_relaxed);
+        }
+        if (!atomic_compare_exchange_strong_explicit(&v->rq_head, &h, h + n, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;
+        oak__proc *p = atomic_load_explicit(&s->rq[(mt + n - 1) % OAK__RING], memory_order_relaxed);
+        if (n > 1)
+            atomic_store_explicit(&s->rq_tail, mt + n - 1, memory_order_release);
+        return p;
+    }
+    return NULL;
+}
+
+static oak__proc *gq_take(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    if (atomic_load_explicit(&rt->gq_len, memory_order_relaxed) == 0)
+        return NULL;
+    oak__proc *batch[OAK__RING / 2];
+    size_t taken = 0;
+    pthread_mutex_lock(&rt->gq_lock);
+    size_t len = atomic_load_explicit(&rt->gq_len, memory_order_relaxed);
+    size_t n = len / rt->nscheds + 1;
+    if (n > OAK__RING / 2)
+        n = OAK__RING / 2;
+    while (taken < n && rt->gq_head) {
+        batch[taken++] = rt->gq_head;
+        rt->gq_head = rt->gq_head->gq_next;
+    }
+    if (!rt->gq_head)
+        rt->gq_tail = NULL;
+    atomic_fetch_sub_explicit(&rt->gq_len, taken, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->gq_lock);
+    /* The ring is pushed outside the lock: an overflow goes back to it. */
+    for (size_t i = 1; i < taken; i++)
+        ring_push(s, batch[i]);
+    return taken ? batch[0] : NULL;
+}
+
+void oak__sched_push(oak__sched *s, oak__proc *p)
+{
+    ring_push(s, p);
+    wakep();
+}
+
+void oak__make_runnable(oak__proc *p, bool next)
+{
+    oak__sched *s = oak__sched_self();
+    if (!s) {
+        gq_push_list(p, p, 1);
+        wakep();
+        return;
+    }
+    if (next) {
+        oak__proc *old = s->runnext;
+        s->runnext = p;
+        if (!old)
+            return;
+        p = old;
+    }
+    ring_push(s, p);
+    wakep();
+}
+
+/* ---- idling ------------------------------------------------------------------- */
+
+/* Hand work to a sleeping scheduler if none is spinning already. */
+static void wakep(void)
+{
+    oak__runtime *rt = oak__rt;
+    /* Pairs with the fence a scheduler makes after joining the idle list:
+     * either it sees our new work, or we see it idle. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0 ||
+        atomic_load_explicit(&rt->nspinning, memory_order_relaxed) != 0)
+        return;
+    unsigned zero = 0;
+    if (!atomic_compare_exchange_strong_explicit(&rt->nspinning, &zero, 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return;
+    oak__sched *w = NULL;
+    pthread_mutex_lock(&rt->idle_lock);
+    if (rt->nidle_list > 0) {
+        w = rt->idle[--rt->nidle_list];
+        atomic_store_explicit(&w->sleeping, false, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (!w) {
+        atomic_fetch_sub_explicit(&rt->nspinning, 1, memory_order_relaxed);
+        return;
+    }
+    futex_wake(&w->futex); /* w starts as a spinner: counted above */
+}
+
+static bool work_visible(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed) ||
+        atomic_load_explicit(&rt->gq_len, memory_order_relaxed) > 0 || s->runnext)
+        return true;
+    for (unsigned i = 0; i < rt->nscheds; i++)
+        if (ring_len(&rt->scheds[i]) > 0)
+            return true;
+    return atomic_load_explicit(&s->next_deadline, memory_order_relaxed) <= oak__now_ns();
+}
+
+static void stop_spinning(oak__sched *s)
+{
+    if (s->spinning) {
+        s->spinning = false;
+        /* The last spinner to find work wakes another, in case there is
+         * more work than one scheduler can take. */
+        if (atomic_fetch_sub_explicit(&oak__rt->nspinning, 1, memory_order_acq_rel) == 1)
+            wakep();
+    }
+}
+
+static void sleep_idle(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    uint32_t seq = atomic_load_explicit(&s->futex, memory_order_acquire);
+    pthread_mutex_lock(&rt->idle_lock);
+    rt->idle[rt->nidle_list++] = s;
+    atomic_store_explicit(&s->sleeping, true, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rt->nidle, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (s->spinning) {
+        s->spinning = false;
+        atomic_fetch_sub_explicit(&rt->nspinning, 1, memory_order_acq_rel);
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!work_visible(s))
+        futex_wait(&s->futex, seq, atomic_load_explicit(&s->next_deadline, memory_order_relaxed));
+    pthread_mutex_lock(&rt->idle_lock);
+    if (atomic_load_explicit(&s->sleeping, memory_order_relaxed)) {
+        /* Woke by itself (timer, or work seen): leave the idle list. */
+        for (unsigned i = 0; i < rt->nidle_list; i++) {
+            if (rt->idle[i] == s) {
+                rt->idle[i] = rt->idle[--rt->nidle_list];
+                break;
+            }
+        }
+        atomic_store_explicit(&s->sleeping, false, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&rt->nidle, 1, memory_order_relaxed);
+    } else {
+        s->spinning = true; /* a waker took us off the list and counted us */
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+}
+
+/* ---- finding work -------------------------------------------------------------- */
+
+#define RUNNEXT_STREAK 16
+#define SPIN_NS 20000
+
+static oak__proc *local_take(oak__sched *s)
+{
+    if (s->runnext) {
+        oak__proc *p = s->runnext;
+        if (s->runnext_streak < RUNNEXT_STREAK || ring_len(s) == 0) {
+            s->runnext = NULL;
+            s->runnext_streak++;
+            return p;
+        }
+        /* Two processes passing messages back and forth would keep the
+         * rest of the queue waiting: send this one to the back. */
+        s->runnext = NULL;
+        ring_push(s, p);
+    }
+    s->runnext_streak = 0;
+    return ring_pop(s);
+}
+
+static void check_timers(oak__sched *s)
+{
+    int64_t d = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
+    if (d == INT64_MAX)
+        return;
+    int64_t now = oak__now_ns();
+    if (d <= now)
+        oak__timers_run(s, now);
+}
+
+static oak__proc *steal_any(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    unsigned n = rt->nscheds;
+    if (n < 2)
+        return NULL;
+    s->rng = s->rng * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned start = (unsigned)(s->rng >> 33) % n;
+    for (unsigned i = 0; i < n; i++) {
+        oak__sched *v = &rt->scheds[(start + i) % n];
+        if (v == s)
+            continue;
+        oak__proc *p = ring_steal(s, v);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
+static oak__proc *find_work(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    for (;;) {
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+            return NULL;
+        s->tick++;
+        if ((s->tick & 63) == 0)
+            check_timers(s);
+        oak__proc *p = NULL;
+        if (s->tick % 61 == 0)
+            p = gq_take(s);
+        if (!p)
+            p = local_take(s);
+        if (!p)
+            p = gq_take(s);
+        if (p) {
+            stop_spinning(s);
+            return p;
+        }
+        check_timers(s);
+        if (s->runnext || ring_len(s))
+            continue;
+        /* Spin: look at the others for a while before sleeping, since
+         * waking a sleeping thread costs tens of microseconds. Spin only
+         * if not too many others do already. */
+        unsigned spinners = atomic_load_explicit(&rt->nspinning, memory_order_relaxed);
+        unsigned idle = atomic_load_explicit(&rt->nidle, memory_order_relaxed);
+        if (s->spinning || 2 * spinners < rt->nscheds - idle) {
+            if (!s->spinning) {
+                s->spinning = true;
+                atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_acq_rel);
+            }
+            int64_t until = oak__now_ns() + SPIN_NS;
+            do {
+                p = steal_any(s);
+                if (!p)
+                    p = gq_take(s);
+                if (p) {
+                    stop_spinning(s);
+                    return p;
+                }
+                for (int i = 0; i < 64; i++)
+                    cpu_relax();
+            } while (oak__now_ns() < until &&
+                     !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
+        }
+        check_timers(s);
+        if (s->runnext || ring_len(s))
+            continue;
+        sleep_idle(s);
+    }
+}
+
+/* ---- running a process -------------------------------------------------------- */
+
+static void switch_to(oak__sched *s, oak__proc *p)
+{
+#ifdef OAK_TSAN
+    __tsan_switch_to_fiber(p->tsan_fiber, 0);
+#endif
+#ifdef OAK_ASAN
+    __sanitizer_start_switch_fiber(&s->asan_fake_stack, p->stack.base, p->stack.size);
+#endif
+    oak__in_process = 1;
+    oak__ctx_switch(&s->sp, p->sp);
+    oak__in_process = 0;
+#ifdef OAK_ASAN
+    __sanitizer_finish_switch_fiber(s->asan_fake_stack, NULL, NULL);
+#endif
+}
+
+static void fault_exit(oak__proc *p)
+{
+    oak_atom reason;
+    char detail[160];
+    oak__fault_reason(p, &reason, detail, sizeof detail);
+    char pidbuf[32];
+    oak_pid_format(oak__pid_make(p - oak__rt->table, p->gen), pidbuf, sizeof pidbuf);
+    oak_log(OAK_LOG_ERROR, "crash_report", "process %s crashed: {%s,%s}", pidbuf,
+            oak_atom_name(reason), detail);
+    free(p->exit_detail);
+    p->exit_reason = reason;
+    p->exit_detail = strdup(detail);
+}
+
+static void run(oak__sched *s, oak__proc *p)
+{
+    unsigned budget = oak__rt->cfg.reductions;
+again:
+    s->current = p;
+    p->sched = s;
+    p->reductions = budget;
+    switch_to(s, p);
+    if (p->switch_reason != OAK__SW_FAULT && !p->stack.guarded &&
+        !oak__stack_redzone_intact(&p->stack)) {
+        /* The process wrote below its stack: treat it as the fault a
+         * guard page would have raised. */
+        p->fault_sig = SIGSEGV;
+        p->fault_code = 0;
+        p->fault_addr = p->stack.base - 1;
+        p->fault_pc = NULL;
+        p->switch_reason = OAK__SW_FAULT;
+    }
+    switch (p->switch_reason) {
+    case OAK__SW_YIELD:
+        ring_push(s, p);
+        if (ring_len(s) > 1)
+            wakep();
+        break;
+    case OAK__SW_PARK:
+        if (p->wait.deadline) {
+            p->wait.kind = OAK__TIMER_WAKE;
+            p->wait.proc = p;
+            if (oak__timer_add(s, &p->wait) < 0) {
+                p->timed_out = true; /* cannot wait: time out at once */
+                goto again;
+            }
+        }
+        {
+            oak__msg *expect = OAK__INBOX_EMPTY;
+            /* Release: the process's state is written before anyone who
+             * sees PARKED may resume it elsewhere. */
+            if (!atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
+                                                         memory_order_acq_rel,
+                                                         memory_order_acquire)) {
+                /* Messages arrived meanwhile: run it again. */
+                if (p->wait.deadline)
+                    oak__timer_cancel(&p->wait);
+                goto again;
+            }
+        }
+        break;
+    case OAK__SW_FAULT:
+        fault_exit(p);
+        oak__proc_dispose(p, true);
+        break;
+    case OAK__SW_EXIT:
+        oak__proc_dispose(p, true);
+        break;
+    default:
+        abort();
+    }
+    s->current = NULL;
+}
+
+static void sched_loop(oak__sched *s)
+{
+    tls_sched = s;
+#ifdef OAK_TSAN
+    s->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    oak__fault_thread_init(s);
+    oak__proc *p;
+    while ((p = find_work(s)) != NULL)
+        run(s, p);
+    oak__fault_thread_term(s);
+}
+
+static void *thread_main(void *arg)
+{
+    oak__sched *s = arg;
+    /* Scheduler threads take no asynchronous signals: they belong to the
+     * program's other threads. */
+    sigset_t all;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    sched_loop(s);
+    tls_sched = NULL;
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------- */
+
+void oak__runtime_stop(int status)
+{
+    oak__runtime *rt = oak__rt;
+    int zero = 0;
+    if (!atomic_compare_exchange_strong_explicit(&rt->stopping, &zero, 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return;
+    atomic_store_explicit(&rt->status, status, memory_order_relaxed);
+    for (unsigned i = 0; i < rt->nscheds; i++)
+        futex_wake(&rt->scheds[i].futex);
+}
+
+int oak_shutdown(int status)
+{
+    if (!oak__rt)
+        return -ESRCH;
+    oak__runtime_stop(status);
+    return 0;
+}
+
+static size_t default_guarded(void)
+{
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    return (size_t)(max / 4);
+}
+
+static void teardown(oak__runtime *rt)
+{
+    oak__sched *s0 = &rt->scheds[0];
+    tls_sched = s0;
+    /* Every process still alive is killed: its cleanups run, its memory
+     * is freed; no signals are sent (everyone goes). */
+    for (uint64_t slot = 1; slot < rt->next_slot; slot++) {
+        oak__proc *p = &rt->table[slot];
+        if (atomic_load_explicit(&p->pid, memory_order_relaxed) != 0) {
+            p->exit_reason = OAK_KILLED;
+            oak__proc_dispose(p, false);
+        }
+    }
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *s = &rt->scheds[i];
+        oak__timers_term(s);
+        oak__msg_pool_free(s);
+        oak__stack_cache_drain(&s->stacks);
+        free(s->free_slots);
+        pthread_mutex_destroy(&s->tlock);
+    }
+    tls_sched = NULL;
+    oak__names_term();
+    oak__stack_term();
+    munmap(rt->table, rt->table_bytes);
+    free(rt->free_slots);
+    free(rt->idle);
+    free(rt->scheds);
+    pthread_mutex_destroy(&rt->slot_lock);
+    pthread_mutex_destroy(&rt->gq_lock);
+    pthread_mutex_destroy(&rt->idle_lock);
+}
+
+int oak_run(oak_entry main, void *arg, const oak_config *cfg)
+{
+    if (!main)
+        return -EINVAL;
+    if (oak__sched_self())
+        return -EBUSY;
+    oak_config c = cfg ? *cfg : (oak_config){0};
+    if (c.schedulers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.schedulers = n > 0 ? (unsigned)n : 1;
+    }
+    if (c.schedulers > 1024)
+        return -EINVAL;
+    if (c.stack_size == 0)
+        c.stack_size = OAK_DEFAULT_STACK_SIZE;
+    if (c.stack_size < 16 * 1024 || c.stack_size > ((size_t)1 << 30))
+        return -EINVAL;
+    if (c.max_processes == 0)
+        c.max_processes = OAK_DEFAULT_MAX_PROCESSES;
+    if (c.max_processes < 2 || c.max_processes > OAK__SLOT_MASK)
+        return -EINVAL;
+    c.max_processes += 1; /* slot 0 is never used */
+    if (c.guarded_stacks == 0)
+        c.guarded_stacks = default_guarded();
+    if (c.reductions == 0)
+        c.reductions = 2000;
+    if (atomic_flag_test_and_set(&running))
+        return -EBUSY;
+
+    int rc = -ENOMEM;
+    oak__runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        goto fail;
+    rt->cfg = c;
+    rt->nscheds = c.schedulers;
+    rt->next_slot = 1;
+    rt->table_bytes = c.max_processes * sizeof(oak__proc);
+    rt->table = mmap(NULL, rt->table_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (rt->table == MAP_FAILED)
+        goto fail_rt;
+    rt->scheds = aligned_alloc(64, sizeof(oak__sched) * c.schedulers);
+    rt->idle = calloc(c.schedulers, sizeof *rt->idle);
+    if (!rt->scheds || !rt->idle)
+        goto fail_table;
+    memset(rt->scheds, 0, sizeof(oak__sched) * c.schedulers);
+    pthread_mutex_init(&rt->slot_lock, NULL);
+    pthread_mutex_init(&rt->gq_lock, NULL);
+    pthread_mutex_init(&rt->idle_lock, NULL);
+    for (unsigned i = 0; i < c.schedulers; i++) {
+        oak__sched *s = &rt->scheds[i];
+        s->id = i;
+        s->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+        pthread_mutex_init(&s->tlock, NULL);
+        atomic_store_explicit(&s->next_deadline, INT64_MAX, memory_order_relaxed);
+        s->free_slots = malloc(SLOT_CACHE * sizeof *s->free_slots);
+        if (!s->free_slots)
+            goto fail_scheds;
+    }
+    oak__stack_init(c.stack_size, c.guarded_stacks);
+    oak__names_init();
+    oak__rt = rt;
+    if ((rc = oak__fault_install()) < 0)
+        goto fail_installed;
+
+    oak_pid first;
+    rc = oak__spawn_on(&rt->scheds[0], NULL, main, arg, NULL, &first);
+    if (rc < 0)
+        goto fail_faults;
+    rt->table[oak__pid_slot(first)].is_main = true;
+
+    /* nscheds stays c.schedulers: a scheduler whose thread could not be
+     * started has an empty ring that nobody pushes to, and is never idle. */
+    unsigned started = 1;
+    for (; started < c.schedulers; started++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int e = pthread_create(&rt->scheds[started].thread, &attr, thread_main,
+                               &rt->scheds[started]);
+        pthread_attr_destroy(&attr);
+        if (e != 0) {
+            oak_log(OAK_LOG_WARNING, "runtime", "could not start scheduler %u: %s", started,
+                    strerror(e));
+            break; /* run with the schedulers we have */
+        }
+    }
+    sched_loop(&rt->scheds[0]);
+    tls_sched = NULL;
+    for (unsigned i = 1; i < started; i++)
+        pthread_join(rt->scheds[i].thread, NULL);
+
+    rc = atomic_load_explicit(&rt->status, memory_order_relaxed);
+    teardown(rt);
+    oak__fault_uninstall();
+    oak__rt = NULL;
+    free(rt);
+    atomic_flag_clear(&running);
+    return rc;
+
+fail_faults:
+    oak__fault_uninstall();
+fail_installed:
+    oak__rt = NULL;
+    oak__stack_term();
+fail_scheds:
+    for (unsigned i = 0; i < c.schedulers; i++) {
+        free(rt->scheds[i].free_slots);
+        pthread_mutex_destroy(&rt->scheds[i].tlock);
+    }
+fail_table:
+    free(rt->scheds);
+    free(rt->idle);
+    munmap(rt->table, rt->table_bytes);
+fail_rt:
+    free(rt);
+fail:
+    atomic_flag_clear(&running);
+    return rc;
+}

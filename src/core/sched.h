@@ -1,0 +1,122 @@
+/* sched.h - schedulers, run queues and the runtime's global state.
+ *
+ * One scheduler per thread. Each has a run queue of its own:
+ *   - runnext: the process woken last by this scheduler's running process
+ *     (a message's receiver runs next, on the same core, while the sender's
+ *     data is still in cache); owner only, never stolen;
+ *   - ring: a bounded circular queue; only the owner pushes, anyone may
+ *     take from its head (the owner pops, idle schedulers steal half);
+ *   - the global queue (a mutex-protected list) takes the overflow, and
+ *     processes woken from threads that are not schedulers.
+ * Idle schedulers spin a little looking for work, then sleep on a futex.
+ * Work is handed to a sleeping scheduler (wakep) only when there is no
+ * spinning scheduler already and work was added to a ring, never for a
+ * runnext wake-up (the local scheduler will run it soon).
+ */
+#ifndef OAK_CORE_SCHED_H
+#define OAK_CORE_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/proc.h"
+#include "core/stack.h"
+#include "oak/runtime.h"
+
+#define OAK__RING 256 /* run queue ring capacity (power of two) */
+
+typedef struct oak__sched {
+    /* ---- read by thieves: their own cache line ---- */
+    alignas(64) _Atomic uint32_t rq_head; /* next to take; CAS by anyone   */
+    _Atomic uint32_t rq_tail;             /* next free; stored by owner    */
+    _Atomic(oak__proc *) rq[OAK__RING];
+
+    /* ---- touched by wakers ---- */
+    alignas(64) _Atomic uint32_t futex;   /* bumped to wake a sleeper      */
+    _Atomic bool sleeping;                /* in the idle list              */
+    _Atomic int64_t next_deadline;        /* earliest timer, INT64_MAX none */
+
+    /* ---- timers: any thread, under tlock ---- */
+    alignas(64) pthread_mutex_t tlock;
+    oak__timer **theap;                   /* binary heap by deadline       */
+    uint32_t tlen, tcap;
+    oak__map tsend;                       /* ref -> SEND timer             */
+    uint64_t ref_counter;                 /* under tlock? no: owner only   */
+
+    /* ---- owner thread only ---- */
+    alignas(64) unsigned id;
+    pthread_t thread;
+    void *sp;                             /* scheduler context              */
+    oak__proc *current;                   /* running process or NULL        */
+    oak__proc *runnext;
+    unsigned runnext_streak;
+    unsigned tick;                        /* dispatches, for periodic work  */
+    bool spinning;
+    uint64_t rng;
+    oak__stack_cache stacks;
+    oak__msg *msg_pool;                   /* free small message blocks      */
+    unsigned msg_pool_len;
+    uint64_t *free_slots;                 /* cache of free table slots      */
+    size_t nfree_slots;
+    char *altstack;                       /* signal stack                   */
+    char *landing;                        /* stack for leaving a fault      */
+    void *tsan_fiber;                     /* this thread's own fiber        */
+    void *asan_fake_stack;
+    const void *asan_stack_bottom;        /* this thread's stack, for ASan  */
+    size_t asan_stack_size;
+} oak__sched;
+
+typedef struct oak__runtime {
+    oak__sched *scheds;
+    unsigned nscheds;
+    oak_config cfg;
+
+    oak__proc *table;          /* max_processes slots, lazily touched        */
+    size_t table_bytes;
+    pthread_mutex_t slot_lock; /* guards free_slots and next_slot            */
+    uint64_t *free_slots;
+    size_t nfree, free_cap;
+    uint64_t next_slot;        /* slots below this have been used           */
+
+    pthread_mutex_t gq_lock;   /* global run queue                           */
+    oak__proc *gq_head, *gq_tail;
+    _Atomic size_t gq_len;
+
+    pthread_mutex_t idle_lock; /* sleeping schedulers                        */
+    oak__sched **idle;
+    unsigned nidle_list;
+    _Atomic unsigned nidle;
+    _Atomic unsigned nspinning;
+
+    _Atomic size_t live;       /* live processes                             */
+    _Atomic int stopping;      /* oak_shutdown() called / main ended         */
+    _Atomic int status;        /* oak_run()'s result                          */
+    _Atomic uint64_t foreign_refs;
+} oak__runtime;
+
+extern oak__runtime *oak__rt;
+
+/* The scheduler of the calling thread, or NULL. */
+oak__sched *oak__sched_self(void);
+
+/* Make p runnable. From a scheduler thread p goes to runnext (if `next`)
+ * or the ring; from any other thread to the global queue. */
+void oak__make_runnable(oak__proc *p, bool next);
+
+/* Run queue operations used by spawn. */
+void oak__sched_push(oak__sched *s, oak__proc *p);
+
+/* A fresh reference. */
+oak_ref oak__ref_new(void);
+
+/* Stop the runtime with a status (first caller wins). */
+void oak__runtime_stop(int status);
+
+/* Monotonic clock in ns. */
+int64_t oak__now_ns(void);
+
+/* Slots of the process table. */
+int oak__slot_alloc(oak__sched *s, uint64_t *slot);
+void oak__slot_free(oak__sched *s, uint64_t slot);
+
+#endif

@@ -1,0 +1,528 @@
+/* test_faults.c - a synchronous fault in a process (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, stack overflow) ends that process only, with a reason that
+ * says what and a detail that says where; every other process keeps running.
+ * Outside a process the default action stays.
+ *
+ * The faulting functions are compiled without ASan/UBSan instrumentation:
+ * the suite also runs under -fsanitize=address,undefined, and there UBSan
+ * would report the division by zero or the NULL store itself (and abort the
+ * program, with -fno-sanitize-recover) before the CPU could fault.
+ */
+#include "oak_test.h"
+
+#include <fcntl.h>
+#include <strings.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#if defined(__GNUC__)
+#define FAULTING __attribute__((noinline, no_sanitize("address", "undefined")))
+#else
+#define FAULTING
+#endif
+
+/* ---- the faults ---------------------------------------------------------------------- */
+
+static volatile int never_true = 0;
+
+static FAULTING void do_null_store(void)
+{
+    volatile int *volatile p = NULL;
+    *p = 42;
+}
+
+/* Low, so that it lies outside the shadow memory of ASan and TSan. */
+#define ODD_ADDRESS ((uintptr_t)0x0dead000u)
+
+static FAULTING void do_odd_load(void)
+{
+    volatile int *volatile p = (volatile int *)ODD_ADDRESS;
+    never_true = *p;
+}
+
+static FAULTING void do_divide_by_zero(void)
+{
+    volatile int a = 1, b = 0;
+    volatile int c = a / b;
+    (void)c;
+}
+
+static FAULTING void do_illegal_instruction(void)
+{
+#if defined(__x86_64__)
+    __builtin_trap(); /* ud2: SIGILL */
+#elif defined(__aarch64__)
+    __asm__ volatile("udf #0"); /* SIGILL (brk, from __builtin_trap, is SIGTRAP) */
+#else
+#error "no illegal instruction for this CPU"
+#endif
+}
+
+static FAULTING int recurse(int depth)
+{
+    volatile char pad[512];
+    pad[0] = (char)depth;
+    pad[511] = (char)depth;
+    if (never_true)
+        return pad[0];
+    return recurse(depth + 1) + pad[511];
+}
+
+static void cleanup_unmap(void *p)
+{
+    munmap(p, 4096);
+}
+
+static void cleanup_close(void *p)
+{
+    close((int)(intptr_t)p);
+}
+
+static FAULTING void do_bus_error(void)
+{
+    /* A shared mapping of a file with no bytes: touching it is SIGBUS. */
+    char path[] = "/tmp/oak-test-sigbus-XXXXXX";
+    int fd = mkstemp(path);
+    OT_CHECK_INT_GE(fd, 0);
+    unlink(path);
+    OT_CHECK_INT_GT(oak_defer(cleanup_close, (void *)(intptr_t)fd), 0);
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    OT_CHECK(p != MAP_FAILED);
+    OT_CHECK_INT_GT(oak_defer(cleanup_unmap, p), 0);
+    never_true = *(volatile char *)p;
+}
+
+typedef enum fault_kind {
+    F_NULL,
+    F_ODD_ADDRESS,
+    F_DIV_ZERO,
+    F_ILLEGAL,
+    F_STACK,
+    F_BUS,
+    F_KINDS
+} fault_kind;
+
+static oak_atom fault_reason(fault_kind k)
+{
+    switch (k) {
+    case F_NULL:
+    case F_ODD_ADDRESS:
+        return OAK_SIGSEGV;
+    case F_DIV_ZERO:
+        return OAK_SIGFPE;
+    case F_ILLEGAL:
+        return OAK_SIGILL;
+    case F_STACK:
+        return OAK_STACK_OVERFLOW;
+    case F_BUS:
+        return OAK_SIGBUS;
+    default:
+        return 0;
+    }
+}
+
+/* Integer division by zero traps on x86-64 only; aarch64 returns 0. */
+static bool fault_supported(fault_kind k)
+{
+#if defined(__x86_64__)
+    (void)k;
+    return true;
+#else
+    return k != F_DIV_ZERO;
+#endif
+}
+
+static void faulter(void *arg)
+{
+    fault_kind k = *(fault_kind *)arg;
+    switch (k) {
+    case F_NULL:
+        do_null_store();
+        break;
+    case F_ODD_ADDRESS:
+        do_odd_load();
+        break;
+    case F_DIV_ZERO:
+        do_divide_by_zero();
+        break;
+    case F_ILLEGAL:
+        do_illegal_instruction();
+        break;
+    case F_STACK:
+        never_true = recurse(0);
+        break;
+    case F_BUS:
+        do_bus_error();
+        break;
+    default:
+        break;
+    }
+    oak_exit(oak_atom_from("did_not_fault"));
+}
+
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return true;
+    return false;
+}
+
+/* Spawn a faulter of kind k, monitored; wait for its DOWN and check it. */
+static void fault_and_check(fault_kind k)
+{
+    oak_ref r = 0;
+    oak_pid p = OT_SPAWN_COPY_MONITOR(faulter, &k, 0, &r);
+    ot_signal d = OT_RECV_DOWN(r, OT_LONG_MS);
+    OT_CHECK_UINT_EQ(d.from, p);
+    OT_CHECK_ATOM_EQ(d.reason, fault_reason(k));
+    /* The detail says where: present and not empty. */
+    OT_CHECK(d.has_detail);
+    OT_CHECK_INT_GT(strlen(d.detail), 0);
+    if (k == F_ODD_ADDRESS && !contains_ci(d.detail, "dead000"))
+        OT_FAIL("detail \"%s\" does not name the address 0xdead000", d.detail);
+    OT_CHECK(!oak_is_alive(p));
+}
+
+/* ---- bystanders ------------------------------------------------------------------------ */
+
+static void pong_loop(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
+        if (m->tag == OT_TAG_STOP) {
+            oak_msg_free(m);
+            return;
+        }
+        OT_SEND(m->from, OT_TAG_PONG, m->data, m->size);
+        oak_msg_free(m);
+    }
+}
+
+/* Ping the ponger n times from here. */
+static void ping_rounds(oak_pid ponger, int n)
+{
+    for (int i = 0; i < n; i++) {
+        OT_SEND_U64(ponger, OT_TAG_PING, (uint64_t)i);
+        OT_CHECK_UINT_EQ(OT_RECV_U64(OT_TAG_PONG, OT_LONG_MS), (uint64_t)i);
+    }
+}
+
+/* A pair of processes exchanging messages the whole time. */
+typedef struct pair_arg {
+    oak_pid ponger;
+} pair_arg;
+
+static atomic_long bystander_rounds;
+static atomic_int bystander_stop;
+
+static void pinger_loop(void *arg)
+{
+    pair_arg a = *(pair_arg *)arg;
+    while (!atomic_load(&bystander_stop)) {
+        OT_SEND_U64(a.ponger, OT_TAG_PING, 1);
+        oak_msg_free(OT_RECV_TAG(OT_TAG_PONG, OT_LONG_MS));
+        atomic_fetch_add(&bystander_rounds, 1);
+    }
+    OT_SEND_U64(a.ponger, OT_TAG_STOP, 0);
+}
+
+/* ---- one test per fault ---------------------------------------------------------------- */
+
+static fault_kind the_kind;
+
+static void one_fault_main(void *arg)
+{
+    (void)arg;
+    oak_ref pr = 0, qr = 0;
+    oak_pid ponger = OT_SPAWN_MONITOR(pong_loop, NULL, 0, &pr);
+    pair_arg pa = {ponger};
+    OT_SPAWN_COPY_MONITOR(pinger_loop, &pa, 0, &qr);
+    oak_pid mine = OT_SPAWN(pong_loop, NULL, 0);
+
+    fault_and_check(the_kind);
+
+    /* The others live on and still talk. */
+    long before = atomic_load(&bystander_rounds);
+    OT_EVENTUALLY(atomic_load(&bystander_rounds) >= before + 100, OT_LONG_MS);
+    ping_rounds(mine, 100);
+    atomic_store(&bystander_stop, 1);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(qr, OT_LONG_MS).reason, OAK_NORMAL);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(pr, OT_LONG_MS).reason, OAK_NORMAL);
+    OT_SEND_U64(mine, OT_TAG_STOP, 0);
+}
+
+static void run_one_fault(fault_kind k)
+{
+    if (!fault_supported(k)) {
+        skip();
+        return;
+    }
+    the_kind = k;
+    atomic_store(&bystander_rounds, 0);
+    atomic_store(&bystander_stop, 0);
+    OT_RUN(one_fault_main, NULL);
+}
+
+static void null_dereference_kills_only_that_process_with_sigsegv(void **state)
+{
+    (void)state;
+    run_one_fault(F_NULL);
+}
+
+static void segv_detail_names_the_faulting_address(void **state)
+{
+    (void)state;
+    run_one_fault(F_ODD_ADDRESS);
+}
+
+static void division_by_zero_kills_only_that_process_with_sigfpe(void **state)
+{
+    (void)state;
+    run_one_fault(F_DIV_ZERO);
+}
+
+static void illegal_instruction_kills_only_that_process_with_sigill(void **state)
+{
+    (void)state;
+    run_one_fault(F_ILLEGAL);
+}
+
+static void stack_overflow_kills_only_that_process_with_stack_overflow(void **state)
+{
+    (void)state;
+    run_one_fault(F_STACK);
+}
+
+static void bus_error_kills_only_that_process_with_sigbus(void **state)
+{
+    (void)state;
+    run_one_fault(F_BUS);
+}
+
+/* ---- many faults ------------------------------------------------------------------------- */
+
+static void many_main(void *arg)
+{
+    (void)arg;
+    oak_ref pr = 0, qr = 0;
+    oak_pid ponger = OT_SPAWN_MONITOR(pong_loop, NULL, 0, &pr);
+    pair_arg pa = {ponger};
+    OT_SPAWN_COPY_MONITOR(pinger_loop, &pa, 0, &qr);
+
+    /* One after another. */
+    for (int round = 0; round < 5; round++)
+        for (int k = 0; k < F_KINDS; k++)
+            if (fault_supported((fault_kind)k))
+                fault_and_check((fault_kind)k);
+
+    /* All at once. */
+    enum { AT_ONCE = 60 };
+    oak_ref refs[AT_ONCE];
+    fault_kind kinds[AT_ONCE];
+    for (int i = 0; i < AT_ONCE; i++) {
+        kinds[i] = (fault_kind)(i % F_KINDS);
+        if (!fault_supported(kinds[i]))
+            kinds[i] = F_NULL;
+        OT_SPAWN_COPY_MONITOR(faulter, &kinds[i], 0, &refs[i]);
+    }
+    for (int i = 0; i < AT_ONCE; i++) {
+        ot_signal d = OT_RECV_DOWN(refs[i], OT_LONG_MS);
+        OT_CHECK_ATOM_EQ(d.reason, fault_reason(kinds[i]));
+    }
+
+    long before = atomic_load(&bystander_rounds);
+    OT_EVENTUALLY(atomic_load(&bystander_rounds) >= before + 100, OT_LONG_MS);
+    atomic_store(&bystander_stop, 1);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(qr, OT_LONG_MS).reason, OAK_NORMAL);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(pr, OT_LONG_MS).reason, OAK_NORMAL);
+    OT_EVENTUALLY(oak_process_count() == 1, OT_LONG_MS);
+}
+
+static void many_faults_in_a_row_and_at_once_leave_the_runtime_healthy(void **state)
+{
+    (void)state;
+    atomic_store(&bystander_rounds, 0);
+    atomic_store(&bystander_stop, 0);
+    OT_RUN(many_main, NULL);
+}
+
+/* ---- a fault is an exit reason like any other ---------------------------------------------- */
+
+/* Not trapping: spawn_links a faulter, then waits; the fault kills it too. */
+static void linked_victim(void *arg)
+{
+    fault_kind k = *(fault_kind *)arg;
+    OT_SPAWN_COPY(faulter, &k, OAK_SPAWN_LINK);
+    ot_body_forever(NULL);
+}
+
+static void linked_main(void *arg)
+{
+    (void)arg;
+    oak_trap_exit(true);
+    fault_kind k = F_NULL;
+    oak_pid p = OT_SPAWN_COPY(faulter, &k, OAK_SPAWN_LINK);
+    ot_signal e = OT_RECV_EXIT(OT_LONG_MS);
+    OT_CHECK_UINT_EQ(e.from, p);
+    OT_CHECK_ATOM_EQ(e.reason, OAK_SIGSEGV);
+    OT_CHECK(e.has_detail);
+
+    /* A non-trapping process linked to a faulting one dies with the same
+     * reason and detail. */
+    k = F_ILLEGAL;
+    oak_ref r = 0;
+    OT_SPAWN_COPY_MONITOR(linked_victim, &k, 0, &r);
+    ot_signal d = OT_RECV_DOWN(r, OT_LONG_MS);
+    OT_CHECK_ATOM_EQ(d.reason, OAK_SIGILL);
+    OT_CHECK(d.has_detail);
+}
+
+static void fault_reason_reaches_links_as_an_exit_signal(void **state)
+{
+    (void)state;
+    OT_RUN(linked_main, NULL);
+}
+
+static void fault_in_main_main(void *arg)
+{
+    (void)arg;
+    OT_SPAWN(ot_body_forever, NULL, 0);
+    do_null_store();
+}
+
+static void fault_in_the_first_process_makes_run_return_1(void **state)
+{
+    (void)state;
+    assert_int_equal(ot_run(fault_in_main_main, NULL, NULL), 1);
+}
+
+static void named_faulter(void *arg)
+{
+    oak_atom name = *(oak_atom *)arg;
+    OT_CHECK_INT_EQ(oak_register(name, oak_self()), 0);
+    do_null_store();
+}
+
+static void name_main(void *arg)
+{
+    (void)arg;
+    oak_atom name = oak_atom_from("crashy");
+    oak_ref r = 0;
+    OT_SPAWN_COPY_MONITOR(named_faulter, &name, 0, &r);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, OAK_SIGSEGV);
+    OT_CHECK_UINT_EQ(oak_whereis(name), OAK_NOPID);
+    OT_CHECK_INT_EQ(oak_register(name, oak_self()), 0);
+}
+
+static void faulting_process_releases_its_name(void **state)
+{
+    (void)state;
+    OT_RUN(name_main, NULL);
+}
+
+/* ---- outside a process the default action stays ---------------------------------------------- */
+
+static void quick_main(void *arg)
+{
+    (void)arg;
+    oak_ref r = 0;
+    OT_SPAWN_MONITOR(ot_body_return, NULL, 0, &r);
+    OT_RECV_DOWN(r, OT_LONG_MS);
+}
+
+static void *faulting_thread(void *arg)
+{
+    (void)arg;
+    do_null_store();
+    return NULL;
+}
+
+static void thread_fault_main(void *arg)
+{
+    (void)arg;
+    pthread_t th;
+    pthread_create(&th, NULL, faulting_thread, NULL);
+    pthread_join(th, NULL);
+    oak_sleep(2000);
+}
+
+/* Run body in a child process with the default SIGSEGV action; return its
+ * wait status, or -1 if it did not end within 20 s (then it is killed). */
+static int in_child(void (*body)(void))
+{
+    fflush(NULL);
+    pid_t c = fork();
+    if (c == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        body();
+        _exit(0);
+    }
+    assert_true(c > 0);
+    int status = 0;
+    for (int i = 0; i < 2000; i++) {
+        pid_t w = waitpid(c, &status, WNOHANG);
+        if (w == c)
+            return status;
+        ot_thread_sleep_ms(10);
+    }
+    kill(c, SIGKILL);
+    waitpid(c, &status, 0);
+    return -1;
+}
+
+static void after_run_body(void)
+{
+    if (oak_run(quick_main, NULL, NULL) != 0)
+        _exit(3);
+    do_null_store();
+}
+
+static void during_run_body(void)
+{
+    (void)oak_run(thread_fault_main, NULL, NULL);
+    _exit(4); /* only if the thread's fault was swallowed */
+}
+
+/* The program must not survive the fault: it dies of SIGSEGV (or, in a
+ * sanitizer build, the sanitizer's SEGV report ends it with an error). */
+static void assert_died_of_fault(int status)
+{
+    assert_int_not_equal(status, -1);
+    if (WIFSIGNALED(status)) {
+        assert_int_equal(WTERMSIG(status), SIGSEGV);
+    } else {
+        assert_true(WIFEXITED(status));
+        assert_int_not_equal(WEXITSTATUS(status), 0);
+        assert_int_not_equal(WEXITSTATUS(status), 3);
+        assert_int_not_equal(WEXITSTATUS(status), 4);
+    }
+}
+
+static void fault_outside_a_process_keeps_the_default_action(void **state)
+{
+    (void)state;
+    assert_died_of_fault(in_child(after_run_body));
+    assert_died_of_fault(in_child(during_run_body));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(null_dereference_kills_only_that_process_with_sigsegv),
+        cmocka_unit_test(segv_detail_names_the_faulting_address),
+        cmocka_unit_test(division_by_zero_kills_only_that_process_with_sigfpe),
+        cmocka_unit_test(illegal_instruction_kills_only_that_process_with_sigill),
+        cmocka_unit_test(stack_overflow_kills_only_that_process_with_stack_overflow),
+        cmocka_unit_test(bus_error_kills_only_that_process_with_sigbus),
+        cmocka_unit_test(many_faults_in_a_row_and_at_once_leave_the_runtime_healthy),
+        cmocka_unit_test(fault_reason_reaches_links_as_an_exit_signal),
+        cmocka_unit_test(fault_in_the_first_process_makes_run_return_1),
+        cmocka_unit_test(faulting_process_releases_its_name),
+        cmocka_unit_test(fault_outside_a_process_keeps_the_default_action),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

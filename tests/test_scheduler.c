@@ -1,0 +1,334 @@
+/* test_scheduler.c - scheduling, checked by what it makes possible rather
+ * than by timing: a flooding or busy process does not starve others (with
+ * one scheduler, so that nothing can hide it), processes really run on all
+ * schedulers at once, wake-ups are never lost between schedulers, and an idle
+ * runtime uses no CPU.
+ */
+#include "oak_test.h"
+
+static oak_config one_scheduler(void)
+{
+    oak_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.schedulers = 1;
+    return cfg;
+}
+
+/* ---- fairness ----------------------------------------------------------------------- */
+
+/* Sends to itself without end, taking its own messages back so that its
+ * mailbox stays short; it never blocks and never calls oak_yield(). */
+static void self_flooder(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    char blob[32] = {0};
+    for (;;) {
+        for (int i = 0; i < 64; i++)
+            oak_send(me, OT_TAG_DATA, blob, sizeof blob);
+        oak_msg *m;
+        while (oak_receive(&m, 0, NULL, NULL) == 0)
+            oak_msg_free(m);
+    }
+}
+
+/* Drains its mailbox without end. */
+static void sink(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        oak_msg *m;
+        if (oak_receive(&m, OAK_INFINITY, NULL, NULL) == 0)
+            oak_msg_free(m);
+    }
+}
+
+/* Sends to the sink without end. */
+static void other_flooder(void *arg)
+{
+    oak_pid to = *(oak_pid *)arg;
+    char blob[32] = {0};
+    for (;;)
+        oak_send(to, OT_TAG_DATA, blob, sizeof blob);
+}
+
+/* Spins on oak_yield() without end. */
+static void yielder(void *arg)
+{
+    (void)arg;
+    for (;;)
+        oak_yield();
+}
+
+static void echo(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
+        if (m->tag == OT_TAG_STOP) {
+            oak_msg_free(m);
+            return;
+        }
+        OT_SEND(m->from, OT_TAG_PONG, m->data, m->size);
+        oak_msg_free(m);
+    }
+}
+
+typedef enum hog_kind { HOG_SELF_FLOOD, HOG_FLOOD_OTHER, HOG_YIELD } hog_kind;
+
+static hog_kind the_hog;
+
+static void fairness_main(void *arg)
+{
+    (void)arg;
+    oak_ref hr = 0;
+    oak_pid hog = OAK_NOPID, snk = OAK_NOPID;
+    switch (the_hog) {
+    case HOG_SELF_FLOOD:
+        hog = OT_SPAWN_MONITOR(self_flooder, NULL, 0, &hr);
+        break;
+    case HOG_FLOOD_OTHER:
+        snk = OT_SPAWN(sink, NULL, 0);
+        hog = OT_SPAWN_COPY_MONITOR(other_flooder, &snk, 0, &hr);
+        break;
+    case HOG_YIELD:
+        hog = OT_SPAWN_MONITOR(yielder, NULL, 0, &hr);
+        break;
+    }
+    /* Let the hog get going, then do 200 round trips with another
+     * process; each needs the scheduler to come back to us and to it. */
+    oak_sleep(10);
+    oak_pid e = OT_SPAWN(echo, NULL, 0);
+    for (uint64_t i = 0; i < 200; i++) {
+        OT_SEND_U64(e, OT_TAG_PING, i);
+        OT_CHECK_UINT_EQ(OT_RECV_U64(OT_TAG_PONG, OT_LONG_MS), i);
+    }
+    /* Timers still fire. */
+    int64_t t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_sleep(20), 0);
+    OT_CHECK_INT_LT(ot_ms_since(t0), OT_LONG_MS);
+    OT_CHECK(oak_is_alive(hog));
+    OT_CHECK_INT_EQ(oak_exit_pid(hog, OAK_KILL), 0);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(hr, OT_LONG_MS).reason, OAK_KILLED);
+    if (snk)
+        OT_CHECK_INT_EQ(oak_exit_pid(snk, OAK_KILL), 0);
+    OT_SEND_U64(e, OT_TAG_STOP, 0);
+}
+
+static void run_fairness(hog_kind k, unsigned reductions)
+{
+    the_hog = k;
+    oak_config cfg = one_scheduler();
+    cfg.reductions = reductions;
+    OT_RUN_CFG(fairness_main, NULL, &cfg);
+}
+
+static void process_flooding_itself_does_not_starve_others(void **state)
+{
+    (void)state;
+    run_fairness(HOG_SELF_FLOOD, 0);
+}
+
+static void process_flooding_another_does_not_starve_others(void **state)
+{
+    (void)state;
+    run_fairness(HOG_FLOOD_OTHER, 0);
+}
+
+static void yielding_busy_process_does_not_starve_others(void **state)
+{
+    (void)state;
+    run_fairness(HOG_YIELD, 0);
+}
+
+static void fairness_holds_with_a_small_reduction_budget(void **state)
+{
+    (void)state;
+    run_fairness(HOG_SELF_FLOOD, 10);
+    run_fairness(HOG_FLOOD_OTHER, 10);
+}
+
+/* ---- parallelism ------------------------------------------------------------------------- */
+
+/* Each spinner arrives at a barrier and spins, never yielding, until all
+ * have arrived. They can only all arrive if each holds a scheduler of its
+ * own at the same time. */
+static atomic_int arrived;
+static atomic_int gave_up;
+static int spinners;
+
+static void spinner(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&arrived, 1);
+    int64_t t0 = ot_now_ns();
+    while (atomic_load(&arrived) < spinners) {
+        if (ot_ms_since(t0) > 20000) {
+            atomic_fetch_add(&gave_up, 1);
+            return;
+        }
+    }
+}
+
+static void parallel_main(void *arg)
+{
+    (void)arg;
+    spinners = (int)oak_scheduler_count();
+    OT_CHECK_INT_GE(spinners, 2);
+    oak_ref refs[64];
+    for (int i = 0; i < spinners && i < 64; i++)
+        OT_SPAWN_MONITOR(spinner, NULL, 0, &refs[i]);
+    for (int i = 0; i < spinners && i < 64; i++)
+        OT_RECV_DOWN(refs[i], 30000 * ot_timeout_scale());
+    OT_CHECK_INT_EQ(atomic_load(&gave_up), 0);
+    OT_CHECK_INT_EQ(atomic_load(&arrived), spinners);
+}
+
+static void processes_run_on_all_schedulers_at_once(void **state)
+{
+    (void)state;
+    oak_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.schedulers = 4;
+    atomic_store(&arrived, 0);
+    atomic_store(&gave_up, 0);
+    ot_run_limit_s = 90;
+    OT_RUN_CFG(parallel_main, NULL, &cfg);
+}
+
+/* ---- wake-ups ------------------------------------------------------------------------------ */
+
+/* A ring of processes passing a token: every pass is a wake-up of a
+ * blocked process, usually on another scheduler. */
+static void ring_node(void *arg)
+{
+    oak_pid next = *(oak_pid *)arg;
+    for (;;) {
+        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
+        if (m->tag == OT_TAG_STOP) {
+            oak_send(next, OT_TAG_STOP, NULL, 0);
+            oak_msg_free(m);
+            return;
+        }
+        uint64_t v = ot_u64(m);
+        oak_msg_free(m);
+        OT_SEND_U64(next, OT_TAG_DATA, v + 1);
+    }
+}
+
+static void ring_main(void *arg)
+{
+    (void)arg;
+    enum { NODES = 16, LAPS = 1000 };
+    oak_pid me = oak_self();
+    oak_pid next = me;
+    oak_ref refs[NODES];
+    for (int i = 0; i < NODES; i++)
+        next = OT_SPAWN_COPY_MONITOR(ring_node, &next, 0, &refs[i]);
+    uint64_t v = 0;
+    for (int lap = 0; lap < LAPS; lap++) {
+        OT_SEND_U64(next, OT_TAG_DATA, v);
+        uint64_t got = OT_RECV_U64(OT_TAG_DATA, OT_LONG_MS);
+        OT_CHECK_UINT_EQ(got, v + NODES);
+        v = got;
+    }
+    OT_SEND_U64(next, OT_TAG_STOP, 0);
+    for (int i = 0; i < NODES; i++)
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(refs[i], OT_LONG_MS).reason, OAK_NORMAL);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_STOP, OT_LONG_MS));
+}
+
+static void token_ring_across_schedulers_never_loses_a_wakeup(void **state)
+{
+    (void)state;
+    oak_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.schedulers = 4;
+    OT_RUN_CFG(ring_main, NULL, &cfg);
+}
+
+static atomic_int finished;
+
+static void short_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200; i++)
+        oak_yield();
+    atomic_fetch_add(&finished, 1);
+}
+
+static void spread_main(void *arg)
+{
+    (void)arg;
+    enum { N = 1000 };
+    static oak_ref refs[N];
+    for (int i = 0; i < N; i++)
+        OT_SPAWN_MONITOR(short_worker, NULL, 0, &refs[i]);
+    for (int i = 0; i < N; i++)
+        OT_RECV_DOWN(refs[i], OT_LONG_MS);
+    OT_CHECK_INT_EQ(atomic_load(&finished), N);
+}
+
+static void many_runnable_processes_all_finish(void **state)
+{
+    (void)state;
+    atomic_store(&finished, 0);
+    OT_RUN(spread_main, NULL);
+}
+
+/* ---- idle ----------------------------------------------------------------------------------- */
+
+static void long_sleeper(void *arg)
+{
+    (void)arg;
+    oak_sleep(60000);
+}
+
+static int64_t idle_cpu_ns;
+
+static void idle_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50; i++)
+        OT_SPAWN(ot_body_forever, NULL, 0);
+    for (int i = 0; i < 10; i++)
+        OT_SPAWN(long_sleeper, NULL, 0);
+    OT_CHECK_UINT_NE(oak_send_after(60000, oak_self(), OT_TAG_DATA, NULL, 0), 0);
+    /* Let start-up settle, then measure a quiet 300 ms. */
+    oak_sleep(50);
+    int64_t c0 = ot_cpu_ns();
+    OT_CHECK_INT_EQ(oak_sleep(300), 0);
+    idle_cpu_ns = ot_cpu_ns() - c0;
+}
+
+static void idle_runtime_uses_no_cpu(void **state)
+{
+    (void)state;
+    const unsigned scheds[] = {0, 4};
+    for (size_t i = 0; i < 2; i++) {
+        oak_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.schedulers = scheds[i];
+        idle_cpu_ns = -1;
+        OT_RUN_CFG(idle_main, NULL, &cfg);
+        print_message("idle: %u schedulers used %lld us of CPU in 300 ms\n",
+                      scheds[i], (long long)idle_cpu_ns / 1000);
+        assert_true(idle_cpu_ns >= 0);
+        assert_true(idle_cpu_ns < 100 * 1000000LL);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(process_flooding_itself_does_not_starve_others),
+        cmocka_unit_test(process_flooding_another_does_not_starve_others),
+        cmocka_unit_test(yielding_busy_process_does_not_starve_others),
+        cmocka_unit_test(fairness_holds_with_a_small_reduction_budget),
+        cmocka_unit_test(processes_run_on_all_schedulers_at_once),
+        cmocka_unit_test(token_ring_across_schedulers_never_loses_a_wakeup),
+        cmocka_unit_test(many_runnable_processes_all_finish),
+        cmocka_unit_test(idle_runtime_uses_no_cpu),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

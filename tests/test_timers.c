@@ -1,0 +1,334 @@
+/* test_timers.c - oak_sleep, oak_send_after, oak_cancel_timer and the
+ * runtime clock. Every timing check has a wide tolerance: never early (a
+ * millisecond of slack for clock granularity), and well under 5 s late.
+ */
+#include "oak_test.h"
+
+/* ---- sleep -------------------------------------------------------------------------- */
+
+static void sleep_main(void *arg)
+{
+    (void)arg;
+    const int64_t waits[] = {1, 20, 50, 100};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        int64_t t0 = ot_now_ns();
+        int64_t c0 = oak_now_ms();
+        OT_CHECK_INT_EQ(oak_sleep(waits[i]), 0);
+        int64_t took = ot_ms_since(t0);
+        OT_CHECK_INT_GE(took, waits[i] - 1 - waits[i] / 10);
+        OT_CHECK_INT_LT(took, 5000);
+        /* The runtime clock moved on as much. */
+        OT_CHECK_INT_GE(oak_now_ms() - c0, waits[i] - 1 - waits[i] / 10);
+    }
+    OT_CHECK_INT_EQ(oak_sleep(0), 0);
+    OT_CHECK_INT_EQ(oak_sleep(-2), -EINVAL);
+    OT_CHECK_INT_EQ(oak_sleep(INT64_MIN), -EINVAL);
+}
+
+static void sleep_suspends_for_at_least_the_time_asked(void **state)
+{
+    (void)state;
+    OT_RUN(sleep_main, NULL);
+}
+
+static void sleep_queue_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    oak_send_after(10, me, OT_TAG_DATA, "a", 2);
+    oak_send_after(20, me, OT_TAG_DATA, "b", 2);
+    int64_t t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_sleep(80), 0);
+    /* The messages did not end the sleep early, and they are kept. */
+    OT_CHECK_INT_GE(ot_ms_since(t0), 75);
+    OT_CHECK_INT_EQ(oak_message_count(), 2);
+    oak_msg *m = OT_RECV_ANY(0);
+    OT_CHECK_STR_EQ((const char *)m->data, "a");
+    oak_msg_free(m);
+    m = OT_RECV_ANY(0);
+    OT_CHECK_STR_EQ((const char *)m->data, "b");
+    oak_msg_free(m);
+}
+
+static void sleep_keeps_arriving_messages_queued(void **state)
+{
+    (void)state;
+    OT_RUN(sleep_queue_main, NULL);
+}
+
+static void sleeping_crowd(void *arg)
+{
+    (void)arg;
+    OT_CHECK_INT_EQ(oak_sleep(100), 0);
+}
+
+static void many_sleep_main(void *arg)
+{
+    (void)arg;
+    enum { N = 500 };
+    static oak_ref r[N];
+    int64_t t0 = ot_now_ns();
+    for (int i = 0; i < N; i++)
+        OT_SPAWN_MONITOR(sleeping_crowd, NULL, 0, &r[i]);
+    for (int i = 0; i < N; i++)
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r[i], OT_LONG_MS).reason, OAK_NORMAL);
+    /* They slept at the same time, not one after another. */
+    OT_CHECK_INT_GE(ot_ms_since(t0), 95);
+    OT_CHECK_INT_LT(ot_ms_since(t0), 10000);
+}
+
+static void sleeping_processes_do_not_hold_their_scheduler(void **state)
+{
+    (void)state;
+    OT_RUN(many_sleep_main, NULL);
+}
+
+/* ---- send_after ------------------------------------------------------------------------- */
+
+static void send_after_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    char buf[16] = "payload";
+    int64_t t0 = ot_now_ns();
+    oak_ref t = oak_send_after(50, me, OT_TAG_DATA, buf, sizeof buf);
+    OT_CHECK_UINT_NE(t, 0);
+    /* The payload was copied at the call. */
+    memset(buf, 'X', sizeof buf);
+    oak_msg *m = OT_RECV_TAG(OT_TAG_DATA, OT_LONG_MS);
+    int64_t took = ot_ms_since(t0);
+    OT_CHECK_INT_GE(took, 49);
+    OT_CHECK_INT_LT(took, 5000);
+    OT_CHECK_UINT_EQ(m->ref, t);
+    OT_CHECK_UINT_EQ(m->from, OAK_NOPID);
+    OT_CHECK_INT_EQ(m->size, sizeof buf);
+    OT_CHECK_STR_EQ((const char *)m->data, "payload");
+    oak_msg_free(m);
+    OT_NO_MSG(0, OT_SETTLE_MS);
+
+    /* Delay 0 delivers too, and size 0. */
+    t = oak_send_after(0, me, OT_TAG_GO, NULL, 0);
+    OT_CHECK_UINT_NE(t, 0);
+    m = OT_RECV_TAG(OT_TAG_GO, OT_LONG_MS);
+    OT_CHECK_UINT_EQ(m->ref, t);
+    OT_CHECK_INT_EQ(m->size, 0);
+    oak_msg_free(m);
+}
+
+static void send_after_delivers_a_copy_with_the_timer_ref_after_the_delay(void **state)
+{
+    (void)state;
+    OT_RUN(send_after_main, NULL);
+}
+
+static void order_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    oak_ref t3 = oak_send_after(90, me, OT_TAG_DATA, NULL, 0);
+    oak_ref t1 = oak_send_after(10, me, OT_TAG_DATA, NULL, 0);
+    oak_ref t2 = oak_send_after(50, me, OT_TAG_DATA, NULL, 0);
+    oak_msg *m = OT_RECV_ANY(OT_LONG_MS);
+    OT_CHECK_UINT_EQ(m->ref, t1);
+    oak_msg_free(m);
+    m = OT_RECV_ANY(OT_LONG_MS);
+    OT_CHECK_UINT_EQ(m->ref, t2);
+    oak_msg_free(m);
+    m = OT_RECV_ANY(OT_LONG_MS);
+    OT_CHECK_UINT_EQ(m->ref, t3);
+    oak_msg_free(m);
+}
+
+static void timers_fire_in_deadline_order(void **state)
+{
+    (void)state;
+    OT_RUN(order_main, NULL);
+}
+
+static void cancel_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    oak_ref t = oak_send_after(10000, me, OT_TAG_DATA, "never", 6);
+    OT_CHECK_UINT_NE(t, 0);
+    oak_sleep(20);
+    int64_t left = oak_cancel_timer(t);
+    OT_CHECK_INT_GE(left, 0);
+    OT_CHECK_INT_LE(left, 10000 - 15);
+    OT_CHECK_INT_GE(left, 5000);
+    OT_CHECK_INT_EQ(oak_cancel_timer(t), -ENOENT);
+
+    /* A cancelled short timer never delivers. */
+    oak_ref s = oak_send_after(30, me, OT_TAG_DATA, "never", 6);
+    left = oak_cancel_timer(s);
+    OT_CHECK_INT_GE(left, 0);
+    OT_CHECK_INT_LE(left, 30);
+    OT_NO_MSG(0, 100);
+
+    /* A timer that fired cannot be cancelled. */
+    oak_ref f = oak_send_after(5, me, OT_TAG_GO, NULL, 0);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_GO, OT_LONG_MS));
+    OT_CHECK_INT_EQ(oak_cancel_timer(f), -ENOENT);
+    /* Nor a reference that never was a timer. */
+    OT_CHECK_INT_EQ(oak_cancel_timer(oak_make_ref()), -ENOENT);
+}
+
+static void cancel_timer_returns_the_time_left_and_the_message_never_comes(void **state)
+{
+    (void)state;
+    OT_RUN(cancel_main, NULL);
+}
+
+static void errors_main(void *arg)
+{
+    (void)arg;
+    OT_CHECK_UINT_EQ(oak_send_after(-1, oak_self(), OT_TAG_DATA, NULL, 0), 0);
+    OT_CHECK_UINT_EQ(oak_send_after(10, OAK_NOPID, OT_TAG_DATA, NULL, 0), 0);
+    OT_NO_MSG(0, 50);
+    /* To a dead pid: a timer, that delivers nowhere. */
+    oak_pid dead = OT_DEAD_PID();
+    OT_CHECK_UINT_NE(oak_send_after(1, dead, OT_TAG_DATA, NULL, 0), 0);
+    OT_NO_MSG(0, 50);
+}
+
+static void send_after_rejects_negative_delay_and_nopid(void **state)
+{
+    (void)state;
+    OT_RUN(errors_main, NULL);
+}
+
+static void fire_and_die(void *arg)
+{
+    oak_pid to = *(oak_pid *)arg;
+    OT_CHECK_UINT_NE(oak_send_after(30, to, OT_TAG_DATA, "late", 5), 0);
+    oak_exit(oak_atom_from("gone"));
+}
+
+static void outlive_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    oak_ref r = 0;
+    oak_pid p = OT_SPAWN_COPY_MONITOR(fire_and_die, &me, 0, &r);
+    OT_RECV_DOWN(r, OT_LONG_MS);
+    oak_msg *m = OT_RECV_TAG(OT_TAG_DATA, OT_LONG_MS);
+    OT_CHECK_STR_EQ((const char *)m->data, "late");
+    OT_CHECK_UINT_NE(m->from, p);
+    oak_msg_free(m);
+}
+
+static void send_after_fires_even_if_the_caller_died(void **state)
+{
+    (void)state;
+    OT_RUN(outlive_main, NULL);
+}
+
+static void many_main(void *arg)
+{
+    (void)arg;
+    enum { N = 2000 };
+    oak_pid me = oak_self();
+    static unsigned char got[N];
+    static oak_ref refs[N];
+    memset(got, 0, sizeof got);
+    uint32_t x = 12345;
+    for (uint32_t i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        refs[i] = oak_send_after((x >> 8) % 100, me, OT_TAG_DATA, &i, sizeof i);
+        OT_CHECK_UINT_NE(refs[i], 0);
+    }
+    /* Cancel every tenth. */
+    int cancelled = 0;
+    for (uint32_t i = 0; i < N; i += 10)
+        if (oak_cancel_timer(refs[i]) >= 0) {
+            got[i] = 2;
+            cancelled++;
+        }
+    for (int n = 0; n < N - cancelled; n++) {
+        oak_msg *m = OT_RECV_TAG(OT_TAG_DATA, OT_LONG_MS);
+        uint32_t i;
+        memcpy(&i, m->data, sizeof i);
+        OT_CHECK_INT_LT(i, N);
+        OT_CHECK_INT_EQ(got[i], 0);
+        OT_CHECK_UINT_EQ(m->ref, refs[i]);
+        got[i] = 1;
+        oak_msg_free(m);
+    }
+    OT_NO_MSG(0, OT_SETTLE_MS);
+}
+
+static void many_timers_each_fire_exactly_once_unless_cancelled(void **state)
+{
+    (void)state;
+    OT_RUN(many_main, NULL);
+}
+
+static void pending_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++)
+        OT_CHECK_UINT_NE(oak_send_after(3600 * 1000, oak_self(), OT_TAG_DATA,
+                                        "x", 2), 0);
+    OT_CHECK_UINT_NE(oak_send_after(3600 * 1000, OT_SPAWN(ot_body_forever, NULL, 0),
+                                    OT_TAG_DATA, NULL, 0), 0);
+}
+
+static void pending_timers_do_not_delay_the_end_of_the_runtime(void **state)
+{
+    (void)state;
+    int64_t t0 = ot_now_ns();
+    OT_RUN(pending_main, NULL);
+    assert_true(ot_ms_since(t0) < 5000);
+}
+
+static int64_t thread_clock[2];
+
+static void *clock_thread(void *arg)
+{
+    (void)arg;
+    thread_clock[0] = oak_now_ms();
+    ot_thread_sleep_ms(20);
+    thread_clock[1] = oak_now_ms();
+    return NULL;
+}
+
+static void clock_main(void *arg)
+{
+    (void)arg;
+    int64_t prev = oak_now_ms();
+    for (int i = 0; i < 1000; i++) {
+        int64_t now = oak_now_ms();
+        OT_CHECK_INT_GE(now, prev);
+        prev = now;
+    }
+    pthread_t th;
+    OT_CHECK_INT_EQ(pthread_create(&th, NULL, clock_thread, NULL), 0);
+    oak_sleep(40);
+    pthread_join(th, NULL);
+    OT_CHECK_INT_GE(oak_now_ms(), thread_clock[1]);
+}
+
+static void now_ms_never_goes_back_on_any_thread(void **state)
+{
+    (void)state;
+    OT_RUN(clock_main, NULL);
+    assert_true(thread_clock[1] >= thread_clock[0] + 19);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sleep_suspends_for_at_least_the_time_asked),
+        cmocka_unit_test(sleep_keeps_arriving_messages_queued),
+        cmocka_unit_test(sleeping_processes_do_not_hold_their_scheduler),
+        cmocka_unit_test(send_after_delivers_a_copy_with_the_timer_ref_after_the_delay),
+        cmocka_unit_test(timers_fire_in_deadline_order),
+        cmocka_unit_test(cancel_timer_returns_the_time_left_and_the_message_never_comes),
+        cmocka_unit_test(send_after_rejects_negative_delay_and_nopid),
+        cmocka_unit_test(send_after_fires_even_if_the_caller_died),
+        cmocka_unit_test(many_timers_each_fire_exactly_once_unless_cancelled),
+        cmocka_unit_test(pending_timers_do_not_delay_the_end_of_the_runtime),
+        cmocka_unit_test(now_ms_never_goes_back_on_any_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
