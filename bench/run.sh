@@ -70,6 +70,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
     command -v go >/dev/null 2>&1 && echo "# go: $(go version 2>/dev/null)"
     v=$(dpkg-query -W -f '${Version}' libcaf-dev 2>/dev/null) && echo "# caf: libcaf-dev $v, $(g++ --version 2>/dev/null | head -n 1)"
     echo "# runs per program: $RUNS (median reported)$( [ "$QUICK" = 1 ] && echo '; QUICK: counts / 100, not comparable')"
+    echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/header.txt"
 cat "$OUT/header.txt" >&2
 
@@ -316,6 +317,7 @@ first_note() { # file impl fig -> the rest of the first line about them
         echo "problems:"
         sed 's/^\([^ ]*\) \([^ ]*\) /  \1.\2: /' "$PROBLEMS"
     fi
+    echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
     echo "total time: $(elapsed) s"
 } >"$RESULTS"
 cat "$RESULTS"
