@@ -21,6 +21,10 @@ build: $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+conformance: build
+	cmake --build $(BUILD) --target conformance_programs -j $(JOBS)
+	sh tests/conformance/run.sh $(BUILD)
+
 demo: build
 	@sh tools/demo.sh $(BUILD)
 

@@ -23,6 +23,8 @@ static void fault_landing(void)
     oak__sched *s = oak__sched_self();
     oak__proc *p = s->current;
     p->switch_reason = OAK__SW_FAULT;
+    s->prev = p;
+    s->current = NULL;
 #ifdef OAK_TSAN
     __tsan_switch_to_fiber(s->tsan_fiber, 0);
 #endif
@@ -141,8 +143,11 @@ void oak__fault_reason(oak__proc *p, oak_atom *reason, char *detail, size_t size
         *reason = OAK_ERROR;
         what = "signal";
     }
+    /* An overflow: the address is in the guard page, or (for a stack with
+     * a red zone) the red zone was written before the fault. */
     bool overflow = (p->fault_sig == SIGSEGV || p->fault_sig == SIGBUS) &&
-                    oak__stack_in_guard(&p->stack, p->fault_addr);
+                    (oak__stack_in_guard(&p->stack, p->fault_addr) ||
+                     (!p->stack.guarded && !oak__stack_redzone_intact(&p->stack)));
     if (overflow)
         *reason = OAK_STACK_OVERFLOW;
     snprintf(detail, size, "\"%s%s at address %p, pc %p\"", what,

@@ -22,7 +22,7 @@ void oak__names_term(void)
     pthread_mutex_unlock(&lock);
 }
 
-int oak_register(oak_atom name, oak_pid pid)
+static int oak_register_in_runtime(oak_atom name, oak_pid pid)
 {
     if (!oak__rt)
         return -ESRCH;
@@ -45,7 +45,16 @@ int oak_register(oak_atom name, oak_pid pid)
     return rc;
 }
 
-int oak_unregister(oak_atom name)
+int oak_register(oak_atom name, oak_pid pid)
+{
+    if (!oak__rt_enter())
+        return -ESRCH;
+    int r = oak_register_in_runtime(name, pid);
+    oak__rt_leave();
+    return r;
+}
+
+static int oak_unregister_in_runtime(oak_atom name)
 {
     uint64_t pid;
     pthread_mutex_lock(&lock);
@@ -59,7 +68,16 @@ int oak_unregister(oak_atom name)
     return found ? 0 : -ENOENT;
 }
 
-oak_pid oak_whereis(oak_atom name)
+int oak_unregister(oak_atom name)
+{
+    if (!oak__rt_enter())
+        return -ENOENT;
+    int r = oak_unregister_in_runtime(name);
+    oak__rt_leave();
+    return r;
+}
+
+static oak_pid oak_whereis_in_runtime(oak_atom name)
 {
     uint64_t pid = 0;
     pthread_mutex_lock(&lock);
@@ -68,7 +86,16 @@ oak_pid oak_whereis(oak_atom name)
     return pid;
 }
 
-oak_atom oak_process_name(oak_pid pid)
+oak_pid oak_whereis(oak_atom name)
+{
+    if (!oak__rt_enter())
+        return OAK_NOPID;
+    oak_pid r = oak_whereis_in_runtime(name);
+    oak__rt_leave();
+    return r;
+}
+
+static oak_atom oak_process_name_in_runtime(oak_pid pid)
 {
     oak__proc *p = oak__proc_of(pid);
     if (!p)
@@ -79,6 +106,15 @@ oak_atom oak_process_name(oak_pid pid)
                      : 0;
     pthread_mutex_unlock(&lock);
     return a;
+}
+
+oak_atom oak_process_name(oak_pid pid)
+{
+    if (!oak__rt_enter())
+        return 0;
+    oak_atom r = oak_process_name_in_runtime(pid);
+    oak__rt_leave();
+    return r;
 }
 
 void oak__name_release(oak__proc *p, oak_pid pid)

@@ -61,10 +61,19 @@ static oak_pid self_pid(oak__proc *p)
 
 oak_pid oak_self(void) { return self_pid(oak__proc_self()); }
 
-bool oak_is_alive(oak_pid pid)
+static bool oak_is_alive_in_runtime(oak_pid pid)
 {
     oak__proc *p = oak__proc_of(pid);
     return p && atomic_load_explicit(&p->pid, memory_order_acquire) == pid;
+}
+
+bool oak_is_alive(oak_pid pid)
+{
+    if (!oak__rt_enter())
+        return false;
+    bool r = oak_is_alive_in_runtime(pid);
+    oak__rt_leave();
+    return r;
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -154,7 +163,7 @@ int oak__deliver(oak__msg *m)
     return 0;
 }
 
-int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
+static int oak_send_ref_in_runtime(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
 {
     if (to == OAK_NOPID || (tag >> 63) || (size && !data))
         return -EINVAL;
@@ -176,6 +185,15 @@ int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t
     if (self && !self->in_cleanup && --self->reductions == 0)
         oak_yield();
     return 0;
+}
+
+int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
+{
+    if (!oak__rt_enter())
+        return -ESRCH;
+    int r = oak_send_ref_in_runtime(to, ref, tag, data, size);
+    oak__rt_leave();
+    return r;
 }
 
 int oak_send(oak_pid to, uint64_t tag, const void *data, size_t size)
@@ -445,26 +463,6 @@ size_t oak__drain(oak__proc *p)
 
 /* ---- switching and exiting ------------------------------------------------ */
 
-void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
-{
-    oak__sched *s = p->sched;
-    p->switch_reason = (uint8_t)why;
-#ifdef OAK_TSAN
-    __tsan_switch_to_fiber(s->tsan_fiber, 0);
-#endif
-#ifdef OAK_ASAN
-    __sanitizer_start_switch_fiber(why == OAK__SW_EXIT ? NULL : &p->asan_fake_stack,
-                                   s->asan_stack_bottom, s->asan_stack_size);
-#endif
-    oak__ctx_switch(&p->sp, s->sp);
-    /* Resumed, perhaps by another scheduler: p->sched is the new one. */
-#ifdef OAK_ASAN
-    s = p->sched;
-    __sanitizer_finish_switch_fiber(p->asan_fake_stack, &s->asan_stack_bottom,
-                                    &s->asan_stack_size);
-#endif
-}
-
 void oak__proc_exit(oak__proc *p, oak_atom reason, const char *detail)
 {
     /* detail is already a heap copy owned by p (or NULL). */
@@ -504,9 +502,9 @@ static void proc_main(void *arg)
 {
     oak__proc *p = arg;
 #ifdef OAK_ASAN
-    oak__sched *s = p->sched;
-    __sanitizer_finish_switch_fiber(NULL, &s->asan_stack_bottom, &s->asan_stack_size);
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
+    oak__sched_after_switch(p->sched);
     p->fn(p->arg);
     oak__proc_exit(p, OAK_NORMAL, NULL);
 }
@@ -832,7 +830,7 @@ int oak_sleep(int64_t ms)
     return 0;
 }
 
-oak_ref oak_make_ref(void)
+static oak_ref oak_make_ref_in_runtime(void)
 {
     oak_ref ref = oak__ref_new();
     oak__proc *p = oak__proc_self();
@@ -841,6 +839,15 @@ oak_ref oak_make_ref(void)
         p->q_mark_ref = ref;
     }
     return ref;
+}
+
+oak_ref oak_make_ref(void)
+{
+    if (!oak__rt_enter())
+        return 0;
+    oak_ref r = oak_make_ref_in_runtime();
+    oak__rt_leave();
+    return r;
 }
 
 size_t oak_message_count(void)
@@ -864,7 +871,7 @@ int oak_trap_exit(bool on)
     return old;
 }
 
-int oak_exit_pid_detail(oak_pid pid, oak_atom reason, const char *detail)
+static int oak_exit_pid_detail_in_runtime(oak_pid pid, oak_atom reason, const char *detail)
 {
     if (pid == OAK_NOPID || !oak_atom_name(reason))
         return -EINVAL;
@@ -882,6 +889,15 @@ int oak_exit_pid_detail(oak_pid pid, oak_atom reason, const char *detail)
     if (pid == me)
         oak__drain(self); /* a signal to oneself takes effect at once */
     return 0;
+}
+
+int oak_exit_pid_detail(oak_pid pid, oak_atom reason, const char *detail)
+{
+    if (!oak__rt_enter())
+        return -ESRCH;
+    int r = oak_exit_pid_detail_in_runtime(pid, reason, detail);
+    oak__rt_leave();
+    return r;
 }
 
 int oak_exit_pid(oak_pid pid, oak_atom reason) { return oak_exit_pid_detail(pid, reason, NULL); }

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "core/ctx.h"
@@ -32,6 +33,31 @@
 #include "oak/log.h"
 
 oak__runtime *oak__rt;
+
+/* Threads that are not schedulers reach the runtime through this pointer
+ * and the count of those inside a call: oak_run() clears the pointer, then
+ * waits for the count to drop to zero before it frees anything. */
+static _Atomic(oak__runtime *) rt_public;
+static _Atomic unsigned foreign_users;
+
+oak__runtime *oak__rt_enter(void)
+{
+    if (oak__sched_self())
+        return oak__rt;
+    /* Seq_cst, with the store and load in oak_run(): either teardown sees
+     * our count, or we see the cleared pointer. */
+    atomic_fetch_add_explicit(&foreign_users, 1, memory_order_seq_cst);
+    oak__runtime *rt = atomic_load_explicit(&rt_public, memory_order_seq_cst);
+    if (!rt)
+        atomic_fetch_sub_explicit(&foreign_users, 1, memory_order_release);
+    return rt;
+}
+
+void oak__rt_leave(void)
+{
+    if (!oak__sched_self())
+        atomic_fetch_sub_explicit(&foreign_users, 1, memory_order_release);
+}
 
 static _Thread_local oak__sched *tls_sched;
 static atomic_flag running = ATOMIC_FLAG_INIT;
@@ -53,11 +79,24 @@ int64_t oak__now_ns(void)
 
 int64_t oak_now_ms(void) { return oak__now_ns() / 1000000; }
 
-unsigned oak_scheduler_count(void) { return oak__rt ? oak__rt->nscheds : 0; }
+unsigned oak_scheduler_count(void)
+{
+    oak__runtime *rt = oak__rt_enter();
+    if (!rt)
+        return 0;
+    unsigned n = rt->nscheds;
+    oak__rt_leave();
+    return n;
+}
 
 size_t oak_process_count(void)
 {
-    return oak__rt ? atomic_load_explicit(&oak__rt->live, memory_order_relaxed) : 0;
+    oak__runtime *rt = oak__rt_enter();
+    if (!rt)
+        return 0;
+    size_t n = atomic_load_explicit(&rt->live, memory_order_relaxed);
+    oak__rt_leave();
+    return n;
 }
 
 static inline void cpu_relax(void)
@@ -451,11 +490,12 @@ static oak__proc *find_work(oak__sched *s)
     for (;;) {
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
             return NULL;
-        s->tick++;
-        if ((s->tick & 63) == 0)
-            check_timers(s);
+        /* The loop runs at least every 64 hand-offs (next_direct), so
+         * looking at the clock and the global queue here is cheap enough
+         * and keeps timers and foreign wake-ups from starving. */
+        check_timers(s);
         oak__proc *p = NULL;
-        if (s->tick % 61 == 0)
+        if ((++s->rounds & 3) == 0)
             p = gq_take(s);
         if (!p)
             p = local_take(s);
@@ -501,21 +541,13 @@ static oak__proc *find_work(oak__sched *s)
 
 /* ---- running a process -------------------------------------------------------- */
 
-static void switch_to(oak__sched *s, oak__proc *p)
-{
-#ifdef OAK_TSAN
-    __tsan_switch_to_fiber(p->tsan_fiber, 0);
-#endif
-#ifdef OAK_ASAN
-    __sanitizer_start_switch_fiber(&s->asan_fake_stack, p->stack.base, p->stack.size);
-#endif
-    oak__in_process = 1;
-    oak__ctx_switch(&s->sp, p->sp);
-    oak__in_process = 0;
-#ifdef OAK_ASAN
-    __sanitizer_finish_switch_fiber(s->asan_fake_stack, NULL, NULL);
-#endif
-}
+/* Switching. A process that gives up the CPU hands it straight to the next
+ * runnable process of its scheduler when there is one (one context switch,
+ * not two), and to the scheduler's own context otherwise. Whatever must
+ * happen to the process that left - park it, requeue it, dispose of it - is
+ * done by whoever runs next, once that process's context is saved: see
+ * after_switch(). So a parked process can never be resumed by another
+ * scheduler while its registers are still being saved. */
 
 static void fault_exit(oak__proc *p)
 {
@@ -523,7 +555,7 @@ static void fault_exit(oak__proc *p)
     char detail[160];
     oak__fault_reason(p, &reason, detail, sizeof detail);
     char pidbuf[32];
-    oak_pid_format(oak__pid_make(p - oak__rt->table, p->gen), pidbuf, sizeof pidbuf);
+    oak_pid_format(p->self, pidbuf, sizeof pidbuf);
     oak_log(OAK_LOG_ERROR, "crash_report", "process %s crashed: {%s,%s}", pidbuf,
             oak_atom_name(reason), detail);
     free(p->exit_detail);
@@ -531,14 +563,16 @@ static void fault_exit(oak__proc *p)
     p->exit_detail = strdup(detail);
 }
 
-static void run(oak__sched *s, oak__proc *p)
+/* Finish the switch away from s->prev. Runs in the context that took over:
+ * the next process, or the scheduler. */
+void oak__sched_after_switch(oak__sched *s)
 {
-    unsigned budget = oak__rt->cfg.reductions;
-again:
-    s->current = p;
-    p->sched = s;
-    p->reductions = budget;
-    switch_to(s, p);
+    oak__proc *p = s->prev;
+    if (!p)
+        return;
+    s->prev = NULL;
+    int was_in_process = oak__in_process;
+    oak__in_process = 0; /* a fault here is the runtime's, not a process's */
     if (p->switch_reason != OAK__SW_FAULT && !p->stack.guarded &&
         !oak__stack_redzone_intact(&p->stack)) {
         /* The process wrote below its stack: treat it as the fault a
@@ -561,20 +595,21 @@ again:
             p->wait.proc = p;
             if (oak__timer_add(s, &p->wait) < 0) {
                 p->timed_out = true; /* cannot wait: time out at once */
-                goto again;
+                ring_push(s, p);
+                break;
             }
         }
         {
             oak__msg *expect = OAK__INBOX_EMPTY;
-            /* Release: the process's state is written before anyone who
-             * sees PARKED may resume it elsewhere. */
+            /* Release: the process's saved state is written before anyone
+             * who sees PARKED may resume it elsewhere. */
             if (!atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
                                                          memory_order_acq_rel,
                                                          memory_order_acquire)) {
-                /* Messages arrived meanwhile: run it again. */
+                /* Messages arrived meanwhile: it stays runnable. */
                 if (p->wait.deadline)
                     oak__timer_cancel(&p->wait);
-                goto again;
+                ring_push(s, p);
             }
         }
         break;
@@ -588,6 +623,83 @@ again:
     default:
         abort();
     }
+    oak__in_process = was_in_process;
+}
+
+/* The next process to hand the CPU to directly, or NULL to go through the
+ * scheduler loop (which also looks at timers, the global queue and
+ * stopping, every 64 hand-offs at least). */
+static oak__proc *next_direct(oak__sched *s)
+{
+    if ((++s->tick & 63) == 0 || atomic_load_explicit(&oak__rt->stopping, memory_order_relaxed))
+        return NULL;
+    return local_take(s);
+}
+
+static void start_running(oak__sched *s, oak__proc *p)
+{
+    s->current = p;
+    p->sched = s;
+    p->reductions = oak__rt->cfg.reductions;
+}
+
+void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
+{
+    oak__sched *s = p->sched;
+    p->switch_reason = (uint8_t)why;
+    s->prev = p;
+    oak__proc *next = why == OAK__SW_FAULT ? NULL : next_direct(s);
+    void **save = &p->sp;
+    void *fake = NULL, **fake_save = why == OAK__SW_EXIT ? NULL : &p->asan_fake_stack;
+    (void)fake;
+    (void)fake_save;
+    if (next) {
+        start_running(s, next);
+#ifdef OAK_TSAN
+        __tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+#ifdef OAK_ASAN
+        __sanitizer_start_switch_fiber(fake_save, next->stack.base, next->stack.size);
+#endif
+        oak__ctx_switch(save, next->sp);
+    } else {
+        s->current = NULL;
+#ifdef OAK_TSAN
+        __tsan_switch_to_fiber(s->tsan_fiber, 0);
+#endif
+#ifdef OAK_ASAN
+        __sanitizer_start_switch_fiber(fake_save, s->asan_stack_bottom, s->asan_stack_size);
+#endif
+        oak__ctx_switch(save, s->sp);
+    }
+    /* Resumed, perhaps by another scheduler: p->sched is the new one. */
+    s = p->sched;
+#ifdef OAK_ASAN
+    __sanitizer_finish_switch_fiber(p->asan_fake_stack, NULL, NULL);
+#endif
+    oak__sched_after_switch(s);
+}
+
+/* Scheduler context -> p. Returns when some process switches back to the
+ * scheduler (not necessarily p). */
+static void run(oak__sched *s, oak__proc *p)
+{
+    start_running(s, p);
+#ifdef OAK_TSAN
+    __tsan_switch_to_fiber(p->tsan_fiber, 0);
+#endif
+#ifdef OAK_ASAN
+    __sanitizer_start_switch_fiber(&s->asan_fake_stack, p->stack.base, p->stack.size);
+#endif
+    oak__in_process = 1;
+    oak__ctx_switch(&s->sp, p->sp);
+    oak__in_process = 0;
+#ifdef OAK_ASAN
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(s->asan_fake_stack, &bottom, &size);
+#endif
+    oak__sched_after_switch(s);
     s->current = NULL;
 }
 
@@ -596,6 +708,17 @@ static void sched_loop(oak__sched *s)
     tls_sched = s;
 #ifdef OAK_TSAN
     s->tsan_fiber = __tsan_get_current_fiber();
+#endif
+#ifdef OAK_ASAN
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        pthread_attr_getstack(&attr, &addr, &size);
+        s->asan_stack_bottom = addr;
+        s->asan_stack_size = size;
+        pthread_attr_destroy(&attr);
+    }
 #endif
     oak__fault_thread_init(s);
     oak__proc *p;
@@ -637,9 +760,10 @@ void oak__runtime_stop(int status)
 
 int oak_shutdown(int status)
 {
-    if (!oak__rt)
+    if (!oak__rt_enter())
         return -ESRCH;
     oak__runtime_stop(status);
+    oak__rt_leave();
     return 0;
 }
 
@@ -668,6 +792,9 @@ static void teardown(oak__runtime *rt)
             oak__proc_dispose(p, false);
         }
     }
+    /* From here no scheduler is current: freed items go back to malloc,
+     * not to a pool that is about to be freed. */
+    tls_sched = NULL;
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *s = &rt->scheds[i];
         oak__timers_term(s);
@@ -676,7 +803,6 @@ static void teardown(oak__runtime *rt)
         free(s->free_slots);
         pthread_mutex_destroy(&s->tlock);
     }
-    tls_sched = NULL;
     oak__names_term();
     oak__stack_term();
     munmap(rt->table, rt->table_bytes);
@@ -750,6 +876,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     oak__stack_init(c.stack_size, c.guarded_stacks);
     oak__names_init();
     oak__rt = rt;
+    atomic_store_explicit(&rt_public, rt, memory_order_seq_cst);
     if ((rc = oak__fault_install()) < 0)
         goto fail_installed;
 
@@ -781,6 +908,9 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         pthread_join(rt->scheds[i].thread, NULL);
 
     rc = atomic_load_explicit(&rt->status, memory_order_relaxed);
+    atomic_store_explicit(&rt_public, NULL, memory_order_seq_cst);
+    while (atomic_load_explicit(&foreign_users, memory_order_acquire) != 0)
+        sched_yield();
     teardown(rt);
     oak__fault_uninstall();
     oak__rt = NULL;
@@ -791,6 +921,9 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
 fail_faults:
     oak__fault_uninstall();
 fail_installed:
+    atomic_store_explicit(&rt_public, NULL, memory_order_seq_cst);
+    while (atomic_load_explicit(&foreign_users, memory_order_acquire) != 0)
+        sched_yield();
     oak__rt = NULL;
     oak__stack_term();
 fail_scheds:

@@ -48,9 +48,13 @@ typedef struct oak__sched {
     pthread_t thread;
     void *sp;                             /* scheduler context              */
     oak__proc *current;                   /* running process or NULL        */
+    oak__proc *prev;                      /* just switched away from: to be
+                                           * parked/requeued/disposed by
+                                           * oak__sched_after_switch()      */
     oak__proc *runnext;
     unsigned runnext_streak;
-    unsigned tick;                        /* dispatches, for periodic work  */
+    unsigned tick;                        /* hand-offs, for periodic work   */
+    unsigned rounds;                      /* scheduler loop rounds          */
     bool spinning;
     uint64_t rng;
     oak__stack_cache stacks;
@@ -94,7 +98,14 @@ typedef struct oak__runtime {
     _Atomic uint64_t foreign_refs;
 } oak__runtime;
 
+/* The running runtime. Scheduler threads (and processes) use it directly;
+ * other threads go through oak__rt_enter()/oak__rt_leave(). */
 extern oak__runtime *oak__rt;
+
+/* For calls that are safe from any thread: the runtime, or NULL if none is
+ * running. A non-NULL result must be paired with oak__rt_leave(). */
+oak__runtime *oak__rt_enter(void);
+void oak__rt_leave(void);
 
 /* The scheduler of the calling thread, or NULL. */
 oak__sched *oak__sched_self(void);
@@ -102,6 +113,10 @@ oak__sched *oak__sched_self(void);
 /* Make p runnable. From a scheduler thread p goes to runnext (if `next`)
  * or the ring; from any other thread to the global queue. */
 void oak__make_runnable(oak__proc *p, bool next);
+
+/* Finish a switch: act on s->prev (park, requeue, dispose). Called by
+ * whatever context runs after a process switched away. */
+void oak__sched_after_switch(oak__sched *s);
 
 /* Run queue operations used by spawn. */
 void oak__sched_push(oak__sched *s, oak__proc *p);

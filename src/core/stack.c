@@ -159,9 +159,13 @@ static int take_global(size_t size, oak__stack *out, oak__stack_cache *refill)
     }
     if (p->len == 0 && (rc = grow(p, size)) < 0)
         goto out;
-    /* Prefer guarded stacks: they were pushed last by grow() order, but
-     * returned stacks mix; take from the top. */
-    *out = p->items[--p->len];
+    /* Prefer a guarded stack: look a little way down the pool for one. */
+    size_t pick = p->len - 1;
+    for (size_t i = 0; i < 32 && i < p->len && !p->items[pick].guarded; i++)
+        if (p->items[p->len - 1 - i].guarded)
+            pick = p->len - 1 - i;
+    *out = p->items[pick];
+    p->items[pick] = p->items[--p->len];
     /* Refill a local cache with a batch, to take the lock less often. */
     while (refill && p->len > 0 && refill->len < LOCAL_CACHE_MAX / 2) {
         if (refill->len == refill->cap)

@@ -178,7 +178,7 @@ static oak__sched *ref_owner(oak_ref ref)
     return id - 1 < rt->nscheds ? &rt->scheds[id - 1] : NULL;
 }
 
-oak_ref oak_send_after(int64_t ms, oak_pid to, uint64_t tag, const void *data, size_t size)
+static oak_ref oak_send_after_in_runtime(int64_t ms, oak_pid to, uint64_t tag, const void *data, size_t size)
 {
     oak__runtime *rt = oak__rt;
     if (!rt || ms < 0 || to == OAK_NOPID || (tag >> 63) || (size && !data))
@@ -215,7 +215,16 @@ oak_ref oak_send_after(int64_t ms, oak_pid to, uint64_t tag, const void *data, s
     return ref;
 }
 
-int64_t oak_cancel_timer(oak_ref ref)
+oak_ref oak_send_after(int64_t ms, oak_pid to, uint64_t tag, const void *data, size_t size)
+{
+    if (!oak__rt_enter())
+        return 0;
+    oak_ref r = oak_send_after_in_runtime(ms, to, tag, data, size);
+    oak__rt_leave();
+    return r;
+}
+
+static int64_t oak_cancel_timer_in_runtime(oak_ref ref)
 {
     if (!oak__rt || ref == 0)
         return -ENOENT;
@@ -237,4 +246,13 @@ int64_t oak_cancel_timer(oak_ref ref)
     }
     pthread_mutex_unlock(&s->tlock);
     return left;
+}
+
+int64_t oak_cancel_timer(oak_ref ref)
+{
+    if (!oak__rt_enter())
+        return -ENOENT;
+    int64_t r = oak_cancel_timer_in_runtime(ref);
+    oak__rt_leave();
+    return r;
 }

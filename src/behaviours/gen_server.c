@@ -1,0 +1,840 @@
+/* gen_server.c - generic servers on the public process API.
+ *
+ * Protocol (all plain messages):
+ *
+ *   call    caller -> server  tag '$gen_call', ref = caller's monitor ref,
+ *                             payload = req_hdr + request bytes
+ *   reply   server -> caller  tag = reply tag, ref = the call's ref
+ *   cast    anyone -> server  tag '$gen_cast', payload = req_hdr + bytes
+ *   stop    stopper -> server tag '$gen_stop', ref = stopper's monitor ref,
+ *                             payload = stop_msg (reason)
+ *   ack     server -> starter tag '$gen_ack', ref = starter's ack ref,
+ *                             payload = ack_msg
+ *
+ * A caller monitors the server with the ref it sends, so one
+ * oak_receive_ref() on that ref wakes it for the reply or for the server's
+ * DOWN, and the receive marker set by oak_monitor() makes it skip older
+ * messages. Calls with a finite timeout go through call_gate so that a late
+ * reply is dropped instead of landing in the caller's mailbox.
+ */
+#include "behaviours/gen_server.h"
+#include "behaviours/call_gate.h"
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- atoms and small helpers ------------------------------------------ */
+
+static const char *const batom_names[OAK__A_COUNT] = {
+    [OAK__A_GEN_CALL] = "$gen_call",
+    [OAK__A_GEN_CAST] = "$gen_cast",
+    [OAK__A_GEN_ACK] = "$gen_ack",
+    [OAK__A_GEN_STOP] = "$gen_stop",
+    [OAK__A_CALLING_SELF] = "calling_self",
+    [OAK__A_ALREADY_STARTED] = "already_started",
+    [OAK__A_BAD_RETURN_VALUE] = "bad_return_value",
+    [OAK__A_BAD_CALL] = "bad_call",
+    [OAK__A_EXIT_TUPLE] = "EXIT",
+    [OAK__A_SUPERVISOR_DATA] = "supervisor_data",
+    [OAK__A_START_SPEC] = "start_spec",
+    [OAK__A_BAD_START_SPEC] = "bad_start_spec",
+    [OAK__A_BAD_RETURN] = "bad_return",
+    [OAK__A_REACHED_MAX] = "reached_max_restart_intensity",
+    [OAK__A_TRY_AGAIN] = "$try_again_restart",
+    [OAK__A_SUP_CALL] = "$sup_call",
+    [OAK__A_RESTART_TIMER] = "$restart_timer",
+    [OAK__A_NOREPLY_EXIT] = "noreply_exit",
+};
+
+static _Atomic oak_atom batom_cache[OAK__A_COUNT];
+
+oak_atom oak__batom(enum oak__batom_id id)
+{
+    /* Relaxed is enough: interning is idempotent, any thread that races
+     * stores the same value. */
+    oak_atom a = atomic_load_explicit(&batom_cache[id], memory_order_relaxed);
+    if (!a) {
+        a = oak_atom_from(batom_names[id]);
+        atomic_store_explicit(&batom_cache[id], a, memory_order_relaxed);
+    }
+    return a;
+}
+
+char *oak__who(oak_pid pid, char *buf, size_t size)
+{
+    oak_atom name = pid ? oak_process_name(pid) : OAK_ATOM_NONE;
+    const char *s = name ? oak_atom_name(name) : NULL;
+    if (s)
+        snprintf(buf, size, "%s", s);
+    else
+        oak_pid_format(pid, buf, size);
+    return buf;
+}
+
+void oak__reason_of(const oak_msg *m, oak_reason *r)
+{
+    const oak_down *d = m->data;
+    if (d && m->size >= sizeof *d)
+        oak_reason_set(r, d->reason, d->detail);
+    else
+        oak_reason_set(r, OAK_NORMAL, NULL);
+}
+
+int oak_reason_set(oak_reason *r, oak_atom atom, const char *detail)
+{
+    if (!r)
+        return -EINVAL;
+    r->atom = atom;
+    r->detail[0] = '\0';
+    if (detail)
+        snprintf(r->detail, sizeof r->detail, "%s", detail);
+    return 0;
+}
+
+const char *oak_reason_detail(const oak_reason *r)
+{
+    return r && r->detail[0] ? r->detail : NULL;
+}
+
+/* Erlang quotes an atom unless it is a lowercase letter followed by
+ * letters, digits, _ and @. */
+static bool atom_needs_quotes(const char *s)
+{
+    if (!(*s >= 'a' && *s <= 'z'))
+        return true;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_' || *s == '@'))
+            return true;
+    return false;
+}
+
+int oak_reason_str(const oak_reason *r, char *buf, size_t size)
+{
+    const char *name = r && r->atom ? oak_atom_name(r->atom) : NULL;
+    if (!name)
+        return snprintf(buf, size, "undefined");
+    const char *q = atom_needs_quotes(name) ? "'" : "";
+    if (r->detail[0])
+        return snprintf(buf, size, "{%s%s%s,%s}", q, name, q, r->detail);
+    return snprintf(buf, size, "%s%s%s", q, name, q);
+}
+
+bool oak_reason_is_clean(oak_atom atom, const char *detail)
+{
+    if (atom == OAK_SHUTDOWN)
+        return true;
+    return atom == OAK_NORMAL && (!detail || !*detail);
+}
+
+/* ---- wire formats ---------------------------------------------------- */
+
+/* Header of call and cast payloads; 16 bytes so that the request bytes
+ * after it keep the payload's 16-byte alignment. */
+typedef struct req_hdr {
+    uint64_t tag;
+    uint32_t flags; /* call: OAK__FROM_GATED when the caller uses the gate */
+    uint32_t pad;
+} req_hdr;
+
+#define OAK__FROM_GATED 0x1u
+
+typedef struct stop_msg {
+    oak_atom reason;
+    char detail[]; /* NUL-terminated, "" for none */
+} stop_msg;
+
+enum { ACK_OK, ACK_IGNORE, ACK_ERROR, ACK_ALREADY };
+
+typedef struct ack_msg {
+    int32_t kind;
+    oak_atom reason;
+    oak_pid pid; /* ACK_ALREADY: the name's owner */
+    char detail[];
+} ack_msg;
+
+/* What the starter copies into the new process. */
+typedef struct start_block {
+    const oak_gen_server_callbacks *cb;
+    oak_pid starter;
+    oak_pid parent; /* OAK_NOPID: the server is its own parent */
+    oak_ref ack_ref;
+    oak_atom name;
+    void *arg_ptr;   /* with arg_size 0 */
+    size_t arg_size; /* > 0: the argument follows at `bytes` */
+    _Alignas(16) unsigned char bytes[];
+} start_block;
+
+/* ---- the server ---------------------------------------------------------- */
+
+enum phase { PHASE_INIT, PHASE_RUN, PHASE_TERMINATE };
+
+struct oak_gen_server {
+    const oak_gen_server_callbacks *cb;
+    void *state;
+    oak_pid self;
+    oak_pid parent;
+    oak_pid starter;
+    oak_ref ack_ref;
+    oak_atom name;
+    enum phase phase;
+    jmp_buf jump; /* target of oak_gen_server_exit() */
+
+    /* Result of the current callback. */
+    oak_reason stop;     /* OAK_GS_STOP / oak_gen_server_exit() reason */
+    int64_t timeout;     /* inactivity timeout after this callback */
+    bool has_reply;
+    uint64_t reply_tag;
+    void *reply;         /* oak_alloc'd */
+    size_t reply_size;
+    bool has_cont;
+    uint64_t cont_tag;
+    void *cont;          /* oak_alloc'd */
+    size_t cont_size;
+
+    uint64_t last_tag;   /* tag of the last message, for reports */
+};
+
+static int copy_bytes(void **dst, size_t *dst_size, const void *src,
+                      size_t size)
+{
+    void *p = NULL;
+    if (size) {
+        p = oak_alloc(size);
+        if (!p)
+            return -ENOMEM;
+        memcpy(p, src, size);
+    }
+    oak_free(*dst);
+    *dst = p;
+    *dst_size = size;
+    return 0;
+}
+
+int oak_gen_server_set_reply(oak_gen_server *gs, uint64_t tag,
+                             const void *data, size_t size)
+{
+    if (!gs || (size && !data))
+        return -EINVAL;
+    int r = copy_bytes(&gs->reply, &gs->reply_size, data, size);
+    if (r)
+        return r;
+    gs->reply_tag = tag;
+    gs->has_reply = true;
+    return 0;
+}
+
+int oak_gen_server_set_stop(oak_gen_server *gs, oak_atom reason,
+                            const char *detail)
+{
+    if (!gs || !reason)
+        return -EINVAL;
+    return oak_reason_set(&gs->stop, reason, detail);
+}
+
+void oak_gen_server_set_timeout(oak_gen_server *gs, int64_t ms)
+{
+    if (gs)
+        gs->timeout = ms < 0 ? OAK_INFINITY : ms;
+}
+
+int oak_gen_server_set_continue(oak_gen_server *gs, uint64_t tag,
+                                const void *data, size_t size)
+{
+    if (!gs || (size && !data))
+        return -EINVAL;
+    int r = copy_bytes(&gs->cont, &gs->cont_size, data, size);
+    if (r)
+        return r;
+    gs->cont_tag = tag;
+    gs->has_cont = true;
+    return 0;
+}
+
+void oak_gen_server_set_state(oak_gen_server *gs, void *state)
+{
+    if (gs)
+        gs->state = state;
+}
+
+oak_pid oak_gen_server_parent(const oak_gen_server *gs)
+{
+    return gs ? gs->parent : OAK_NOPID;
+}
+
+void oak_gen_server_exit(oak_gen_server *gs, oak_atom reason,
+                         const char *detail)
+{
+    oak_reason_set(&gs->stop, reason ? reason : OAK_NORMAL, detail);
+    longjmp(gs->jump, 1);
+}
+
+static void reset_result(oak_gen_server *gs)
+{
+    oak_reason_set(&gs->stop, OAK_NORMAL, NULL);
+    gs->timeout = OAK_INFINITY;
+    gs->has_reply = false;
+}
+
+static void send_ack(oak_gen_server *gs, int kind, const oak_reason *why,
+                     oak_pid pid)
+{
+    const char *d = why ? why->detail : "";
+    size_t n = strlen(d) + 1;
+    struct {
+        ack_msg m;
+        char d[OAK_REASON_DETAIL_MAX];
+    } a;
+    memset(&a.m, 0, sizeof a.m);
+    a.m.kind = kind;
+    a.m.reason = why ? why->atom : OAK_ATOM_NONE;
+    a.m.pid = pid;
+    memcpy(a.m.detail, d, n);
+    oak_send_ref(gs->starter, gs->ack_ref, oak__batom(OAK__A_GEN_ACK), &a,
+                 sizeof a.m + n);
+}
+
+static int send_reply(const oak_gen_from *from, uint64_t tag, const void *data,
+                      size_t size)
+{
+    if (from->flags & OAK__FROM_GATED) {
+        if (!oak__gate_pass(from->ref))
+            return 0; /* the caller stopped waiting: drop it */
+        int r = oak_send_ref(from->pid, from->ref, tag, data, size);
+        oak__gate_sent(from->ref);
+        return r;
+    }
+    return oak_send_ref(from->pid, from->ref, tag, data, size);
+}
+
+int oak_gen_server_reply(const oak_gen_from *from, uint64_t tag,
+                         const void *data, size_t size)
+{
+    if (!from || !from->pid || !from->ref || (size && !data))
+        return -EINVAL;
+    return send_reply(from, tag, data, size);
+}
+
+static void log_crash(oak_gen_server *gs, const oak_reason *why)
+{
+    if (!oak_log_enabled(OAK_LOG_ERROR))
+        return;
+    char who[64], reason[OAK_REASON_DETAIL_MAX + 300], last[80];
+    oak__who(gs->self, who, sizeof who);
+    oak_reason_str(why, reason, sizeof reason);
+    const char *t = gs->last_tag < (1u << 31) ? oak_atom_name((oak_atom)gs->last_tag) : NULL;
+    if (t)
+        snprintf(last, sizeof last, "%s", t);
+    else
+        snprintf(last, sizeof last, "%llu", (unsigned long long)gs->last_tag);
+    oak_log(OAK_LOG_ERROR, "gen_server_report",
+            "server=%s last_message=%s reason=%s", who, last, reason);
+    oak_log(OAK_LOG_ERROR, "crash_report", "process=%s class=exit reason=%s",
+            who, reason);
+}
+
+/* Run terminate, send the pending reply (if from is given), log, exit. */
+static OAK_NORETURN void stop_server(oak_gen_server *gs,
+                                     const oak_gen_from *from)
+{
+    oak_reason why = gs->stop;
+    if (gs->phase != PHASE_TERMINATE) {
+        gs->phase = PHASE_TERMINATE;
+        if (gs->cb->terminate)
+            gs->cb->terminate(gs, gs->state, &why);
+    }
+    if (from && gs->has_reply)
+        send_reply(from, gs->reply_tag, gs->reply, gs->reply_size);
+    if (!oak_reason_is_clean(why.atom, oak_reason_detail(&why)))
+        log_crash(gs, &why);
+    oak_exit_detail(why.atom, oak_reason_detail(&why));
+}
+
+static OAK_NORETURN void bad_return(oak_gen_server *gs, int ret)
+{
+    char d[32];
+    snprintf(d, sizeof d, "%d", ret);
+    oak_reason_set(&gs->stop, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
+    stop_server(gs, NULL);
+}
+
+/* Act on a callback's result. from: the call being handled, or NULL. */
+static void finish(oak_gen_server *gs, int ret, const oak_gen_from *from)
+{
+    switch (ret) {
+    case OAK_GS_OK: /* == OAK_GS_NOREPLY */
+        return;
+    case OAK_GS_REPLY:
+        if (!from)
+            bad_return(gs, ret);
+        if (gs->has_reply)
+            send_reply(from, gs->reply_tag, gs->reply, gs->reply_size);
+        else
+            send_reply(from, OAK_OK, NULL, 0);
+        return;
+    case OAK_GS_STOP:
+        stop_server(gs, from);
+    default:
+        bad_return(gs, ret);
+    }
+}
+
+static void run_continues(oak_gen_server *gs)
+{
+    while (gs->has_cont) {
+        gs->has_cont = false;
+        oak_msg c = {.tag = gs->cont_tag, .from = gs->self,
+                     .size = gs->cont_size, .data = gs->cont};
+        int ret = OAK_GS_OK;
+        reset_result(gs);
+        gs->last_tag = c.tag;
+        if (gs->cb->handle_continue)
+            ret = gs->cb->handle_continue(gs, gs->state, &c);
+        finish(gs, ret, NULL);
+    }
+}
+
+static void dispatch(oak_gen_server *gs, oak_msg *m)
+{
+    const oak_gen_server_callbacks *cb = gs->cb;
+    reset_result(gs);
+    if ((m->tag == oak__batom(OAK__A_GEN_CALL) ||
+         m->tag == oak__batom(OAK__A_GEN_CAST)) &&
+        m->size >= sizeof(req_hdr)) {
+        const req_hdr *h = m->data;
+        oak_msg req = *m;
+        req.tag = h->tag;
+        req.size = m->size - sizeof *h;
+        req.data = req.size ? (unsigned char *)m->data + sizeof *h : NULL;
+        gs->last_tag = req.tag;
+        if (m->tag == oak__batom(OAK__A_GEN_CALL)) {
+            oak_gen_from from = {m->from, m->ref, h->flags};
+            if (!cb->handle_call) {
+                char d[32];
+                snprintf(d, sizeof d, "%llu", (unsigned long long)req.tag);
+                oak_reason_set(&gs->stop, oak__batom(OAK__A_BAD_CALL), d);
+                stop_server(gs, NULL);
+            }
+            finish(gs, cb->handle_call(gs, gs->state, &req, &from), &from);
+        } else if (cb->handle_cast) {
+            finish(gs, cb->handle_cast(gs, gs->state, &req), NULL);
+        } else {
+            oak_log(OAK_LOG_WARNING, "gen_server_report",
+                    "cast dropped: no handle_cast");
+        }
+        return;
+    }
+    gs->last_tag = m->tag;
+    if (m->tag == oak__batom(OAK__A_GEN_STOP) && m->size >= sizeof(stop_msg)) {
+        const stop_msg *s = m->data;
+        oak_reason_set(&gs->stop, s->reason, s->detail[0] ? s->detail : NULL);
+        stop_server(gs, NULL);
+    }
+    if (m->tag == OAK_TAG_EXIT && m->from == gs->parent &&
+        gs->parent != gs->self) {
+        /* The parent asks us to stop (we trap exits, or this would not be a
+         * message): terminate with its reason, as OTP does. */
+        oak__reason_of(m, &gs->stop);
+        stop_server(gs, NULL);
+    }
+    if (cb->handle_info) {
+        finish(gs, cb->handle_info(gs, gs->state, m), NULL);
+    } else {
+        oak_log(OAK_LOG_WARNING, "gen_server_report",
+                "unexpected message dropped: no handle_info (tag %llu)",
+                (unsigned long long)m->tag);
+    }
+}
+
+static OAK_NORETURN void loop(oak_gen_server *gs)
+{
+    for (;;) {
+        run_continues(gs);
+        oak_msg *m = NULL;
+        int r = oak_receive(&m, gs->timeout, NULL, NULL);
+        if (r == -ETIMEDOUT) {
+            oak_msg t = {.tag = OAK_TIMEOUT};
+            reset_result(gs);
+            gs->last_tag = OAK_TIMEOUT;
+            if (gs->cb->handle_info)
+                finish(gs, gs->cb->handle_info(gs, gs->state, &t), NULL);
+            continue;
+        }
+        if (r < 0) {
+            oak_reason_set(&gs->stop, OAK_BADARG, NULL);
+            stop_server(gs, NULL);
+        }
+        dispatch(gs, m);
+        oak_msg_free(m);
+    }
+}
+
+static void server_entry(void *p)
+{
+    start_block *b = p;
+    oak_gen_server *volatile gs = oak_alloc(sizeof *gs);
+    if (!gs)
+        oak_exit(OAK_SYSTEM_LIMIT); /* the starter sees the DOWN */
+    memset(gs, 0, sizeof *gs);
+    gs->cb = b->cb;
+    gs->self = oak_self();
+    gs->parent = b->parent ? b->parent : gs->self;
+    gs->starter = b->starter;
+    gs->ack_ref = b->ack_ref;
+    gs->name = b->name;
+    gs->phase = PHASE_INIT;
+    gs->timeout = OAK_INFINITY;
+
+    if (gs->name) {
+        int r = oak_register(gs->name, gs->self);
+        if (r == -EEXIST) {
+            send_ack(gs, ACK_ALREADY, NULL, oak_whereis(gs->name));
+            return; /* exits normal, as OTP */
+        }
+        if (r < 0) {
+            oak_reason why;
+            oak_reason_set(&why, OAK_BADARG, NULL);
+            send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+            return;
+        }
+    }
+
+    if (setjmp(gs->jump)) {
+        /* oak_gen_server_exit() from a callback. */
+        if (gs->phase == PHASE_INIT) {
+            oak_reason why = gs->stop;
+            if (gs->name)
+                oak_unregister(gs->name);
+            send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+            oak_exit_detail(why.atom, oak_reason_detail(&why));
+        }
+        stop_server(gs, NULL); /* runs terminate unless it was terminate */
+    }
+
+    void *arg = b->arg_size ? (void *)b->bytes : b->arg_ptr;
+    reset_result(gs);
+    int ret = gs->cb->init(gs, arg, &gs->state);
+    switch (ret) {
+    case OAK_GS_OK:
+        gs->phase = PHASE_RUN;
+        send_ack(gs, ACK_OK, NULL, OAK_NOPID);
+        loop(gs);
+    case OAK_GS_IGNORE:
+        if (gs->name)
+            oak_unregister(gs->name);
+        send_ack(gs, ACK_IGNORE, NULL, OAK_NOPID);
+        oak_exit(OAK_NORMAL);
+    case OAK_GS_STOP: {
+        oak_reason why = gs->stop;
+        if (gs->name)
+            oak_unregister(gs->name);
+        send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+        oak_exit_detail(why.atom, oak_reason_detail(&why));
+    }
+    default: {
+        oak_reason why;
+        char d[32];
+        snprintf(d, sizeof d, "%d", ret);
+        oak_reason_set(&why, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
+        if (gs->name)
+            oak_unregister(gs->name);
+        send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+        oak_exit_detail(why.atom, why.detail);
+    }
+    }
+}
+
+/* ---- starting ------------------------------------------------------------ */
+
+typedef struct start_wait {
+    oak_ref ack;
+    oak_ref mon;
+} start_wait;
+
+static bool match_start(const oak_msg *m, void *arg)
+{
+    const start_wait *w = arg;
+    return (m->ref == w->ack && m->tag == oak__batom(OAK__A_GEN_ACK)) ||
+           (m->ref == w->mon && m->tag == OAK_TAG_DOWN);
+}
+
+static bool match_exit_from(const oak_msg *m, void *arg)
+{
+    return m->tag == OAK_TAG_EXIT && m->from == *(const oak_pid *)arg;
+}
+
+int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
+                         oak_gen_server_opts *opts, oak_pid *pid_out,
+                         oak_reason *why)
+{
+    oak_reason dummy;
+    if (!why)
+        why = &dummy;
+    oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    if (pid_out)
+        *pid_out = OAK_NOPID;
+    if (!cb || !cb->init)
+        return -EINVAL;
+    oak_pid self = oak_self();
+    if (!self)
+        return -EPERM;
+
+    oak_gen_server_opts o = {0};
+    if (opts)
+        o = *opts;
+    int64_t timeout = o.timeout_ms > 0 ? o.timeout_ms : OAK_INFINITY;
+
+    size_t total = sizeof(start_block) + o.arg_size;
+    start_block *b = malloc(total);
+    if (!b)
+        return -ENOMEM;
+    memset(b, 0, sizeof *b);
+    b->cb = cb;
+    b->starter = self;
+    b->parent = (o.flags & OAK_GEN_LINK) ? self : OAK_NOPID;
+    b->ack_ref = oak_make_ref();
+    b->name = o.name;
+    b->arg_ptr = arg;
+    b->arg_size = o.arg_size;
+    if (o.arg_size)
+        memcpy(b->bytes, arg, o.arg_size);
+
+    oak_spawn_opts so = {0};
+    so.flags = OAK_SPAWN_MONITOR | ((o.flags & OAK_GEN_LINK) ? OAK_SPAWN_LINK : 0);
+    so.stack_size = o.stack_size;
+    so.arg_size = total;
+    oak_pid pid = OAK_NOPID;
+    int r = oak_spawn(server_entry, b, &so, &pid);
+    start_wait w = {b->ack_ref, so.monitor_ref};
+    free(b);
+    if (r < 0)
+        return r;
+
+    oak_msg *m = NULL;
+    r = oak_receive(&m, timeout, match_start, &w);
+    if (r == -ETIMEDOUT) {
+        /* As gen: unlink, kill, forget its EXIT and DOWN. */
+        oak_unlink(pid);
+        oak_exit_pid(pid, OAK_KILL);
+        oak_demonitor(w.mon, OAK_DEMONITOR_FLUSH);
+        oak_msg *x = NULL;
+        if (oak_receive(&x, 0, match_exit_from, &pid) == 0)
+            oak_msg_free(x);
+        oak_reason_set(why, OAK_TIMEOUT, NULL);
+        return -ETIMEDOUT;
+    }
+    if (r < 0)
+        return r;
+
+    if (m->tag == OAK_TAG_DOWN) {
+        /* It died before acknowledging (killed, or a fault in init). */
+        oak__reason_of(m, why);
+        oak_msg_free(m);
+        return -ECANCELED;
+    }
+    oak_demonitor(w.mon, OAK_DEMONITOR_FLUSH);
+    const ack_msg *a = m->data;
+    int result;
+    switch (a->kind) {
+    case ACK_OK:
+        result = 0;
+        if (pid_out)
+            *pid_out = pid;
+        if (o.flags & OAK_GEN_MONITOR) {
+            oak_ref mr = oak_monitor(pid);
+            if (opts)
+                opts->monitor_ref = mr;
+        }
+        break;
+    case ACK_IGNORE:
+        result = OAK_IGNORED;
+        break;
+    case ACK_ALREADY: {
+        char p[40];
+        oak_pid_format(a->pid, p, sizeof p);
+        oak_reason_set(why, oak__batom(OAK__A_ALREADY_STARTED), p);
+        if (pid_out)
+            *pid_out = a->pid;
+        result = -EEXIST;
+        break;
+    }
+    default:
+        oak_reason_set(why, a->reason, a->detail[0] ? a->detail : NULL);
+        result = -ECANCELED;
+        break;
+    }
+    oak_msg_free(m);
+    return result;
+}
+
+/* ---- calls, casts, stop ------------------------------------------------------ */
+
+static int send_req(oak_pid to, oak_ref ref, oak_atom kind, uint64_t tag,
+                    uint32_t flags, const void *data, size_t size)
+{
+    unsigned char small[256];
+    size_t total = sizeof(req_hdr) + size;
+    unsigned char *buf = total <= sizeof small ? small : malloc(total);
+    if (!buf)
+        return -ENOMEM;
+    req_hdr h = {tag, flags, 0};
+    memcpy(buf, &h, sizeof h);
+    if (size)
+        memcpy(buf + sizeof h, data, size);
+    int r = oak_send_ref(to, ref, kind, buf, total);
+    if (buf != small)
+        free(buf);
+    return r;
+}
+
+/* The reply or DOWN for ref arrived as m: turn it into the call's result. */
+static int call_result(oak_msg *m, oak_ref ref, oak_msg **reply,
+                       oak_reason *why)
+{
+    if (m->tag == OAK_TAG_DOWN) {
+        oak__reason_of(m, why);
+        oak_msg_free(m);
+        return why->atom == OAK_NOPROC && !why->detail[0] ? -ESRCH
+                                                          : -ECONNRESET;
+    }
+    oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+    *reply = m;
+    return 0;
+}
+
+int oak_gen_server_call(oak_pid server, uint64_t tag, const void *req,
+                        size_t size, oak_msg **reply, int64_t timeout_ms,
+                        oak_reason *why)
+{
+    oak_reason dummy;
+    if (!why)
+        why = &dummy;
+    oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    if (!reply || (size && !req))
+        return -EINVAL;
+    *reply = NULL;
+    oak_pid self = oak_self();
+    if (!self)
+        return -EPERM;
+    if (server == OAK_NOPID) {
+        oak_reason_set(why, OAK_NOPROC, NULL);
+        return -ESRCH;
+    }
+    if (server == self) {
+        oak_reason_set(why, oak__batom(OAK__A_CALLING_SELF), NULL);
+        return -EDEADLK;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = OAK_INFINITY;
+
+    oak_ref ref = oak_monitor(server); /* also the receive marker */
+    bool gated = timeout_ms != OAK_INFINITY;
+    int r;
+    if (gated && (r = oak__gate_open(ref, self)) < 0) {
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        return r;
+    }
+    r = send_req(server, ref, oak__batom(OAK__A_GEN_CALL), tag,
+                 gated ? OAK__FROM_GATED : 0, req, size);
+    if (r < 0) {
+        if (gated)
+            oak__gate_close(ref);
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        return r;
+    }
+
+    oak_msg *m = NULL;
+    r = oak_receive_ref(&m, ref, timeout_ms);
+    if (r == 0) {
+        if (gated)
+            oak__gate_close(ref);
+        return call_result(m, ref, reply, why);
+    }
+    if (r != -ETIMEDOUT || !gated) {
+        if (gated)
+            oak__gate_close(ref);
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        return r;
+    }
+
+    /* Timed out. Close the gate; if a replier got through it first, its
+     * reply is on the way (or there) and is taken as the answer. */
+    for (;;) {
+        oak_pid replier = OAK_NOPID;
+        int st = oak__gate_abandon(ref, &replier);
+        if (st == OAK__GATE_SENT) {
+            if (oak_receive_ref(&m, ref, 1000) == 0)
+                return call_result(m, ref, reply, why);
+            break;
+        }
+        if (st != OAK__GATE_SENDING)
+            break;
+        if (oak_receive_ref(&m, ref, 1) == 0) {
+            oak__gate_close(ref);
+            return call_result(m, ref, reply, why);
+        }
+        if (!oak_is_alive(replier)) {
+            oak__gate_close(ref);
+            if (oak_receive_ref(&m, ref, 0) == 0)
+                return call_result(m, ref, reply, why);
+            break;
+        }
+    }
+    oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+    oak_reason_set(why, OAK_TIMEOUT, NULL);
+    return -ETIMEDOUT;
+}
+
+int oak_gen_server_cast(oak_pid server, uint64_t tag, const void *req,
+                        size_t size)
+{
+    if (server != OAK_NOPID && !(size && !req))
+        send_req(server, 0, oak__batom(OAK__A_GEN_CAST), tag, 0, req, size);
+    return 0;
+}
+
+int oak_gen_server_stop(oak_pid server, oak_atom reason, const char *detail,
+                        int64_t timeout_ms, oak_reason *why)
+{
+    oak_reason dummy;
+    if (!why)
+        why = &dummy;
+    oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    if (!oak_self())
+        return -EPERM;
+    if (!reason)
+        reason = OAK_NORMAL;
+    if (server == OAK_NOPID) {
+        oak_reason_set(why, OAK_NOPROC, NULL);
+        return -ESRCH;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = OAK_INFINITY;
+    struct {
+        stop_msg m;
+        char d[OAK_REASON_DETAIL_MAX];
+    } s;
+    s.m.reason = reason;
+    snprintf(s.m.detail, sizeof s.d, "%s", detail ? detail : "");
+    oak_ref ref = oak_monitor(server);
+    oak_send_ref(server, ref, oak__batom(OAK__A_GEN_STOP), &s,
+                 sizeof s.m + strlen(s.m.detail) + 1);
+    oak_msg *m = NULL;
+    int r = oak_receive_ref(&m, ref, timeout_ms);
+    if (r < 0) {
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        oak_reason_set(why, OAK_TIMEOUT, NULL);
+        return r;
+    }
+    oak__reason_of(m, why);
+    oak_msg_free(m);
+    if (why->atom == OAK_NOPROC && !why->detail[0])
+        return -ESRCH;
+    if (why->atom == reason &&
+        strcmp(why->detail, detail ? detail : "") == 0)
+        return 0;
+    return -ECONNRESET;
+}

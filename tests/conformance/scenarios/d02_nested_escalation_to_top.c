@@ -1,0 +1,15 @@
+/* d02: the escalation kills top too (intensity 0). */
+#include "oracle.h"
+
+static void scenario(void)
+{
+    oak_child_spec ab[] = {or_w("a"), or_w("b")};
+    oak_child_spec c[] = {or_w("x"), or_sup("sub", or_flags(OAK_ONE_FOR_ONE, 1, 60), ab, 2),
+                          or_w("y")};
+    or_top("top", or_flags(OAK_ONE_FOR_ONE, 0, 60), c, 3);
+    or_crash("a", "boom");
+    or_crash("a", "boom");
+    or_await_top("top");
+}
+
+int main(void) { return or_run(scenario, OR_REPORT_SUPERVISOR); }
