@@ -29,8 +29,7 @@ demo: build
 	@sh tools/demo.sh $(BUILD)
 
 bench:
-	@sh tools/ensure-deps.sh bench
-	@sh bench/run.sh
+	@start=$$(date +%s) && sh tools/ensure-deps.sh bench && BENCH_START=$$start sh bench/run.sh
 
 sanitize:
 	@sh tools/ensure-deps.sh build

@@ -1,0 +1,3 @@
+module oak/bench
+
+go 1.19
