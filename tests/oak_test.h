@@ -147,7 +147,7 @@ static inline void ot_fail_(bool end_process, const char *file, int line,
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s:%d: check failed: %s\n", file, line, text);
+    fprintf(stderr, "%s:%d: %s\n", file, line, text);
     fflush(stderr);
 
     pthread_mutex_lock(&ot_fail_rec.lock);
@@ -193,8 +193,9 @@ static inline const char *ot_atom_text(oak_atom a)
     do {                                                                       \
         long long ot_a_ = (long long)(a), ot_b_ = (long long)(b);              \
         if (!(ot_a_ op ot_b_))                                                 \
-            ot_fail_((end), __FILE__, __LINE__, "%s %s %s: got %lld, %lld",    \
-                     #a, #op, #b, ot_a_, ot_b_);                               \
+            ot_fail_((end), __FILE__, __LINE__,                                \
+                     "%s %s %s failed: left %lld, right %lld", #a, #op, #b,    \
+                     ot_a_, ot_b_);                                            \
     } while (0)
 
 #define OT_UINT_(end, a, op, b)                                                \
@@ -203,7 +204,8 @@ static inline const char *ot_atom_text(oak_atom a)
                            ot_b_ = (unsigned long long)(b);                    \
         if (!(ot_a_ op ot_b_))                                                 \
             ot_fail_((end), __FILE__, __LINE__,                                \
-                     "%s %s %s: got %#llx, %#llx", #a, #op, #b, ot_a_, ot_b_); \
+                     "%s %s %s failed: left %#llx, right %#llx", #a, #op, #b,  \
+                     ot_a_, ot_b_);                                            \
     } while (0)
 
 #define OT_ATOM_(end, a, b)                                                    \
@@ -211,7 +213,7 @@ static inline const char *ot_atom_text(oak_atom a)
         oak_atom ot_a_ = (a), ot_b_ = (b);                                     \
         if (ot_a_ != ot_b_)                                                    \
             ot_fail_((end), __FILE__, __LINE__,                                \
-                     "%s == %s: got %s (%u), %s (%u)", #a, #b,                 \
+                     "%s == %s failed: left %s (%u), right %s (%u)", #a, #b,   \
                      ot_atom_text(ot_a_), (unsigned)ot_a_,                     \
                      ot_atom_text(ot_b_), (unsigned)ot_b_);                    \
     } while (0)
@@ -221,7 +223,7 @@ static inline const char *ot_atom_text(oak_atom a)
         const char *ot_a_ = (a), *ot_b_ = (b);                                 \
         if (!ot_a_ || !ot_b_ || strcmp(ot_a_, ot_b_) != 0)                     \
             ot_fail_((end), __FILE__, __LINE__,                                \
-                     "%s == %s: got \"%s\", \"%s\"", #a, #b,                   \
+                     "%s == %s failed: left \"%s\", right \"%s\"", #a, #b,     \
                      ot_a_ ? ot_a_ : "(null)", ot_b_ ? ot_b_ : "(null)");      \
     } while (0)
 

@@ -189,28 +189,31 @@ struct oak_gen_server {
     int64_t timeout;     /* inactivity timeout after this callback */
     bool has_reply;
     uint64_t reply_tag;
-    void *reply;         /* oak_alloc'd */
-    size_t reply_size;
+    void *reply;         /* oak_alloc'd, reused while it is big enough */
+    size_t reply_size, reply_cap;
     bool has_cont;
     uint64_t cont_tag;
-    void *cont;          /* oak_alloc'd */
-    size_t cont_size;
+    void *cont;          /* oak_alloc'd, reused while it is big enough */
+    size_t cont_size, cont_cap;
 
     uint64_t last_tag;   /* tag of the last message, for reports */
 };
 
-static int copy_bytes(void **dst, size_t *dst_size, const void *src,
+/* Copy a result's bytes into the server's buffer, which is kept from one
+ * callback to the next: a server answering many calls allocates once. */
+static int copy_bytes(void **dst, size_t *dst_size, size_t *cap, const void *src,
                       size_t size)
 {
-    void *p = NULL;
-    if (size) {
-        p = oak_alloc(size);
+    if (size > *cap) {
+        void *p = oak_alloc(size < 64 ? 64 : size);
         if (!p)
             return -ENOMEM;
-        memcpy(p, src, size);
+        oak_free(*dst);
+        *dst = p;
+        *cap = size < 64 ? 64 : size;
     }
-    oak_free(*dst);
-    *dst = p;
+    if (size)
+        memcpy(*dst, src, size);
     *dst_size = size;
     return 0;
 }
@@ -220,7 +223,7 @@ int oak_gen_server_set_reply(oak_gen_server *gs, uint64_t tag,
 {
     if (!gs || (size && !data))
         return -EINVAL;
-    int r = copy_bytes(&gs->reply, &gs->reply_size, data, size);
+    int r = copy_bytes(&gs->reply, &gs->reply_size, &gs->reply_cap, data, size);
     if (r)
         return r;
     gs->reply_tag = tag;
@@ -247,7 +250,7 @@ int oak_gen_server_set_continue(oak_gen_server *gs, uint64_t tag,
 {
     if (!gs || (size && !data))
         return -EINVAL;
-    int r = copy_bytes(&gs->cont, &gs->cont_size, data, size);
+    int r = copy_bytes(&gs->cont, &gs->cont_size, &gs->cont_cap, data, size);
     if (r)
         return r;
     gs->cont_tag = tag;

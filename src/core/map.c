@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint32_t mix(uint64_t k)
 {
@@ -37,15 +38,30 @@ static int rebuild(oak__map *m, uint32_t cap)
 int oak__map_put(oak__map *m, uint64_t key, uint64_t value)
 {
     if (m->cap) {
+        /* One probe: overwrite the key if present, else take the first
+         * deleted slot seen, else the empty slot that ends the run. */
         uint32_t j = mix(key) & (m->cap - 1);
+        int64_t free_at = -1;
         for (;; j = (j + 1) & (m->cap - 1)) {
             uint64_t k = m->slots[2 * j];
             if (k == key) {
                 m->slots[2 * j + 1] = value;
                 return 0;
             }
+            if (k == OAK__MAP_DELETED && free_at < 0)
+                free_at = j;
             if (k == OAK__MAP_EMPTY)
                 break;
+        }
+        if (free_at >= 0 || (m->used + 1) * 4 <= m->cap * 3) {
+            if (free_at < 0) {
+                free_at = j;
+                m->used++;
+            }
+            m->slots[2 * free_at] = key;
+            m->slots[2 * free_at + 1] = value;
+            m->len++;
+            return 0;
         }
     }
     if ((m->used + 1) * 4 > m->cap * 3) {
@@ -68,7 +84,7 @@ int oak__map_put(oak__map *m, uint64_t key, uint64_t value)
 
 static int64_t find(const oak__map *m, uint64_t key)
 {
-    if (!m->cap)
+    if (m->len == 0)
         return -1;
     for (uint32_t j = mix(key) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
         uint64_t k = m->slots[2 * j];
@@ -99,7 +115,14 @@ bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
     m->slots[2 * j] = OAK__MAP_DELETED;
     m->len--;
     if (m->len == 0) {
-        oak__map_free(m);
+        /* Empty again: a small table is kept for the next insert (a call
+         * adds and removes a monitor every time), a large one freed. */
+        if (m->cap <= 16) {
+            memset(m->slots, 0, (size_t)m->cap * 2 * sizeof *m->slots);
+            m->used = 0;
+        } else {
+            oak__map_free(m);
+        }
     }
     return true;
 }

@@ -78,11 +78,12 @@ bool oak_is_alive(oak_pid pid)
 
 /* ---- messages ------------------------------------------------------------ */
 
-oak__msg *oak__msg_new(size_t size)
+oak__msg *oak__msg_new(size_t size) { return oak__msg_alloc(oak__sched_self(), size); }
+
+oak__msg *oak__msg_alloc(oak__sched *s, size_t size)
 {
     oak__msg *m;
     if (size <= OAK__MSG_POOL_PAYLOAD) {
-        oak__sched *s = oak__sched_self();
         if (s && s->msg_pool) {
             m = s->msg_pool;
             s->msg_pool = m->next;
@@ -112,10 +113,11 @@ oak__msg *oak__msg_new(size_t size)
     return m;
 }
 
-void oak__msg_delete(oak__msg *m)
+void oak__msg_delete(oak__msg *m) { oak__msg_release(oak__sched_self(), m); }
+
+void oak__msg_release(oak__sched *s, oak__msg *m)
 {
     if (m->pooled) {
-        oak__sched *s = oak__sched_self();
         if (s && s->msg_pool_len < OAK__MSG_POOL_MAX) {
             m->next = s->msg_pool;
             s->msg_pool = m;
@@ -141,7 +143,9 @@ static oak__msg *msg_of(oak_msg *pub)
     return (oak__msg *)((char *)pub - offsetof(oak__msg, pub));
 }
 
-int oak__deliver(oak__msg *m)
+int oak__deliver(oak__msg *m) { return oak__deliver_from(oak__sched_self(), m); }
+
+int oak__deliver_from(oak__sched *s, oak__msg *m)
 {
     oak__proc *p = oak__proc_of(m->to);
     if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != m->to)
@@ -159,27 +163,18 @@ int oak__deliver(oak__msg *m)
             break;
     }
     if (old == OAK__INBOX_PARKED)
-        oak__make_runnable(p, true);
+        oak__make_runnable_on(s, p, true);
     return 0;
 }
 
-static int send_kind(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size,
-                     enum oak__kind kind);
-
-static int oak_send_ref_in_runtime(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
-{
-    return send_kind(to, ref, tag, data, size, OAK__MSG);
-}
-
-static int send_kind(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size,
-                     enum oak__kind kind)
+/* Send from scheduler s (NULL: another thread, inside oak__rt_enter()). */
+static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const void *data,
+                     size_t size, enum oak__kind kind)
 {
     if (to == OAK_NOPID || (tag >> 63) || (size && !data))
         return -EINVAL;
-    if (!oak__rt)
-        return -ESRCH;
-    oak__proc *self = oak__proc_self();
-    oak__msg *m = oak__msg_new(size);
+    oak__proc *self = s ? s->current : NULL;
+    oak__msg *m = oak__msg_alloc(s, size);
     if (!m)
         return -ENOMEM;
     if (size)
@@ -190,31 +185,36 @@ static int send_kind(oak_pid to, oak_ref ref, uint64_t tag, const void *data, si
     m->pub.ref = ref;
     m->pub.from = self ? self->self : OAK_NOPID;
     /* A dead receiver: a no-op, as in Erlang. */
-    if (oak__deliver(m) < 0)
-        oak__msg_delete(m);
+    if (oak__deliver_from(s, m) < 0)
+        oak__msg_release(s, m);
     if (self && !self->in_cleanup && --self->reductions == 0)
         oak_yield();
     return 0;
 }
 
-int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
+static int send_any_thread(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size,
+                           enum oak__kind kind)
 {
+    oak__sched *s = oak__sched_self();
+    if (s)
+        return send_kind(s, to, ref, tag, data, size, kind);
     if (!oak__rt_enter())
         return -ESRCH;
-    int r = oak_send_ref_in_runtime(to, ref, tag, data, size);
+    int r = send_kind(NULL, to, ref, tag, data, size, kind);
     oak__rt_leave();
     return r;
+}
+
+int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
+{
+    return send_any_thread(to, ref, tag, data, size, OAK__MSG);
 }
 
 int oak_send_alias(oak_pid to, oak_ref alias, uint64_t tag, const void *data, size_t size)
 {
     if (alias == 0)
         return -EINVAL;
-    if (!oak__rt_enter())
-        return -ESRCH;
-    int r = send_kind(to, alias, tag, data, size, OAK__ALIAS_MSG);
-    oak__rt_leave();
-    return r;
+    return send_any_thread(to, alias, tag, data, size, OAK__ALIAS_MSG);
 }
 
 int oak_send(oak_pid to, uint64_t tag, const void *data, size_t size)
@@ -328,7 +328,8 @@ void oak_msg_free(oak_msg *pub)
     if (!pub)
         return;
     oak__msg *m = msg_of(pub);
-    oak__proc *p = oak__proc_self();
+    oak__sched *s = oak__sched_self();
+    oak__proc *p = s ? s->current : NULL;
     if (p) {
         if (m->prev)
             m->prev->next = m->next;
@@ -337,7 +338,7 @@ void oak_msg_free(oak_msg *pub)
         if (m->next)
             m->next->prev = m->prev;
     }
-    oak__msg_delete(m);
+    oak__msg_release(s, m);
 }
 
 /* ---- signals -------------------------------------------------------------- */
@@ -394,6 +395,18 @@ static bool exit_signal(oak__proc *p, oak__msg *m, bool via_link, oak_atom *reas
     return true;
 }
 
+/* A monitor made with oak_monitor_alias() keeps this bit in the value of
+ * its monitors_out entry: the monitor's reference is then also an alias,
+ * which ends with the entry. */
+#define MONITOR_ALIAS ((uint64_t)1 << 63)
+
+static bool alias_active(oak__proc *p, oak_ref ref)
+{
+    uint64_t v;
+    return oak__map_get(&p->aliases, ref, NULL) ||
+           (oak__map_get(&p->monitors_out, ref, &v) && (v & MONITOR_ALIAS));
+}
+
 size_t oak__drain(oak__proc *p)
 {
     if (atomic_load_explicit(&p->inbox, memory_order_relaxed) == OAK__INBOX_EMPTY)
@@ -430,39 +443,38 @@ size_t oak__drain(oak__proc *p)
         case OAK__ALIAS_MSG:
             /* A reply to an alias no longer active is dropped here, so it
              * never reaches the mailbox (Erlang's process aliases). */
-            if (oak__map_get(&p->aliases, m->pub.ref, NULL)) {
+            if (alias_active(p, m->pub.ref)) {
                 queue_append(p, m);
                 appended++;
             } else {
-                oak__msg_delete(m);
+                oak__msg_release(p->sched, m);
             }
             break;
         case OAK__SIG_LINK:
             if (oak__map_put(&p->links, from, 0) < 0)
                 oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a link was lost");
-            oak__msg_delete(m);
+            oak__msg_release(p->sched, m);
             break;
         case OAK__SIG_UNLINK:
             oak__map_del(&p->links, from, NULL);
-            oak__msg_delete(m);
+            oak__msg_release(p->sched, m);
             break;
         case OAK__SIG_MONITOR:
             if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
                 oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
-            oak__msg_delete(m);
+            oak__msg_release(p->sched, m);
             break;
         case OAK__SIG_DEMONITOR:
             oak__map_del(&p->monitors_in, m->pub.ref, NULL);
-            oak__msg_delete(m);
+            oak__msg_release(p->sched, m);
             break;
         case OAK__SIG_DOWN: {
             uint64_t name = 0;
             if (!oak__map_del(&p->monitors_out, m->pub.ref, NULL)) {
-                oak__msg_delete(m); /* demonitored meanwhile */
+                oak__msg_release(p->sched, m); /* demonitored meanwhile */
                 break;
             }
             oak__map_del(&p->monitor_names, m->pub.ref, &name);
-            oak__map_del(&p->aliases, m->pub.ref, NULL);
             ((oak_down *)m->payload)->name = (oak_atom)name;
             queue_append(p, m);
             appended++;
@@ -473,12 +485,12 @@ size_t oak__drain(oak__proc *p)
             bool via_link = m->kind == OAK__SIG_EXIT_LINK;
             /* A link's signal counts only while the link exists. */
             if (via_link && !oak__map_del(&p->links, from, NULL)) {
-                oak__msg_delete(m);
+                oak__msg_release(p->sched, m);
                 break;
             }
             if (exit_signal(p, m, via_link, &reason, &detail)) {
                 char *copy = detail ? strdup(detail) : NULL;
-                oak__msg_delete(m);
+                oak__msg_release(p->sched, m);
                 keep_rest(p, fifo);
                 oak__proc_exit(p, reason, copy);
             }
@@ -487,7 +499,7 @@ size_t oak__drain(oak__proc *p)
             break;
         }
         default:
-            oak__msg_delete(m);
+            oak__msg_release(p->sched, m);
         }
     }
     return appended;
@@ -730,8 +742,8 @@ void oak__proc_dispose(oak__proc *p, bool notify)
                                       p->monitors_in.slots[2 * i], reason, detail, 0);
         for (uint32_t i = 0; i < p->monitors_out.cap; i++)
             if (oak__map_live(&p->monitors_out, i))
-                send_control(p->monitors_out.slots[2 * i + 1], pid, OAK__SIG_DEMONITOR,
-                             p->monitors_out.slots[2 * i]);
+                send_control(p->monitors_out.slots[2 * i + 1] & ~MONITOR_ALIAS, pid,
+                             OAK__SIG_DEMONITOR, p->monitors_out.slots[2 * i]);
         /* Signals that were never acted on: links and monitors made to a
          * process that was already dying get `noproc`. */
         for (oak__msg *m = p->q_head; m;) {
@@ -1020,10 +1032,9 @@ oak_ref oak_monitor_alias(oak_pid pid)
     oak_ref ref = monitor(p, pid, 0);
     /* Set after monitor(): a DOWN noproc already queued for a dead pid
      * has been acted on, and a live monitor's DOWN will end the alias. */
-    if (oak__map_get(&p->monitors_out, ref, NULL) && oak__map_put(&p->aliases, ref, 2) < 0) {
-        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
-        return 0;
-    }
+    uint64_t target;
+    if (oak__map_get(&p->monitors_out, ref, &target))
+        oak__map_put(&p->monitors_out, ref, target | MONITOR_ALIAS); /* overwrite: no alloc */
     return ref;
 }
 
@@ -1043,7 +1054,14 @@ int oak_unalias(oak_ref alias)
     oak__proc *p = self_blocking();
     if (!p)
         return -EPERM;
-    return oak__map_del(&p->aliases, alias, NULL) ? 0 : -ENOENT;
+    if (oak__map_del(&p->aliases, alias, NULL))
+        return 0;
+    uint64_t v;
+    if (oak__map_get(&p->monitors_out, alias, &v) && (v & MONITOR_ALIAS)) {
+        oak__map_put(&p->monitors_out, alias, v & ~MONITOR_ALIAS); /* the monitor stays */
+        return 0;
+    }
+    return -ENOENT;
 }
 
 oak_ref oak_monitor_name(oak_atom name)
@@ -1063,10 +1081,8 @@ int oak_demonitor(oak_ref ref, unsigned flags)
         return -EINVAL;
     uint64_t target;
     bool active = oak__map_del(&p->monitors_out, ref, &target);
+    target &= ~MONITOR_ALIAS; /* the alias, if any, ends with the monitor */
     oak__map_del(&p->monitor_names, ref, NULL);
-    uint64_t alias_kind;
-    if (oak__map_get(&p->aliases, ref, &alias_kind) && alias_kind == 2)
-        oak__map_del(&p->aliases, ref, NULL);
     if (active) {
         oak_pid me = self_pid(p);
         if (target == me)

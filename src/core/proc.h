@@ -141,8 +141,8 @@ typedef struct oak__proc {
     oak__map monitors_out;       /* ref -> monitored pid                   */
     oak__map monitors_in;        /* ref -> watcher pid                     */
     oak__map monitor_names;      /* ref -> name, for name monitors we hold */
-    oak__map aliases;            /* active aliases: ref -> 1, or 2 when the
-                                  * alias ends with its monitor             */
+    oak__map aliases;            /* aliases made by oak_alias(): ref -> 1
+                                  * (monitor aliases live in monitors_out) */
 
     oak_atom exit_reason;
     char *exit_detail;           /* malloc'd or NULL                       */
@@ -183,7 +183,10 @@ oak__proc *oak__proc_of(oak_pid pid);
 /* The running process, or NULL. */
 oak__proc *oak__proc_self(void);
 
-/* Allocate a message with room for size payload bytes. */
+/* Allocate a message with room for size payload bytes; from scheduler s's
+ * pool when it is small (s NULL: malloc). _new/_delete find s themselves. */
+oak__msg *oak__msg_alloc(struct oak__sched *s, size_t size);
+void oak__msg_release(struct oak__sched *s, oak__msg *m);
 oak__msg *oak__msg_new(size_t size);
 void oak__msg_delete(oak__msg *m);
 /* Free a scheduler's pool of message blocks (runtime teardown). */
@@ -192,6 +195,8 @@ void oak__msg_pool_free(struct oak__sched *s);
 /* Push m (its `to` set) to its destination. Returns 0, or -ESRCH when the
  * destination is dead (m is then still the caller's). */
 int oak__deliver(oak__msg *m);
+/* The same from scheduler s (the caller's, or NULL on another thread). */
+int oak__deliver_from(struct oak__sched *s, oak__msg *m);
 
 /* Build and send an EXIT/EXIT_LINK/DOWN signal. Dead targets are ignored. */
 void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind,

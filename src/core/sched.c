@@ -390,9 +390,10 @@ void oak__sched_push(oak__sched *s, oak__proc *p)
     wakep();
 }
 
-void oak__make_runnable(oak__proc *p, bool next)
+void oak__make_runnable(oak__proc *p, bool next) { oak__make_runnable_on(oak__sched_self(), p, next); }
+
+void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next)
 {
-    oak__sched *s = oak__sched_self();
     if (!s) {
         gq_push_list(p, p, 1);
         wakep();

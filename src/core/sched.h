@@ -129,6 +129,8 @@ oak__sched *oak__sched_self(void);
 /* Make p runnable. From a scheduler thread p goes to runnext (if `next`)
  * or the ring; from any other thread to the global queue. */
 void oak__make_runnable(oak__proc *p, bool next);
+/* The same, with the caller's scheduler (NULL on another thread). */
+void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next);
 
 /* Finish a switch: act on s->prev (park, requeue, dispose). Called by
  * whatever context runs after a process switched away. */
