@@ -130,10 +130,61 @@ static void monitor_alias_ends_with_demonitor_and_with_down(void **state)
     OT_RUN(monitor_alias_main, NULL);
 }
 
+/* Answers one request with oak_send_reply, then reports how many monitors
+ * it is under. */
+static void reply_server(void *arg)
+{
+    (void)arg;
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, NULL, NULL), 0);
+    oak_pid caller = m->from;
+    oak_ref ref = m->ref;
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_send_reply(caller, ref, TAG_REPLY, NULL, 0), 0);
+    oak_process_info info;
+    OT_CHECK_INT_EQ(oak_process_info_self(&info), 0);
+    uint64_t n = info.monitored_by;
+    OT_CHECK_INT_EQ(oak_send(caller, TAG_PLAIN, &n, sizeof n), 0);
+}
+
+static void reply_main(void *arg)
+{
+    (void)arg;
+    oak_pid srv;
+    OT_CHECK_INT_EQ(oak_spawn(reply_server, NULL, NULL, &srv), 0);
+    oak_ref ref = oak_monitor_alias(srv);
+    OT_CHECK_INT_EQ(oak_send_ref(srv, ref, TAG_GO, NULL, 0), 0);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, OT_LONG_MS), 0);
+    OT_CHECK_UINT_EQ(m->tag, TAG_REPLY);
+    oak_msg_free(m);
+    /* The reply ended the monitor at both ends. */
+    OT_CHECK_INT_EQ(oak_demonitor(ref, OAK_DEMONITOR_INFO), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_plain, NULL), 0);
+    OT_CHECK_UINT_EQ(*(uint64_t *)m->data, 0);
+    oak_msg_free(m);
+    /* A plain alias send from a monitored process does not end it. */
+    oak_pid w;
+    OT_CHECK_INT_EQ(oak_spawn(wait_forever, NULL, NULL, &w), 0);
+    oak_ref r2 = oak_monitor_alias(w);
+    OT_CHECK_INT_EQ(oak_send_alias(oak_self(), r2, TAG_REPLY, NULL, 0), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, r2, OT_LONG_MS), 0);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_demonitor(r2, OAK_DEMONITOR_INFO), 1);
+    oak_exit_pid(w, OAK_KILL);
+}
+
+static void reply_ends_the_callers_monitor_at_both_ends(void **state)
+{
+    (void)state;
+    OT_RUN(reply_main, NULL);
+}
+
 static void alias_errors_main(void *arg)
 {
     (void)arg;
     OT_CHECK_INT_EQ(oak_send_alias(oak_self(), 0, TAG_REPLY, NULL, 0), -EINVAL);
+    OT_CHECK_INT_EQ(oak_send_reply(oak_self(), 0, TAG_REPLY, NULL, 0), -EINVAL);
     OT_CHECK_INT_EQ(oak_unalias(12345), -ENOENT);
 }
 
@@ -151,6 +202,7 @@ int main(void)
         cmocka_unit_test(message_to_an_active_alias_is_delivered),
         cmocka_unit_test(message_to_an_inactive_alias_never_reaches_the_mailbox),
         cmocka_unit_test(monitor_alias_ends_with_demonitor_and_with_down),
+        cmocka_unit_test(reply_ends_the_callers_monitor_at_both_ends),
         cmocka_unit_test(alias_errors_are_einval_and_enoent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

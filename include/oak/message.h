@@ -59,6 +59,15 @@ OAK_API int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag,
 OAK_API int oak_send_alias(oak_pid to, oak_ref alias, uint64_t tag, const void *data,
                            size_t size);
 
+/* Send the reply of a call: as oak_send_alias(), and moreover, when `to`
+ * monitors the caller with `alias` (oak_monitor_alias()), that monitor ends
+ * at both ends once the reply is taken from the inbox, without a demonitor
+ * signal: the caller's oak_demonitor() then finds it gone (returns 0 with
+ * OAK_DEMONITOR_INFO). A reply from any other process is plain
+ * oak_send_alias(). Any thread. */
+OAK_API int oak_send_reply(oak_pid to, oak_ref alias, uint64_t tag, const void *data,
+                           size_t size);
+
 /* Send to the process registered under name. Returns -ESRCH if no process
  * has that name (Erlang raises badarg). Any thread. */
 OAK_API int oak_send_name(oak_atom name, uint64_t tag, const void *data,

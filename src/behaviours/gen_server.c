@@ -305,7 +305,7 @@ static int send_reply(const oak_gen_from *from, uint64_t tag, const void *data,
                       size_t size)
 {
     if (from->flags & OAK__FROM_ALIAS)
-        return oak_send_alias(from->pid, from->ref, tag, data, size);
+        return oak_send_reply(from->pid, from->ref, tag, data, size);
     return oak_send_ref(from->pid, from->ref, tag, data, size);
 }
 

@@ -104,6 +104,7 @@ oak__msg *oak__msg_alloc(oak__sched *s, size_t size)
     }
     m->next = m->prev = NULL;
     m->kind = OAK__MSG;
+    m->ends_monitor = 0;
     m->name = 0;
     m->pub.tag = 0;
     m->pub.ref = 0;
@@ -169,7 +170,7 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
 
 /* Send from scheduler s (NULL: another thread, inside oak__rt_enter()). */
 static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const void *data,
-                     size_t size, enum oak__kind kind)
+                     size_t size, enum oak__kind kind, bool reply)
 {
     if (to == OAK_NOPID || (tag >> 63) || (size && !data))
         return -EINVAL;
@@ -184,6 +185,16 @@ static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const
     m->pub.tag = tag;
     m->pub.ref = ref;
     m->pub.from = self ? self->self : OAK_NOPID;
+    if (reply && self && !self->in_cleanup) {
+        /* The caller monitors us with this ref: drop our side now, and
+         * the caller drops its side when it takes the reply, with no
+         * demonitor signal between us. */
+        uint64_t watcher;
+        if (oak__map_get(&self->monitors_in, ref, &watcher) && watcher == to) {
+            oak__map_del(&self->monitors_in, ref, NULL);
+            m->ends_monitor = 1;
+        }
+    }
     /* A dead receiver: a no-op, as in Erlang. */
     if (oak__deliver_from(s, m) < 0)
         oak__msg_release(s, m);
@@ -193,28 +204,35 @@ static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const
 }
 
 static int send_any_thread(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size,
-                           enum oak__kind kind)
+                           enum oak__kind kind, bool reply)
 {
     oak__sched *s = oak__sched_self();
     if (s)
-        return send_kind(s, to, ref, tag, data, size, kind);
+        return send_kind(s, to, ref, tag, data, size, kind, reply);
     if (!oak__rt_enter())
         return -ESRCH;
-    int r = send_kind(NULL, to, ref, tag, data, size, kind);
+    int r = send_kind(NULL, to, ref, tag, data, size, kind, reply);
     oak__rt_leave();
     return r;
 }
 
 int oak_send_ref(oak_pid to, oak_ref ref, uint64_t tag, const void *data, size_t size)
 {
-    return send_any_thread(to, ref, tag, data, size, OAK__MSG);
+    return send_any_thread(to, ref, tag, data, size, OAK__MSG, false);
 }
 
 int oak_send_alias(oak_pid to, oak_ref alias, uint64_t tag, const void *data, size_t size)
 {
     if (alias == 0)
         return -EINVAL;
-    return send_any_thread(to, alias, tag, data, size, OAK__ALIAS_MSG);
+    return send_any_thread(to, alias, tag, data, size, OAK__ALIAS_MSG, false);
+}
+
+int oak_send_reply(oak_pid to, oak_ref alias, uint64_t tag, const void *data, size_t size)
+{
+    if (alias == 0)
+        return -EINVAL;
+    return send_any_thread(to, alias, tag, data, size, OAK__ALIAS_MSG, true);
 }
 
 int oak_send(oak_pid to, uint64_t tag, const void *data, size_t size)
@@ -444,6 +462,12 @@ size_t oak__drain(oak__proc *p)
             /* A reply to an alias no longer active is dropped here, so it
              * never reaches the mailbox (Erlang's process aliases). */
             if (alias_active(p, m->pub.ref)) {
+                uint64_t target;
+                /* A reply from the process we monitor with this ref, which
+                 * has dropped its side: the monitor (and alias) end here. */
+                if (m->ends_monitor && oak__map_get(&p->monitors_out, m->pub.ref, &target) &&
+                    (target & ~MONITOR_ALIAS) == from)
+                    oak__map_del(&p->monitors_out, m->pub.ref, NULL);
                 queue_append(p, m);
                 appended++;
             } else {
@@ -795,9 +819,8 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
 {
     if (timeout_ms < 0 && timeout_ms != OAK_INFINITY)
         return -EINVAL;
+    /* The clock is read only when the process is about to wait. */
     int64_t deadline = 0;
-    if (timeout_ms > 0)
-        deadline = oak__now_ns() + timeout_ms * 1000000;
     oak__msg *scan = p->q_head;
     if (by_ref && p->q_mark_ref == ref)
         scan = p->q_mark ? p->q_mark->next : p->q_head;
@@ -819,8 +842,12 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
         scan = NULL;
         if (expired || timeout_ms == 0)
             return -ETIMEDOUT;
-        if (deadline && oak__now_ns() >= deadline)
-            return -ETIMEDOUT;
+        if (timeout_ms > 0) {
+            if (!deadline)
+                deadline = oak__now_ns() + timeout_ms * 1000000;
+            else if (oak__now_ns() >= deadline)
+                return -ETIMEDOUT;
+        }
         p->wait.deadline = deadline;
         oak__proc_switch_out(p, OAK__SW_PARK);
         /* Woken by a message: take the timer out. Its index may be
@@ -1092,7 +1119,11 @@ int oak_demonitor(oak_ref ref, unsigned flags)
     }
     if (flags & OAK_DEMONITOR_FLUSH) {
         oak__drain(p);
-        for (oak__msg *m = p->q_head; m;) {
+        /* A DOWN for ref cannot be older than the mark made with ref. */
+        oak__msg *from = p->q_head;
+        if (p->q_mark_ref == ref)
+            from = p->q_mark ? p->q_mark->next : p->q_head;
+        for (oak__msg *m = from; m;) {
             oak__msg *n = m->next;
             if (m->pub.tag == OAK_TAG_DOWN && m->pub.ref == ref) {
                 oak__queue_remove(p, m);

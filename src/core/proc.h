@@ -51,7 +51,9 @@ typedef struct oak__msg {
     struct oak__msg *prev; /* private queue / held list                    */
     oak_pid to;            /* the incarnation it was sent to               */
     uint16_t kind;         /* enum oak__kind                               */
-    uint16_t pooled;       /* a pool block (OAK__MSG_POOL_PAYLOAD bytes)   */
+    uint8_t pooled;        /* a pool block (OAK__MSG_POOL_PAYLOAD bytes)   */
+    uint8_t ends_monitor;  /* ALIAS_MSG from oak_send_reply(): the sender
+                            * dropped the monitor pub.ref it was under    */
     oak_atom name;         /* SIG_MONITOR by name: the name                */
     oak_msg pub;           /* what the receiver sees                       */
     alignas(16) unsigned char payload[];

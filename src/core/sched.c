@@ -945,7 +945,6 @@ static void teardown(oak__runtime *rt)
         oak__stack_cache_drain(&s->stacks);
         free(s->free_slots);
         free(s->watch);
-        pthread_mutex_destroy(&s->tlock);
     }
     oak__names_term();
     oak__stack_term();
@@ -1013,7 +1012,6 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         oak__sched *s = &rt->scheds[i];
         s->id = i;
         s->rng = 0x9E3779B97F4A7C15ull * (i + 1);
-        pthread_mutex_init(&s->tlock, NULL);
         atomic_store_explicit(&s->next_deadline, INT64_MAX, memory_order_relaxed);
         s->free_slots = malloc(SLOT_CACHE * sizeof *s->free_slots);
         s->watch = c.schedulers > 1 ? calloc(c.schedulers, sizeof *s->watch) : NULL;
@@ -1077,7 +1075,6 @@ fail_scheds:
     for (unsigned i = 0; i < c.schedulers; i++) {
         free(rt->scheds[i].free_slots);
         free(rt->scheds[i].watch);
-        pthread_mutex_destroy(&rt->scheds[i].tlock);
     }
 fail_table:
     free(rt->scheds);

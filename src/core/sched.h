@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 
 #include "core/proc.h"
+#include "core/spinlock.h"
 #include "core/stack.h"
 #include "oak/runtime.h"
 
@@ -51,11 +52,11 @@ typedef struct oak__sched {
     _Atomic oak_pid running;              /* pid running now, or 0          */
 
     /* ---- timers: any thread, under tlock ---- */
-    alignas(64) pthread_mutex_t tlock;
+    alignas(64) oak__spinlock tlock;
     oak__timer **theap;                   /* binary heap by deadline       */
     uint32_t tlen, tcap;
     oak__map tsend;                       /* ref -> SEND timer             */
-    uint64_t ref_counter;                 /* under tlock? no: owner only   */
+    uint64_t ref_counter;                 /* owner thread only             */
 
     /* ---- owner thread only ---- */
     alignas(64) unsigned id;

@@ -65,26 +65,26 @@ static void remove_at(oak__sched *s, uint32_t i)
 
 int oak__timer_add(oak__sched *s, oak__timer *t)
 {
-    pthread_mutex_lock(&s->tlock);
+    oak__spin_lock(&s->tlock);
     if (s->tlen == s->tcap) {
         uint32_t cap = s->tcap ? s->tcap * 2 : 64;
         oak__timer **h = realloc(s->theap, cap * sizeof *h);
         if (!h) {
-            pthread_mutex_unlock(&s->tlock);
+            oak__spin_unlock(&s->tlock);
             return -ENOMEM;
         }
         s->theap = h;
         s->tcap = cap;
     }
     if (t->kind == OAK__TIMER_SEND && oak__map_put(&s->tsend, t->ref, (uint64_t)(uintptr_t)t) < 0) {
-        pthread_mutex_unlock(&s->tlock);
+        oak__spin_unlock(&s->tlock);
         return -ENOMEM;
     }
     t->owner = s;
     put(s, s->tlen++, t);
     sift_up(s, t->index);
     publish_next(s);
-    pthread_mutex_unlock(&s->tlock);
+    oak__spin_unlock(&s->tlock);
     return 0;
 }
 
@@ -93,7 +93,7 @@ bool oak__timer_cancel(oak__timer *t)
     oak__sched *s = t->owner;
     if (!s)
         return false;
-    pthread_mutex_lock(&s->tlock);
+    oak__spin_lock(&s->tlock);
     bool removed = t->index != OAK__TIMER_IDLE;
     if (removed) {
         remove_at(s, t->index);
@@ -101,14 +101,14 @@ bool oak__timer_cancel(oak__timer *t)
             oak__map_del(&s->tsend, t->ref, NULL);
         publish_next(s);
     }
-    pthread_mutex_unlock(&s->tlock);
+    oak__spin_unlock(&s->tlock);
     return removed;
 }
 
 void oak__timers_run(oak__sched *s, int64_t now)
 {
     oak__msg *due = NULL; /* SEND timers' messages, delivered unlocked */
-    pthread_mutex_lock(&s->tlock);
+    oak__spin_lock(&s->tlock);
     while (s->tlen && s->theap[0]->deadline <= now) {
         oak__timer *t = s->theap[0];
         remove_at(s, 0);
@@ -131,7 +131,7 @@ void oak__timers_run(oak__sched *s, int64_t now)
         }
     }
     publish_next(s);
-    pthread_mutex_unlock(&s->tlock);
+    oak__spin_unlock(&s->tlock);
     /* Deliver in deadline order: reverse the list. */
     oak__msg *fifo = NULL;
     while (due) {
@@ -150,7 +150,7 @@ void oak__timers_run(oak__sched *s, int64_t now)
 
 void oak__timers_term(oak__sched *s)
 {
-    pthread_mutex_lock(&s->tlock);
+    oak__spin_lock(&s->tlock);
     for (uint32_t i = 0; i < s->tlen; i++) {
         oak__timer *t = s->theap[i];
         t->index = OAK__TIMER_IDLE;
@@ -164,7 +164,7 @@ void oak__timers_term(oak__sched *s)
     s->theap = NULL;
     s->tcap = 0;
     oak__map_free(&s->tsend);
-    pthread_mutex_unlock(&s->tlock);
+    oak__spin_unlock(&s->tlock);
 }
 
 /* ---- the public timer calls ---------------------------------------------------- */
@@ -231,7 +231,7 @@ static int64_t oak_cancel_timer_in_runtime(oak_ref ref)
     oak__sched *s = ref_owner(ref);
     if (!s)
         return -ENOENT;
-    pthread_mutex_lock(&s->tlock);
+    oak__spin_lock(&s->tlock);
     uint64_t v;
     int64_t left = -ENOENT;
     if (oak__map_del(&s->tsend, ref, &v)) {
@@ -244,7 +244,7 @@ static int64_t oak_cancel_timer_in_runtime(oak_ref ref)
         oak__msg_delete(t->msg);
         free(t);
     }
-    pthread_mutex_unlock(&s->tlock);
+    oak__spin_unlock(&s->tlock);
     return left;
 }
 

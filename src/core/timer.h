@@ -1,6 +1,6 @@
 /* timer.h - per-scheduler timer heaps.
  *
- * Each scheduler keeps a binary heap of timers under its own mutex. A timer
+ * Each scheduler keeps a binary heap of timers under its own spinlock. A timer
  * is added to the heap of the scheduler it was made on and fires there;
  * anyone may cancel it by taking that heap's lock. Firing and cancelling are
  * serialised by the lock, so once oak__timer_cancel() returns, the timer
