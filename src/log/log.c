@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static _Atomic int level = OAK_LOG_NOTICE;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* handler + ctx */
@@ -31,6 +33,40 @@ bool oak_log_enabled(oak_log_level l)
 }
 
 static const char *const names[] = {"debug", "info", "notice", "warning", "error"};
+
+/* The default handler: "=level kind= line" and a newline, in one write(2)
+ * so that lines from several threads never interleave. */
+static void write_stderr(const char *lvl, const char *kind, const char *line)
+{
+    size_t nl = strlen(lvl), nk = strlen(kind), n = strlen(line);
+    size_t total = nl + nk + n + 4;
+    char small[1024];
+    char *buf = total <= sizeof small ? small : malloc(total);
+    if (!buf)
+        return;
+    char *o = buf;
+    *o++ = '=';
+    memcpy(o, lvl, nl);
+    o += nl;
+    *o++ = ' ';
+    memcpy(o, kind, nk);
+    o += nk;
+    *o++ = '=';
+    *o++ = ' ';
+    memcpy(o, line, n);
+    o += n;
+    *o++ = '\n';
+    for (const char *p = buf; p < o;) {
+        ssize_t w = write(2, p, (size_t)(o - p));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* stderr closed or full: the event is lost, nothing else */
+        p += w;
+    }
+    if (buf != small)
+        free(buf);
+}
 
 int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
 {
@@ -60,7 +96,7 @@ int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
     if (handler)
         handler(l, kind, line, handler_ctx);
     else
-        fprintf(stderr, "=%s %s= %s\n", names[l], kind, line);
+        write_stderr(names[l], kind, line);
     pthread_mutex_unlock(&lock);
     if (line != small)
         free(line);
