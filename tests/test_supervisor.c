@@ -66,6 +66,7 @@ typedef struct wcfg {
     int fail_from;       /* init fails from this start on (1-based); 0 never */
     bool crash_at_once;  /* crash with `boom` right after init */
     bool silent;         /* no READY message (many children) */
+    int init_sleep_ms;   /* init takes this long */
 } wcfg;
 
 typedef struct started_msg {
@@ -79,6 +80,8 @@ static int w_init(oak_gen_server *gs, void *arg, void **state)
     const wcfg *c = arg;
     oak_trap_exit(true);
     int n = atomic_fetch_add(&starts[c->idx], 1) + 1;
+    if (c->init_sleep_ms)
+        oak_sleep(c->init_sleep_ms);
     if (c->fail_from && n >= c->fail_from) {
         oak_gen_server_set_stop(gs, A("init_failed"), NULL);
         return OAK_GS_STOP;
@@ -568,6 +571,60 @@ static void supervisor_simple_one_for_one_all_significant(void **st)
     run(body_simple_all_significant);
 }
 
+/* all_significant: a significant child that is being restarted still
+ * counts as alive (OTP: its pid is {restarting, Old}, not undefined), so the
+ * exit of the other one does not shut the supervisor down. Checked with OTP
+ * 25: the supervisor stays up while b's restarts keep failing. */
+static void all_significant_while_restarting(bool by_backoff)
+{
+    static wcfg cb, cc;
+    cb = (wcfg){.idx = 1};
+    cc = (wcfg){.idx = 2};
+    if (!by_backoff) {
+        cb.fail_from = 2; /* every restart fails, slowly */
+        cb.init_sleep_ms = 10;
+    }
+    static oak_child_spec ch[2];
+    ch[0] = wspec("b", &cb);
+    ch[1] = wspec("c", &cc);
+    for (int i = 0; i < 2; i++) {
+        ch[i].restart = OAK_TRANSIENT;
+        ch[i].significant = true;
+    }
+    if (by_backoff)
+        ch[0].backoff = (oak_backoff){.initial_ms = 400};
+    static oak_supervisor_def def;
+    def = (oak_supervisor_def){
+        .flags = flags(OAK_ONE_FOR_ONE, 1000, 5, OAK_ALL_SIGNIFICANT),
+        .children = ch, .count = 2};
+    oak_pid sup = start_sup(&def);
+    oak_pid k[3];
+    for (int i = 0; i < 2; i++) {
+        started_msg m = recv_started(OT_LONG_MS);
+        k[m.idx] = m.pid;
+    }
+    tell(k[1], "boom");
+    oak_sleep(100);
+    OT_CHECK_INT_EQ(status_of(sup, A("b")), OAK_CHILD_RESTARTING);
+    tell(k[2], "normal");
+    oak_sleep(200);
+    OT_CHECK(oak_is_alive(sup));
+    OT_CHECK_INT_EQ(oak_supervisor_stop(sup), 0);
+}
+
+static void body_all_significant_restarting(void) { all_significant_while_restarting(false); }
+static void body_all_significant_backoff(void) { all_significant_while_restarting(true); }
+
+static void supervisor_all_significant_counts_a_restarting_child_as_alive(void **st)
+{
+    run(body_all_significant_restarting);
+}
+
+static void supervisor_all_significant_counts_a_backoff_wait_as_alive(void **st)
+{
+    run(body_all_significant_backoff);
+}
+
 static void body_significant_rejected(void)
 {
     wcfg c = {.idx = 0};
@@ -1009,6 +1066,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(supervisor_all_significant_stops_when_the_last_one_exits),
         cmocka_unit_test(supervisor_terminate_child_of_a_significant_child_never_shuts_down),
         cmocka_unit_test(supervisor_simple_one_for_one_all_significant),
+        cmocka_unit_test(supervisor_all_significant_counts_a_restarting_child_as_alive),
+        cmocka_unit_test(supervisor_all_significant_counts_a_backoff_wait_as_alive),
         cmocka_unit_test(supervisor_significant_needs_auto_shutdown),
     };
     static const struct CMUnitTest validation[] = {

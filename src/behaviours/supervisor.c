@@ -658,8 +658,10 @@ static bool auto_shutdown(const sup *s, bool significant)
         return false;
     if (s->flags.auto_shutdown == OAK_ANY_SIGNIFICANT)
         return true;
+    /* A child waiting for a restart (failed start, or backoff) counts as
+     * alive: OTP's pid is then {restarting, Old}, not undefined. */
     for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].pid && s->v[i].spec.significant)
+        if ((s->v[i].pid || s->v[i].restarting) && s->v[i].spec.significant)
             return false;
     return true;
 }
