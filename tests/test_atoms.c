@@ -78,7 +78,8 @@ static void bad_names_give_no_atom(void **state)
     assert_null(oak_atom_name((oak_atom)0x7ffffff0u));
 }
 
-enum { ATOM_THREADS = 4, ATOM_NAMES = 2000 };
+/* A prime count, so that every stride 2t+1 visits every name. */
+enum { ATOM_THREADS = 4, ATOM_NAMES = 2003 };
 static oak_atom thread_atoms[ATOM_THREADS][ATOM_NAMES];
 
 static void *intern_thread(void *arg)

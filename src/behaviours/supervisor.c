@@ -187,10 +187,14 @@ static int check_spec(const oak_child_spec *c, oak_auto_shutdown as, bool dyn,
         set_why(why, "invalid_shutdown", "%lld", (long long)c->shutdown);
     else if (dyn && c->shutdown == OAK_SHUTDOWN_ZERO)
         set_why(why, "invalid_shutdown", "0");
-    else if (c->backoff.initial_ms < 0 || c->backoff.max_ms < 0 ||
-             c->backoff.jitter_pct < 0 || c->backoff.jitter_pct > 100 ||
-             c->backoff.reset_after_ms < 0)
-        set_why(why, "invalid_backoff", "%lld", (long long)c->backoff.initial_ms);
+    else if (c->backoff.initial_ms < 0)
+        set_why(why, "invalid_backoff", "{initial_ms,%lld}", (long long)c->backoff.initial_ms);
+    else if (c->backoff.max_ms < 0)
+        set_why(why, "invalid_backoff", "{max_ms,%lld}", (long long)c->backoff.max_ms);
+    else if (c->backoff.jitter_pct < 0 || c->backoff.jitter_pct > 100)
+        set_why(why, "invalid_backoff", "{jitter_pct,%d}", c->backoff.jitter_pct);
+    else if (c->backoff.reset_after_ms < 0)
+        set_why(why, "invalid_backoff", "{reset_after_ms,%lld}", (long long)c->backoff.reset_after_ms);
     else
         return 0;
     return -EINVAL;
@@ -654,8 +658,10 @@ static bool auto_shutdown(const sup *s, bool significant)
         return false;
     if (s->flags.auto_shutdown == OAK_ANY_SIGNIFICANT)
         return true;
+    /* A child waiting for a restart (failed start, or backoff) counts as
+     * alive: OTP's pid is then {restarting, Old}, not undefined. */
     for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].pid && s->v[i].spec.significant)
+        if ((s->v[i].pid || s->v[i].restarting) && s->v[i].spec.significant)
             return false;
     return true;
 }
