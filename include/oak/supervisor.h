@@ -97,7 +97,9 @@ typedef int (*oak_child_start_fn)(const oak_child_args *args, oak_pid *pid,
  * (default 10 * max_ms). Each restart still counts toward intensity when it
  * is decided, before the delay: a delay therefore spreads restarts out but
  * never hides them from the intensity check. While a child waits,
- * which_children shows it as restarting. */
+ * which_children shows it as restarting. Backoff applies to one_for_one,
+ * simple_one_for_one and dynamic supervisors; under one_for_all and
+ * rest_for_one the group is restarted at once (the delay is not applied). */
 typedef struct oak_backoff {
     int64_t initial_ms;
     int64_t max_ms;       /* 0 = 30 * initial_ms */
