@@ -11,6 +11,7 @@
 #include "oak/process.h"
 #include "oak/message.h"
 #include "oak/log.h"
+#include "oak/io.h"
 #include "oak/gen_server.h"
 #include "oak/supervisor.h"
 

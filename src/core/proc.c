@@ -488,6 +488,9 @@ size_t oak__drain(oak__proc *p)
                 oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
             oak__msg_release(p->sched, m);
             break;
+        case OAK__SIG_FD_READY:
+            oak__msg_release(p->sched, m); /* fd_revents holds the news */
+            break;
         case OAK__SIG_DEMONITOR:
             oak__map_del(&p->monitors_in, m->pub.ref, NULL);
             oak__msg_release(p->sched, m);

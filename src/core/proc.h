@@ -40,6 +40,8 @@ enum oak__kind {
     OAK__SIG_DOWN,      /* the process we monitor with pub.ref died      */
     OAK__ALIAS_MSG,     /* a message sent to alias pub.ref: delivered
                          * only while the alias is active               */
+    OAK__SIG_FD_READY,  /* the fd poller saw events for our wait: only
+                         * a wake-up, dropped when drained              */
 };
 
 /* A message or signal. Allocated by the sender, owned by the receiver once
@@ -118,6 +120,10 @@ typedef struct oak__proc {
     _Atomic oak_pid pid;
     /* Registered name, or 0. Written under the name table's lock. */
     _Atomic oak_atom name;
+    /* oak_wait_fd(): the number of the current wait (the poller ignores
+     * events of older ones) and the events the poller saw for it. */
+    _Atomic uint32_t fd_seq;
+    _Atomic uint32_t fd_revents;
 
     /* ---- the process itself / its current scheduler only ---- */
     alignas(64) void *sp;        /* saved context while not running       */

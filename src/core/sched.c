@@ -27,6 +27,7 @@
 
 #include "core/ctx.h"
 #include "core/fault.h"
+#include "core/fdwait.h"
 #include "core/name.h"
 #include "core/sanitizer.h"
 #include "core/timer.h"
@@ -1020,6 +1021,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     }
     oak__stack_init(c.stack_size, c.guarded_stacks);
     oak__names_init();
+    oak__fdwait_init(rt);
     oak__rt = rt;
     atomic_store_explicit(&rt_public, rt, memory_order_seq_cst);
     if ((rc = oak__fault_install()) < 0)
@@ -1051,6 +1053,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     tls_sched = NULL;
     for (unsigned i = 1; i < started; i++)
         pthread_join(rt->scheds[i].thread, NULL);
+    oak__fdwait_term(rt);
 
     rc = atomic_load_explicit(&rt->status, memory_order_relaxed);
     atomic_store_explicit(&rt_public, NULL, memory_order_seq_cst);

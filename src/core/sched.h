@@ -113,6 +113,11 @@ typedef struct oak__runtime {
     _Atomic int stopping;      /* oak_shutdown() called / main ended         */
     _Atomic int status;        /* oak_run()'s result                          */
     _Atomic uint64_t foreign_refs;
+
+    pthread_mutex_t poll_lock; /* starting the fd poller                    */
+    int epfd, evfd;            /* epoll set and its wake-up eventfd, or -1  */
+    bool poller_started;
+    pthread_t poller;
 } oak__runtime;
 
 /* The running runtime. Scheduler threads (and processes) use it directly;
