@@ -1017,55 +1017,49 @@ int oak_unlink(oak_pid pid)
     return 0;
 }
 
-static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name)
+/* Monitor pid (or name's pid); with `alias` the reference is also an alias
+ * that ends with the monitor. */
+static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name, bool alias)
 {
     oak_ref ref = oak_make_ref();
     oak_pid me = self_pid(p);
-    int rc = -ESRCH;
-    if (pid != OAK_NOPID && oak__map_put(&p->monitors_out, ref, pid) == 0) {
-        rc = pid == me ? -ESRCH : send_control(pid, me, OAK__SIG_MONITOR, ref);
-        if (rc < 0)
-            oak__map_del(&p->monitors_out, ref, NULL);
-        else if (name)
-            oak__map_put(&p->monitor_names, ref, name);
-    }
-    if (pid == me && rc < 0) {
+    uint64_t value = pid | (alias ? MONITOR_ALIAS : 0);
+    if (pid == me) {
         /* Monitoring oneself: Erlang allows it; the DOWN would come at
          * death, when nobody can receive it. Keep the monitor. */
-        if (oak__map_put(&p->monitors_out, ref, pid) == 0 &&
+        if (oak__map_put(&p->monitors_out, ref, value) == 0 &&
             oak__map_put(&p->monitors_in, ref, me) == 0) {
             if (name)
                 oak__map_put(&p->monitor_names, ref, name);
             return ref;
         }
+        oak__map_del(&p->monitors_out, ref, NULL);
+    } else if (pid != OAK_NOPID && oak__map_put(&p->monitors_out, ref, value) == 0) {
+        if (send_control(pid, me, OAK__SIG_MONITOR, ref) == 0) {
+            if (name)
+                oak__map_put(&p->monitor_names, ref, name);
+            return ref;
+        }
+        oak__map_del(&p->monitors_out, ref, NULL);
     }
-    if (rc < 0) {
-        oak__drain(p);
-        oak__msg *m = exit_item(me, pid, OAK__SIG_DOWN, ref, OAK_NOPROC, NULL, name);
-        if (m)
-            queue_append(p, m);
-    }
+    /* Dead (or no memory to watch it): DOWN noproc at once. */
+    oak__drain(p);
+    oak__msg *m = exit_item(me, pid, OAK__SIG_DOWN, ref, OAK_NOPROC, NULL, name);
+    if (m)
+        queue_append(p, m);
     return ref;
 }
 
 oak_ref oak_monitor(oak_pid pid)
 {
     oak__proc *p = self_blocking();
-    return p ? monitor(p, pid, 0) : 0;
+    return p ? monitor(p, pid, 0, false) : 0;
 }
 
 oak_ref oak_monitor_alias(oak_pid pid)
 {
     oak__proc *p = self_blocking();
-    if (!p)
-        return 0;
-    oak_ref ref = monitor(p, pid, 0);
-    /* Set after monitor(): a DOWN noproc already queued for a dead pid
-     * has been acted on, and a live monitor's DOWN will end the alias. */
-    uint64_t target;
-    if (oak__map_get(&p->monitors_out, ref, &target))
-        oak__map_put(&p->monitors_out, ref, target | MONITOR_ALIAS); /* overwrite: no alloc */
-    return ref;
+    return p ? monitor(p, pid, 0, true) : 0;
 }
 
 oak_ref oak_alias(void)
@@ -1099,7 +1093,7 @@ oak_ref oak_monitor_name(oak_atom name)
     oak__proc *p = self_blocking();
     if (!p || !oak_atom_name(name))
         return 0;
-    return monitor(p, oak_whereis(name), name);
+    return monitor(p, oak_whereis(name), name, false);
 }
 
 int oak_demonitor(oak_ref ref, unsigned flags)
