@@ -425,6 +425,77 @@ static bool alias_active(oak__proc *p, oak_ref ref)
            (oak__map_get(&p->monitors_out, ref, &v) && (v & MONITOR_ALIAS));
 }
 
+/* Act on one item that is not a plain message; `rest` is what follows it
+ * in the batch (kept if the item ends the process). Returns the number of
+ * messages it added to the mailbox (0 or 1). Out of line: the message path
+ * in oak__drain() stays short. */
+__attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, oak__msg *rest)
+{
+    oak_pid from = m->pub.from;
+    oak_atom reason;
+    const char *detail;
+    switch (m->kind) {
+    case OAK__ALIAS_MSG:
+        /* A reply to an alias no longer active is dropped here, so it never
+         * reaches the mailbox (Erlang's process aliases). */
+        if (alias_active(p, m->pub.ref)) {
+            uint64_t target;
+            /* A reply from the process we monitor with this ref, which has
+             * dropped its side: the monitor (and alias) end here. */
+            if (m->ends_monitor && oak__map_get(&p->monitors_out, m->pub.ref, &target) &&
+                (target & ~MONITOR_ALIAS) == from)
+                oak__map_del(&p->monitors_out, m->pub.ref, NULL);
+            queue_append(p, m);
+            return 1;
+        }
+        break;
+    case OAK__SIG_LINK:
+        if (oak__map_put(&p->links, from, 0) < 0)
+            oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a link was lost");
+        break;
+    case OAK__SIG_UNLINK:
+        oak__map_del(&p->links, from, NULL);
+        break;
+    case OAK__SIG_MONITOR:
+        if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
+            oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
+        break;
+    case OAK__SIG_FD_READY:
+        break; /* only a wake-up: fd_revents holds the news */
+    case OAK__SIG_DEMONITOR:
+        oak__map_del(&p->monitors_in, m->pub.ref, NULL);
+        break;
+    case OAK__SIG_DOWN: {
+        uint64_t name = 0;
+        if (!oak__map_del(&p->monitors_out, m->pub.ref, NULL))
+            break; /* demonitored meanwhile */
+        oak__map_del(&p->monitor_names, m->pub.ref, &name);
+        ((oak_down *)m->payload)->name = (oak_atom)name;
+        queue_append(p, m);
+        return 1;
+    }
+    case OAK__SIG_EXIT_LINK:
+    case OAK__SIG_EXIT: {
+        bool via_link = m->kind == OAK__SIG_EXIT_LINK;
+        /* A link's signal counts only while the link exists. */
+        if (via_link && !oak__map_del(&p->links, from, NULL))
+            break;
+        if (exit_signal(p, m, via_link, &reason, &detail)) {
+            char *copy = detail ? strdup(detail) : NULL;
+            oak__msg_release(p->sched, m);
+            keep_rest(p, rest);
+            oak__proc_exit(p, reason, copy);
+        }
+        /* Trapped: exit_signal() made it an EXIT message, or dropped it. */
+        return p->trap_exit ? 1 : 0;
+    }
+    default:
+        break;
+    }
+    oak__msg_release(p->sched, m);
+    return 0;
+}
+
 size_t oak__drain(oak__proc *p)
 {
     if (atomic_load_explicit(&p->inbox, memory_order_relaxed) == OAK__INBOX_EMPTY)
@@ -441,92 +512,18 @@ size_t oak__drain(oak__proc *p)
         fifo = list;
         list = n;
     }
-    oak_pid me = self_pid(p);
+    oak_pid me = p->self;
     size_t appended = 0;
     while (fifo) {
         oak__msg *m = fifo;
         fifo = m->next;
-        if (m->to != me) {
+        if (m->to == me && m->kind == OAK__MSG) {
+            queue_append(p, m);
+            appended++;
+        } else if (m->to != me) {
             answer_dead(m, m->to);
-            continue;
-        }
-        oak_pid from = m->pub.from;
-        oak_atom reason;
-        const char *detail;
-        switch (m->kind) {
-        case OAK__MSG:
-            queue_append(p, m);
-            appended++;
-            break;
-        case OAK__ALIAS_MSG:
-            /* A reply to an alias no longer active is dropped here, so it
-             * never reaches the mailbox (Erlang's process aliases). */
-            if (alias_active(p, m->pub.ref)) {
-                uint64_t target;
-                /* A reply from the process we monitor with this ref, which
-                 * has dropped its side: the monitor (and alias) end here. */
-                if (m->ends_monitor && oak__map_get(&p->monitors_out, m->pub.ref, &target) &&
-                    (target & ~MONITOR_ALIAS) == from)
-                    oak__map_del(&p->monitors_out, m->pub.ref, NULL);
-                queue_append(p, m);
-                appended++;
-            } else {
-                oak__msg_release(p->sched, m);
-            }
-            break;
-        case OAK__SIG_LINK:
-            if (oak__map_put(&p->links, from, 0) < 0)
-                oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a link was lost");
-            oak__msg_release(p->sched, m);
-            break;
-        case OAK__SIG_UNLINK:
-            oak__map_del(&p->links, from, NULL);
-            oak__msg_release(p->sched, m);
-            break;
-        case OAK__SIG_MONITOR:
-            if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
-                oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
-            oak__msg_release(p->sched, m);
-            break;
-        case OAK__SIG_FD_READY:
-            oak__msg_release(p->sched, m); /* fd_revents holds the news */
-            break;
-        case OAK__SIG_DEMONITOR:
-            oak__map_del(&p->monitors_in, m->pub.ref, NULL);
-            oak__msg_release(p->sched, m);
-            break;
-        case OAK__SIG_DOWN: {
-            uint64_t name = 0;
-            if (!oak__map_del(&p->monitors_out, m->pub.ref, NULL)) {
-                oak__msg_release(p->sched, m); /* demonitored meanwhile */
-                break;
-            }
-            oak__map_del(&p->monitor_names, m->pub.ref, &name);
-            ((oak_down *)m->payload)->name = (oak_atom)name;
-            queue_append(p, m);
-            appended++;
-            break;
-        }
-        case OAK__SIG_EXIT_LINK:
-        case OAK__SIG_EXIT: {
-            bool via_link = m->kind == OAK__SIG_EXIT_LINK;
-            /* A link's signal counts only while the link exists. */
-            if (via_link && !oak__map_del(&p->links, from, NULL)) {
-                oak__msg_release(p->sched, m);
-                break;
-            }
-            if (exit_signal(p, m, via_link, &reason, &detail)) {
-                char *copy = detail ? strdup(detail) : NULL;
-                oak__msg_release(p->sched, m);
-                keep_rest(p, fifo);
-                oak__proc_exit(p, reason, copy);
-            }
-            if (p->trap_exit)
-                appended++;
-            break;
-        }
-        default:
-            oak__msg_release(p->sched, m);
+        } else {
+            appended += drain_other(p, m, fifo);
         }
     }
     return appended;
