@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo bench conformance sanitize install clean
+.PHONY: all deps build test demo bench conformance sanitize check-arch install clean
 
 all: build
 
@@ -40,8 +40,11 @@ sanitize:
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && ctest --output-on-failure -j $(JOBS)
 
+check-arch:
+	@sh tools/check-arch.sh build-arch
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-arch
