@@ -1,17 +1,24 @@
 /* sched.h - schedulers, run queues and the runtime's global state.
  *
- * One scheduler per thread. Each has a run queue of its own:
+ * One scheduler per thread. Each has run queues of its own (see
+ * docs/design/scheduler.md):
  *   - runnext: the process woken last by this scheduler's running process
  *     (a message's receiver runs next, on the same core, while the sender's
  *     data is still in cache); owner only, never stolen;
- *   - ring: a bounded circular queue; only the owner pushes, anyone may
- *     take from its head (the owner pops, idle schedulers steal half);
+ *   - the spawn deque: newly spawned processes, newest first for the owner,
+ *     oldest first for thieves (a tree of spawns is walked depth first);
+ *   - ring: a bounded circular FIFO of processes that yielded or were woken
+ *     behind runnext; only the owner pushes, anyone may take from its head
+ *     (the owner pops, idle schedulers steal half);
  *   - the global queue (a mutex-protected list) takes the overflow, and
  *     processes woken from threads that are not schedulers.
- * Idle schedulers spin a little looking for work, then sleep on a futex.
- * Work is handed to a sleeping scheduler (wakep) only when there is no
- * spinning scheduler already and work was added to a ring, never for a
- * runnext wake-up (the local scheduler will run it soon).
+ * A process that gives up the CPU hands it directly to the next local
+ * process (one context switch); the scheduler's own loop runs when there is
+ * none, and at least every 64 hand-offs to look at timers and the global
+ * queue. Idle schedulers spin a little looking for work, then sleep on a
+ * futex. Work is handed to a sleeping scheduler (wakep) only when there is
+ * no spinning scheduler already and work was added to a deque or ring,
+ * never for a runnext wake-up (the local scheduler will run it soon).
  */
 #ifndef OAK_CORE_SCHED_H
 #define OAK_CORE_SCHED_H
