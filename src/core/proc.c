@@ -505,13 +505,7 @@ size_t oak__drain(oak__proc *p)
     if (list == OAK__INBOX_EMPTY || list == OAK__INBOX_PARKED)
         return 0;
     /* The inbox is a stack: reverse it to get the sending order. */
-    oak__msg *fifo = NULL;
-    while (list) {
-        oak__msg *n = list->next;
-        list->next = fifo;
-        fifo = list;
-        list = n;
-    }
+    oak__msg *fifo = oak__msg_reverse(list);
     oak_pid me = p->self;
     size_t appended = 0;
     while (fifo) {
@@ -747,13 +741,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     oak__msg *list = atomic_exchange_explicit(&p->inbox, OAK__INBOX_CLOSED, memory_order_acquire);
     if (list == OAK__INBOX_PARKED)
         list = NULL;
-    oak__msg *fifo = NULL;
-    while (list) {
-        oak__msg *n = list->next;
-        list->next = fifo;
-        fifo = list;
-        list = n;
-    }
+    oak__msg *fifo = oak__msg_reverse(list);
 
     if (notify) {
         for (uint32_t i = 0; i < p->links.cap; i++)

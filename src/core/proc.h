@@ -61,6 +61,20 @@ typedef struct oak__msg {
     alignas(16) unsigned char payload[];
 } oak__msg;
 
+/* Reverse a singly linked list of items (an inbox stack into sending
+ * order). */
+static inline oak__msg *oak__msg_reverse(oak__msg *list)
+{
+    oak__msg *fifo = NULL;
+    while (list) {
+        oak__msg *n = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = n;
+    }
+    return fifo;
+}
+
 /* Messages with payloads up to this size come from per-scheduler pools of
  * equal blocks instead of malloc. */
 #define OAK__MSG_POOL_PAYLOAD 112

@@ -132,14 +132,8 @@ void oak__timers_run(oak__sched *s, int64_t now)
     }
     publish_next(s);
     oak__spin_unlock(&s->tlock);
-    /* Deliver in deadline order: reverse the list. */
-    oak__msg *fifo = NULL;
-    while (due) {
-        oak__msg *n = due->next;
-        due->next = fifo;
-        fifo = due;
-        due = n;
-    }
+    /* Deliver in deadline order. */
+    oak__msg *fifo = oak__msg_reverse(due);
     while (fifo) {
         oak__msg *n = fifo->next;
         if (oak__deliver(fifo) < 0)
