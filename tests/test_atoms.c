@@ -85,9 +85,11 @@ static void *intern_thread(void *arg)
 {
     int t = (int)(intptr_t)arg;
     char name[32];
+    /* Each thread walks the names in a different order: a step coprime
+     * with ATOM_NAMES, so that every thread visits every name. */
+    static const int steps[ATOM_THREADS] = {1, 3, 7, 9};
     for (int k = 0; k < ATOM_NAMES; k++) {
-        /* Each thread walks the names in a different order. */
-        int i = (k * (2 * t + 1)) % ATOM_NAMES;
+        int i = (k * steps[t]) % ATOM_NAMES;
         snprintf(name, sizeof name, "concurrent_%d", i);
         thread_atoms[t][i] = oak_atom_from(name);
     }
