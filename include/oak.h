@@ -13,5 +13,8 @@
 #include "oak/log.h"
 #include "oak/gen_server.h"
 #include "oak/supervisor.h"
+#include "oak/agent.h"
+#include "oak/registry.h"
+#include "oak/application.h"
 
 #endif
