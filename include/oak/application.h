@@ -76,8 +76,8 @@ typedef struct oak_application {
  * orderly stop; 1 when the application failed to start, or when its tree
  * died and its type ends the program; a negative code if the runtime could
  * not start (oak_run()'s errors; -EINVAL for a spec without name or top
- * supervisor). Call it from the program's main thread, outside any process,
- * before other threads are created; it blocks. */
+ * supervisor). Call it from outside any process (typically from main());
+ * it blocks. */
 OAK_API int oak_application_run(const oak_application *app);
 
 /* Ask the running application to stop, as SIGTERM does. Returns 0, or
