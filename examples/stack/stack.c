@@ -198,6 +198,19 @@ static void show_children(const char *label, oak_pid sup)
     printf("\n");
 }
 
+/* After a crash, wait until the supervisor has the stack server running
+ * again (its start has returned, so its init has run). */
+static void wait_restarted(oak_pid old)
+{
+    for (int i = 0; i < 2500; i++) {
+        oak_child_info c;
+        if (oak_supervisor_which_children(oak_whereis(A("stack_sub")), &c, 1) == 1 &&
+            c.status == OAK_CHILD_RUNNING && c.pid != old)
+            return;
+        oak_sleep(2);
+    }
+}
+
 static void command(const char *line)
 {
     char cmd[32] = "", arg[200] = "";
@@ -218,11 +231,13 @@ static void command(const char *line)
             oak_msg_free(m);
             oak_demonitor(mon, OAK_DEMONITOR_FLUSH);
         } else {
+            /* The server crashed; say so once its supervisor has it back. */
+            oak_receive_ref(&m, mon, OAK_GEN_CALL_TIMEOUT);
+            oak_msg_free(m);
+            wait_restarted(stack);
             char b[600];
             oak_reason_str(&why, b, sizeof b);
             printf("pop -> {exit,%s}\n", b);
-            oak_receive_ref(&m, mon, OAK_GEN_CALL_TIMEOUT);
-            oak_msg_free(m);
         }
     } else if (!strcmp(cmd, "crash")) {
         printf("crash\n");
@@ -232,6 +247,7 @@ static void command(const char *line)
         oak_msg *m = NULL;
         if (oak_receive_ref(&m, mon, OAK_GEN_CALL_TIMEOUT) == 0)
             oak_msg_free(m);
+        wait_restarted(stack);
     } else if (!strcmp(cmd, "tree")) {
         show_children("top", oak_whereis(A("stack_top")));
         show_children("sub", oak_whereis(A("stack_sub")));
@@ -241,9 +257,6 @@ static void command(const char *line)
     } else {
         printf("commands: push ITEM, pop, crash, tree, quit\n");
     }
-    /* After a crash, wait until the server is back (found by its key). */
-    for (int i = 0; i < 500 && !oak_is_alive(find("stack")); i++)
-        oak_sleep(2);
 }
 
 static int console_init(oak_gen_server *gs, void *arg, void **state)
