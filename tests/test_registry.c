@@ -242,6 +242,18 @@ static void body_via(void *arg)
     ping(oak_via_whereis(&via), &rc);
     OT_CHECK_INT_EQ(rc, -ESRCH);
 
+    /* A supervisor named through the registry. */
+    oak_via sv;
+    OT_CHECK_INT_EQ(oak_registry_via(&sv, A("reg_v"), KEY("sup")), 0);
+    oak_supervisor_def sd = {.flags = {OAK_DYNAMIC, 3, 5}, .via = &sv};
+    oak_pid sup = OAK_NOPID;
+    OT_CHECK_INT_EQ(oak_supervisor_start(&sd, 0, &sup, NULL), 0);
+    OT_CHECK_UINT_EQ(oak_via_whereis(&sv), sup);
+    oak_child_counts k;
+    OT_CHECK_INT_EQ(oak_supervisor_count_children(oak_via_whereis(&sv), &k), 0);
+    OT_CHECK_INT_EQ(oak_supervisor_stop(sup), 0);
+    OT_CHECK_UINT_EQ(oak_via_whereis(&sv), OAK_NOPID);
+
     /* Not with a name as well; a duplicate registry refuses via. */
     o.name = A("both");
     OT_CHECK_INT_EQ(oak_gen_server_start(&echo_cb, NULL, &o, &q, NULL), -EINVAL);

@@ -1172,7 +1172,7 @@ int oak_supervisor_start(const oak_supervisor_def *def, unsigned flags,
         return -EINVAL;
     start_arg a = {def};
     oak_gen_server_opts o = {.flags = flags & OAK_GEN_LINK, .name = def->name,
-                             .arg_size = sizeof a};
+                             .via = def->via, .arg_size = sizeof a};
     return oak_gen_server_start(&sup_callbacks, &a, &o, pid, why);
 }
 
