@@ -19,6 +19,20 @@ typedef struct child {
     bool eof;
 } child;
 
+/* The child of the running test, killed by the teardown if a failed
+ * assertion left it running. */
+static pid_t live_child;
+
+static int kill_leftover(void **st)
+{
+    if (live_child > 0) {
+        kill(live_child, SIGKILL);
+        waitpid(live_child, NULL, 0);
+        live_child = 0;
+    }
+    return 0;
+}
+
 static void spawn_program(child *c, const char *mode, const char *arg)
 {
     int fd[2];
@@ -35,6 +49,7 @@ static void spawn_program(child *c, const char *mode, const char *arg)
     close(fd[1]);
     memset(c, 0, sizeof *c);
     c->pid = pid;
+    live_child = pid;
     c->out = fd[0];
 }
 
@@ -71,11 +86,14 @@ static int wait_exit(child *c, int timeout_ms)
     int st = 0;
     for (;;) {
         pid_t r = waitpid(c->pid, &st, WNOHANG);
-        if (r == c->pid)
+        if (r == c->pid) {
+            live_child = 0;
             break;
+        }
         if (ot_ms_since(t0) > timeout_ms) {
             kill(c->pid, SIGKILL);
             waitpid(c->pid, &st, 0);
+            live_child = 0;
             close(c->out);
             return -1000;
         }
@@ -171,6 +189,21 @@ static void temporary_application_whose_top_gives_up_runs_on_until_stopped(void 
     check_gave_up(&c, "temporary"); /* no second round of callbacks */
 }
 
+static void application_that_cannot_start_exits_non_zero(void **st)
+{
+    child c;
+    spawn_program(&c, "badstart", NULL);
+    assert_true(read_until(&c, NULL, LONG_MS));
+    int status = wait_exit(&c, LONG_MS);
+    assert_string_equal(c.buf,
+                        "start a\n"
+                        "init_stop f nope\n"
+                        "stop a shutdown\n"
+                        "report app_exit demo "
+                        "{shutdown,{failed_to_start_child,f,nope}} permanent\n");
+    assert_int_equal(status, 1);
+}
+
 static void second_signal_ends_a_stuck_stop_at_once(void **st)
 {
     child c;
@@ -191,12 +224,13 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(application_stops_its_tree_in_order_on_sigterm_and_exits_0),
-        cmocka_unit_test(application_stops_the_same_way_on_sigint),
-        cmocka_unit_test(permanent_application_whose_top_gives_up_exits_non_zero),
-        cmocka_unit_test(transient_application_whose_top_gives_up_exits_non_zero),
-        cmocka_unit_test(temporary_application_whose_top_gives_up_runs_on_until_stopped),
-        cmocka_unit_test(second_signal_ends_a_stuck_stop_at_once),
+        cmocka_unit_test_teardown(application_stops_its_tree_in_order_on_sigterm_and_exits_0, kill_leftover),
+        cmocka_unit_test_teardown(application_stops_the_same_way_on_sigint, kill_leftover),
+        cmocka_unit_test_teardown(permanent_application_whose_top_gives_up_exits_non_zero, kill_leftover),
+        cmocka_unit_test_teardown(transient_application_whose_top_gives_up_exits_non_zero, kill_leftover),
+        cmocka_unit_test_teardown(temporary_application_whose_top_gives_up_runs_on_until_stopped, kill_leftover),
+        cmocka_unit_test_teardown(application_that_cannot_start_exits_non_zero, kill_leftover),
+        cmocka_unit_test_teardown(second_signal_ends_a_stuck_stop_at_once, kill_leftover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,10 @@
  *
  * Signals. SIGTERM and SIGINT get a handler that only write(2)s the signal
  * number to a pipe (async-signal-safe); a thread reads the pipe and asks the
- * master to stop with a message (oak_send() is safe from any thread). A
+ * master to stop with a message (oak_send() is safe from any thread). The
+ * two signals are blocked in the calling thread, and so in the scheduler
+ * threads that inherit its mask; only the reader thread (and threads the
+ * program made before) takes them. A
  * second signal while stopping makes the runtime end at once
  * (oak_shutdown(1)): every process still alive is killed. The previous
  * handlers are restored when oak_application_run() returns.

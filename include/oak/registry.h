@@ -57,8 +57,9 @@ OAK_API int oak_registry_start_fn(const oak_child_args *args, oak_pid *pid,
                                   oak_reason *why);
 
 /* Register the calling process under key with a value (copied).
- * Returns 0; -EEXIST when the key of a unique registry is taken (by this
- * process or another): *owner holds the owner ({already_registered, Pid}).
+ * Returns 0 with *owner = the registry process (Elixir's {:ok, owner});
+ * -EEXIST when the key of a unique registry is taken (by this process or
+ * another): *owner holds the key's owner ({already_registered, Pid}).
  * owner may be NULL. */
 OAK_API int oak_registry_register(oak_atom registry, const void *key,
                                   size_t key_size, const void *value,

@@ -20,6 +20,7 @@
 #include "behaviours/application.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@ static atomic_bool stop_requested; /* a stop came, maybe before the master */
 
 static int sig_pipe[2] = {-1, -1}; /* written by the handler, read by the reader */
 static struct sigaction old_term, old_int;
+static sigset_t old_mask; /* of the thread that called oak_application_run */
 static pthread_t sig_reader_thread;
 
 static oak_atom app_stop_tag(void)
@@ -72,14 +74,30 @@ static void on_signal(int signo)
     errno = saved;
 }
 
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
 static void *sig_reader(void *arg)
 {
     (void)arg;
+    /* The only thread of ours that takes the signals (see signals_on). */
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     int seen = 0;
     for (;;) {
+        /* Wait in poll(2): sanitizers that defer signal handlers to a safe
+         * point treat it as a blocking call, where handlers run at once. */
+        struct pollfd p = {sig_pipe[0], POLLIN, 0};
+        if (poll(&p, 1, -1) < 0)
+            continue;
         unsigned char b;
         ssize_t r = read(sig_pipe[0], &b, 1);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (r <= 0 || b == 0)
             break;
@@ -91,6 +109,11 @@ static void *sig_reader(void *arg)
     return NULL;
 }
 
+/* The calling thread blocks SIGTERM and SIGINT before oak_run() creates
+ * the scheduler threads, which inherit the mask; the reader thread unblocks
+ * them. So the handler runs on the reader (or on a thread of the program's
+ * own), never on a scheduler thread in the middle of a process switch.
+ * Signals that come before the reader is ready stay pending until it is. */
 static int signals_on(void)
 {
     if (pipe(sig_pipe) < 0)
@@ -98,13 +121,9 @@ static int signals_on(void)
     fcntl(sig_pipe[0], F_SETFD, FD_CLOEXEC);
     fcntl(sig_pipe[1], F_SETFD, FD_CLOEXEC);
     fcntl(sig_pipe[1], F_SETFL, fcntl(sig_pipe[1], F_GETFL) | O_NONBLOCK);
-    int r = pthread_create(&sig_reader_thread, NULL, sig_reader, NULL);
-    if (r != 0) {
-        close(sig_pipe[0]);
-        close(sig_pipe[1]);
-        sig_pipe[0] = sig_pipe[1] = -1;
-        return -r;
-    }
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, &old_mask);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -112,6 +131,16 @@ static int signals_on(void)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGINT, &sa, &old_int);
+    int r = pthread_create(&sig_reader_thread, NULL, sig_reader, NULL);
+    if (r != 0) {
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGINT, &old_int, NULL);
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+        close(sig_pipe[0]);
+        close(sig_pipe[1]);
+        sig_pipe[0] = sig_pipe[1] = -1;
+        return -r;
+    }
     return 0;
 }
 
@@ -119,6 +148,7 @@ static void signals_off(void)
 {
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGINT, &old_int, NULL);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     unsigned char zero = 0;
     while (write(sig_pipe[1], &zero, 1) < 0 && errno == EINTR) {
     }

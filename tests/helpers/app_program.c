@@ -12,6 +12,7 @@
  *              each start, so top gives up (argv[2]: permanent, transient or
  *              temporary; default permanent)
  *   stuck      top: a, s; s takes 30 s to terminate (shutdown infinity)
+ *   badstart   top: a, f; f's init fails, so the application cannot start
  */
 #include "oak.h"
 
@@ -25,6 +26,7 @@ typedef struct wcfg {
     char id[16];
     int crash_after_ms;
     int terminate_ms;
+    int fail_init;
 } wcfg;
 
 static int w_init(oak_gen_server *gs, void *arg, void **state)
@@ -33,6 +35,11 @@ static int w_init(oak_gen_server *gs, void *arg, void **state)
     *c = *(const wcfg *)arg;
     *state = c;
     oak_trap_exit(true);
+    if (c->fail_init) {
+        printf("init_stop %s nope\n", c->id);
+        oak_gen_server_set_stop(gs, A("nope"), NULL);
+        return OAK_GS_STOP;
+    }
     printf("start %s\n", c->id);
     if (c->crash_after_ms)
         oak_send_after(c->crash_after_ms, oak_self(), A("crash"), NULL, 0);
@@ -66,7 +73,8 @@ static int w_start(const oak_child_args *a, oak_pid *pid, oak_reason *why)
 }
 
 static wcfg cfg_a = {"a", 0, 0}, cfg_b = {"b", 0, 0}, cfg_c = {"c", 0, 0},
-            cfg_d = {"d", 0, 0}, cfg_x = {"x", 50, 0}, cfg_s = {"s", 0, 30000};
+            cfg_d = {"d", 0, 0}, cfg_x = {"x", 50, 0}, cfg_s = {"s", 0, 30000},
+            cfg_f = {"f", 0, 0, 1};
 
 #define W(cfg) {.id = 0, .start = w_start, .arg = &(cfg), .arg_size = sizeof(cfg)}
 
@@ -79,6 +87,7 @@ static oak_child_spec stop_children[4] = {
     W(cfg_c)};
 static oak_child_spec giveup_children[2] = {W(cfg_a), W(cfg_x)};
 static oak_child_spec stuck_children[2] = {W(cfg_a), W(cfg_s)};
+static oak_child_spec badstart_children[2] = {W(cfg_a), W(cfg_f)};
 static oak_supervisor_def top_def = {.flags = {OAK_ONE_FOR_ONE, 2, 5}};
 
 static int app_start(void *arg, oak_pid *top, oak_reason *why)
@@ -120,6 +129,8 @@ int main(int argc, char **argv)
     stuck_children[0].id = A("a");
     stuck_children[1].id = A("s");
     stuck_children[1].shutdown = OAK_INFINITY;
+    badstart_children[0].id = A("a");
+    badstart_children[1].id = A("f");
     oak_application app = {.name = "demo", .start = app_start,
                            .prep_stop = app_prep_stop, .stop = app_stop};
     if (!strcmp(mode, "stop")) {
@@ -132,11 +143,14 @@ int main(int argc, char **argv)
         app.type = !strcmp(t, "temporary")   ? OAK_APP_TEMPORARY
                    : !strcmp(t, "transient") ? OAK_APP_TRANSIENT
                                              : OAK_APP_PERMANENT;
+    } else if (!strcmp(mode, "badstart")) {
+        top_def.children = badstart_children;
+        top_def.count = 2;
     } else if (!strcmp(mode, "stuck")) {
         top_def.children = stuck_children;
         top_def.count = 2;
     } else {
-        fprintf(stderr, "app_program: usage: app_program stop|giveup [type]|stuck\n");
+        fprintf(stderr, "app_program: usage: app_program stop|giveup [type]|stuck|badstart\n");
         return 100;
     }
     oak_log_set_handler(on_log, NULL);
