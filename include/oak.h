@@ -14,5 +14,8 @@
 #include "oak/io.h"
 #include "oak/gen_server.h"
 #include "oak/supervisor.h"
+#include "oak/agent.h"
+#include "oak/registry.h"
+#include "oak/application.h"
 
 #endif

@@ -8,13 +8,17 @@
  *                        set_number (call); saves its value to the stash
  *                        in terminate, reads it back in init
  *
+ * The program is an application (oak/application.h): the tree runs until
+ * the input ends, `quit`, SIGTERM or SIGINT, and is then stopped in order.
  * Commands on stdin, one per line: next, increment N, set N, crash, tree,
- * quit. Results print in the oracle's vocabulary; supervisor reports go to
- * stderr. A prompt is shown when stdin is a terminal.
+ * quit. A console process, outside the tree, runs them; results print in
+ * the oracle's vocabulary; supervisor reports go to stderr. A prompt is
+ * shown when stdin is a terminal.
  */
 #include "oak.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,7 +167,7 @@ static void show_children(const char *name)
 
 /* ---- commands ------------------------------------------------------------------------------------ */
 
-static oak_pid main_pid;
+static _Atomic oak_pid console_pid;
 static int interactive;
 
 /* stdin is read by a plain thread that sends each line to the main
@@ -178,11 +182,11 @@ static void *reader(void *arg)
         }
         if (!fgets(line, sizeof line, stdin))
             break;
-        oak_send(main_pid, A("line"), line, strlen(line) + 1);
+        oak_send(console_pid, A("line"), line, strlen(line) + 1);
         /* Wait for the answer before the next prompt. */
         usleep(interactive ? 50000 : 0);
     }
-    oak_send(main_pid, A("eof"), NULL, 0);
+    oak_send(console_pid, A("eof"), NULL, 0);
     return NULL;
 }
 
@@ -241,19 +245,12 @@ static int command(const char *line)
     return 1;
 }
 
-static void main_process(void *arg)
+/* The console: runs the commands the reader thread sends. It is not part
+ * of the tree; at the end of the input or on quit it asks the application
+ * to stop. */
+static void console(void *arg)
 {
-    main_pid = oak_self();
-    oak_trap_exit(true);
-    build_tree();
-    oak_pid top;
-    oak_reason why;
-    if (oak_supervisor_start(&top_def, OAK_GEN_LINK, &top, &why) != 0) {
-        char r[600];
-        oak_reason_str(&why, r, sizeof r);
-        fprintf(stderr, "sequence: fatal: unable to start the tree: %s\n", r);
-        oak_exit(OAK_SHUTDOWN);
-    }
+    console_pid = oak_self();
     pthread_t th;
     pthread_create(&th, NULL, reader, NULL);
     pthread_detach(th);
@@ -266,13 +263,20 @@ static void main_process(void *arg)
             go = command(m->data);
         else if (m->tag == A("eof"))
             go = 0;
-        else if (m->tag == OAK_TAG_EXIT && m->from == top)
-            go = 0; /* the tree gave up */
         oak_msg_free(m);
         if (!go)
             break;
     }
-    oak_supervisor_stop(top);
+    oak_application_stop();
+}
+
+/* The application's start: the tree, then the console. */
+static int start(void *arg, oak_pid *top, oak_reason *why)
+{
+    int r = oak_supervisor_start(&top_def, OAK_GEN_LINK, top, why);
+    if (r == 0)
+        r = oak_spawn(console, NULL, NULL, NULL);
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -286,6 +290,10 @@ int main(int argc, char **argv)
     /* One line at a time, so results and the reports on stderr interleave
      * in the order they happen when both go to one pipe. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int r = oak_run(main_process, NULL, NULL);
+    build_tree();
+    oak_application app = {.name = "sequence", .start = start};
+    int r = oak_application_run(&app);
+    if (r < 0)
+        fprintf(stderr, "sequence: fatal: unable to run: %s\n", oak_strerror(r));
     return r < 0 ? 111 : r;
 }

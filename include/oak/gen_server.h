@@ -162,6 +162,43 @@ OAK_API OAK_NORETURN void oak_gen_server_exit(oak_gen_server *gs,
  * itself for an unlinked start (as in OTP). */
 OAK_API oak_pid oak_gen_server_parent(const oak_gen_server *gs);
 
+/* ---- via names ------------------------------------------------------------ */
+
+/* A name kept by a naming module other than the runtime's atom names, as
+ * OTP's {via, Module, Name}: e.g. a key in a registry (oak/registry.h). A
+ * server started with a via name registers itself through ops before its
+ * init runs, and unregisters when init fails; the naming module forgets the
+ * name when the process dies. An oak_via is a plain value (the key is
+ * stored inside), so it can be copied freely, e.g. into a child spec's
+ * argument. */
+#define OAK_VIA_KEY_MAX 120
+
+typedef struct oak_via oak_via;
+
+typedef struct oak_via_ops {
+    /* Register the calling process under via's name. Returns 0, -EEXIST with
+     * *owner set to the process that holds the name, or another negative
+     * error code. */
+    int (*register_name)(const oak_via *via, oak_pid *owner);
+    /* Remove the calling process's registration of via's name. */
+    void (*unregister_name)(const oak_via *via);
+    /* The process registered under via's name, or OAK_NOPID. */
+    oak_pid (*whereis_name)(const oak_via *via);
+} oak_via_ops;
+
+struct oak_via {
+    const oak_via_ops *ops; /* static storage */
+    oak_atom scope;         /* the naming module's instance, e.g. a registry */
+    uint32_t key_size;      /* bytes used in key */
+    unsigned char key[OAK_VIA_KEY_MAX];
+};
+
+/* The process registered under a via name (ops->whereis_name), or
+ * OAK_NOPID. To call a server by its via name, pass this to
+ * oak_gen_server_call(). Where the ops may be called (the registry's: a
+ * process). */
+OAK_API oak_pid oak_via_whereis(const oak_via *via);
+
 /* ---- starting ------------------------------------------------------------ */
 
 #define OAK_GEN_LINK 0x1u    /* link the server to the caller (start_link) */
@@ -174,6 +211,8 @@ OAK_API oak_pid oak_gen_server_parent(const oak_gen_server *gs);
 typedef struct oak_gen_server_opts {
     unsigned flags;     /* OAK_GEN_* */
     oak_atom name;      /* register the server under this name, or 0 */
+    const oak_via *via; /* or register it through a via name (copied; not
+                         * with name) */
     int64_t timeout_ms; /* how long init may take; 0 = OAK_INFINITY */
     size_t stack_size;  /* 0 = the runtime's default */
     size_t arg_size;    /* > 0: arg points to arg_size bytes that are copied
@@ -187,8 +226,8 @@ typedef struct oak_gen_server_opts {
  * Returns:
  *   0            started; the pid is in *pid
  *   OAK_IGNORED  init returned OAK_GS_IGNORE; the process exits `normal`
- *   -EEXIST      the name is taken: *pid holds the owner and *why is
- *                {already_started, Pid}; init did not run
+ *   -EEXIST      the name (or via name) is taken: *pid holds the owner and
+ *                *why is {already_started, Pid}; init did not run
  *   -ECANCELED   init failed: *why holds the reason ({error, Reason} in
  *                OTP). The process then exits with that reason, so a linked
  *                caller that does not trap exits dies too, as in OTP.

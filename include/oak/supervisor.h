@@ -158,6 +158,8 @@ typedef struct oak_supervisor_def {
     size_t max_children;             /* 0 = infinity */
     const void *extra;               /* extra_arguments for every start */
     size_t extra_size;
+    const oak_via *via;              /* or register through a via name
+                                      * (e.g. a registry key); not with name */
 } oak_supervisor_def;
 
 /* Start a supervisor and its children; returns once they have all started.

@@ -164,6 +164,8 @@ typedef struct start_block {
     oak_pid parent; /* OAK_NOPID: the server is its own parent */
     oak_ref ack_ref;
     oak_atom name;
+    bool has_via;
+    oak_via via;     /* a copy: the starter's may be gone when it is used */
     void *arg_ptr;   /* with arg_size 0 */
     size_t arg_size; /* > 0: the argument follows at `bytes` */
     _Alignas(16) unsigned char bytes[];
@@ -181,6 +183,8 @@ struct oak_gen_server {
     oak_pid starter;
     oak_ref ack_ref;
     oak_atom name;
+    bool has_via;
+    oak_via via;
     enum phase phase;
     jmp_buf jump; /* target of oak_gen_server_exit() */
 
@@ -274,6 +278,23 @@ void oak_gen_server_exit(oak_gen_server *gs, oak_atom reason,
 {
     oak_reason_set(&gs->stop, reason ? reason : OAK_NORMAL, detail);
     longjmp(gs->jump, 1);
+}
+
+oak_pid oak_via_whereis(const oak_via *via)
+{
+    if (!via || !via->ops || !via->ops->whereis_name)
+        return OAK_NOPID;
+    return via->ops->whereis_name(via);
+}
+
+/* Give up the name before telling the starter that init failed (as OTP:
+ * the name is free when start returns). */
+static void unregister_name(oak_gen_server *gs)
+{
+    if (gs->name)
+        oak_unregister(gs->name);
+    if (gs->has_via && gs->via.ops->unregister_name)
+        gs->via.ops->unregister_name(&gs->via);
 }
 
 static void reset_result(oak_gen_server *gs)
@@ -484,6 +505,9 @@ static void server_entry(void *p)
     gs->starter = b->starter;
     gs->ack_ref = b->ack_ref;
     gs->name = b->name;
+    gs->has_via = b->has_via;
+    if (b->has_via)
+        gs->via = b->via;
     gs->phase = PHASE_INIT;
     gs->timeout = OAK_INFINITY;
 
@@ -499,14 +523,27 @@ static void server_entry(void *p)
             send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
             return;
         }
+    } else if (gs->has_via) {
+        oak_pid owner = OAK_NOPID;
+        int r = gs->via.ops->register_name(&gs->via, &owner);
+        if (r == -EEXIST) {
+            send_ack(gs, ACK_ALREADY, NULL, owner);
+            return;
+        }
+        if (r < 0) {
+            oak_reason why;
+            oak_reason_set(&why, OAK_BADARG, NULL);
+            gs->has_via = false; /* nothing to unregister */
+            send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+            return;
+        }
     }
 
     if (setjmp(gs->jump)) {
         /* oak_gen_server_exit() from a callback. */
         if (gs->phase == PHASE_INIT) {
             oak_reason why = gs->stop;
-            if (gs->name)
-                oak_unregister(gs->name);
+            unregister_name(gs);
             send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
             oak_exit_detail(why.atom, oak_reason_detail(&why));
         }
@@ -522,14 +559,12 @@ static void server_entry(void *p)
         send_ack(gs, ACK_OK, NULL, OAK_NOPID);
         loop(gs);
     case OAK_GS_IGNORE:
-        if (gs->name)
-            oak_unregister(gs->name);
+        unregister_name(gs);
         send_ack(gs, ACK_IGNORE, NULL, OAK_NOPID);
         oak_exit(OAK_NORMAL);
     case OAK_GS_STOP: {
         oak_reason why = gs->stop;
-        if (gs->name)
-            oak_unregister(gs->name);
+        unregister_name(gs);
         send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
         oak_exit_detail(why.atom, oak_reason_detail(&why));
     }
@@ -538,8 +573,7 @@ static void server_entry(void *p)
         char d[32];
         snprintf(d, sizeof d, "%d", ret);
         oak_reason_set(&why, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
-        if (gs->name)
-            oak_unregister(gs->name);
+        unregister_name(gs);
         send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
         oak_exit_detail(why.atom, why.detail);
     }
@@ -577,6 +611,10 @@ int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
         *pid_out = OAK_NOPID;
     if (!cb || !cb->init)
         return -EINVAL;
+    if (opts && opts->via &&
+        (!opts->via->ops || !opts->via->ops->register_name || opts->name ||
+         opts->via->key_size > OAK_VIA_KEY_MAX))
+        return -EINVAL;
     oak_pid self = oak_self();
     if (!self)
         return -EPERM;
@@ -596,6 +634,10 @@ int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
     b->parent = (o.flags & OAK_GEN_LINK) ? self : OAK_NOPID;
     b->ack_ref = oak_make_ref();
     b->name = o.name;
+    if (o.via) {
+        b->has_via = true;
+        b->via = *o.via;
+    }
     b->arg_ptr = arg;
     b->arg_size = o.arg_size;
     if (o.arg_size)

@@ -172,6 +172,10 @@ static int check_spec(const oak_child_spec *c, oak_auto_shutdown as, bool dyn,
 {
     if (!c->id && !dyn)
         set_why(why, "missing_id", NULL);
+    else if (!c->start && c->name)
+        /* A start that was named but cannot run: OTP's invalid MFA, shown
+         * by the spec's text for it. */
+        set_why(why, "invalid_mfa", "%s", c->name);
     else if (!c->start)
         set_why(why, "missing_start", NULL);
     else if ((unsigned)c->restart > OAK_TEMPORARY)
@@ -918,7 +922,7 @@ static void handle_count(sup *s)
     }
     k.specs = s->flags.strategy == OAK_SIMPLE_ONE_FOR_ONE ? 1 : s->n;
     if (is_dyn_flavour(s))
-        k.specs = k.active; /* Elixir counts running children as specs */
+        k.specs = s->n; /* Elixir: every child, restarting ones included */
     oak_gen_server_set_reply(s->gs, 0, &k, sizeof k);
 }
 
@@ -1174,7 +1178,7 @@ int oak_supervisor_start(const oak_supervisor_def *def, unsigned flags,
         return -EINVAL;
     start_arg a = {def};
     oak_gen_server_opts o = {.flags = flags & OAK_GEN_LINK, .name = def->name,
-                             .arg_size = sizeof a};
+                             .via = def->via, .arg_size = sizeof a};
     return oak_gen_server_start(&sup_callbacks, &a, &o, pid, why);
 }
 

@@ -13,6 +13,29 @@ static int done;
 
 static oak_atom A(const char *s) { return oak_atom_from(s); }
 
+/* Memory that lives for the whole run (child spec arguments, supervisor
+ * definitions): kept here and freed when the runtime has stopped, so that
+ * the sanitizer builds see no leak. */
+static void *kept[4096];
+static size_t nkept;
+
+static void *keep(void *p)
+{
+    pthread_mutex_lock(&mu);
+    if (p && nkept < sizeof kept / sizeof *kept)
+        kept[nkept++] = p;
+    pthread_mutex_unlock(&mu);
+    return p;
+}
+
+static void free_kept(void)
+{
+    pthread_mutex_lock(&mu);
+    while (nkept > 0)
+        free(kept[--nkept]);
+    pthread_mutex_unlock(&mu);
+}
+
 /* ---- rotating text buffers ------------------------------------------------- */
 
 #define NBUF 32
@@ -315,6 +338,7 @@ int or_run(void (*scenario)(void), unsigned reports)
     oak_log_set_level(OAK_LOG_DEBUG);
     oak_config cfg = {0};
     int r = oak_run(driver_main, NULL, &cfg);
+    free_kept();
     return r < 0 ? 1 : 0;
 }
 
@@ -626,7 +650,7 @@ oak_child_spec or_w_opts(const char *id, const or_wopts *o)
     oak_child_spec s = {0};
     s.id = A(id);
     s.start = or_start_worker;
-    or_wopts *copy = malloc(sizeof *copy); /* lives for the whole run */
+    or_wopts *copy = keep(malloc(sizeof *copy)); /* lives for the whole run */
     *copy = w;
     s.arg = copy;
     s.arg_size = sizeof *copy;
@@ -667,9 +691,9 @@ oak_sup_flags or_flags(oak_strategy s, int intensity, int period)
 static sup_def *make_def(const char *id, oak_sup_flags f,
                          const oak_child_spec *c, size_t n)
 {
-    sup_def *d = calloc(1, sizeof *d); /* lives for the whole run */
+    sup_def *d = keep(calloc(1, sizeof *d)); /* lives for the whole run */
     snprintf(d->id, sizeof d->id, "%s", id);
-    oak_child_spec *copy = calloc(n + 1, sizeof *copy);
+    oak_child_spec *copy = keep(calloc(n + 1, sizeof *copy));
     if (n)
         memcpy(copy, c, n * sizeof *copy);
     d->def.flags = f;
@@ -989,7 +1013,7 @@ static int seq_start(const oak_child_args *a, oak_pid *pid, oak_reason *why)
 
 oak_child_spec or_stash_spec(long value)
 {
-    long *v = malloc(sizeof *v);
+    long *v = keep(malloc(sizeof *v));
     *v = value;
     oak_child_spec s = {.id = A("stash"), .start = stash_start, .arg = v,
                         .arg_size = sizeof *v};
