@@ -129,6 +129,8 @@ bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
 
 void oak__map_free(oak__map *m)
 {
+    if (!m->slots)
+        return;
     free(m->slots);
     m->slots = NULL;
     m->cap = m->len = m->used = 0;

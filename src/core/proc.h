@@ -78,7 +78,9 @@ static inline oak__msg *oak__msg_reverse(oak__msg *list)
 /* Messages with payloads up to this size come from per-scheduler pools of
  * equal blocks instead of malloc. */
 #define OAK__MSG_POOL_PAYLOAD 112
-#define OAK__MSG_POOL_MAX 4096 /* free blocks a scheduler keeps */
+#define OAK__MSG_POOL_MAX 4096   /* free blocks a scheduler keeps        */
+#define OAK__MSG_BATCH 256       /* blocks moved at once to/from the runtime */
+#define OAK__MSG_BATCHES_MAX 512 /* batches the runtime keeps (24 MiB)   */
 
 /* The inbox head is a pointer to the newest pushed item or one of these: */
 #define OAK__INBOX_EMPTY ((oak__msg *)0)  /* nothing queued, not parked  */
@@ -213,6 +215,9 @@ oak__msg *oak__msg_new(size_t size);
 void oak__msg_delete(oak__msg *m);
 /* Free a scheduler's pool of message blocks (runtime teardown). */
 void oak__msg_pool_free(struct oak__sched *s);
+/* Free the runtime's batches of blocks (teardown). */
+struct oak__runtime;
+void oak__msg_batches_free(struct oak__runtime *rt);
 
 /* Push m (its `to` set) to its destination. Returns 0, or -ESRCH when the
  * destination is dead (m is then still the caller's). */

@@ -947,6 +947,8 @@ static void teardown(oak__runtime *rt)
         free(s->free_slots);
         free(s->watch);
     }
+    oak__msg_batches_free(rt);
+    pthread_mutex_destroy(&rt->pool_lock);
     oak__names_term();
     oak__stack_term();
     munmap(rt->table, rt->table_bytes);
@@ -1007,6 +1009,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         goto fail_table;
     memset(rt->scheds, 0, sizeof(oak__sched) * c.schedulers);
     pthread_mutex_init(&rt->slot_lock, NULL);
+    pthread_mutex_init(&rt->pool_lock, NULL);
     pthread_mutex_init(&rt->gq_lock, NULL);
     pthread_mutex_init(&rt->idle_lock, NULL);
     for (unsigned i = 0; i < c.schedulers; i++) {

@@ -121,6 +121,14 @@ typedef struct oak__runtime {
     _Atomic int status;        /* oak_run()'s result                          */
     _Atomic uint64_t foreign_refs;
 
+    /* Batches of free message blocks passed between schedulers' pools
+     * (one scheduler frees what another allocated). A batch is a chain of
+     * OAK__MSG_BATCH blocks; batches are chained through the first block's
+     * `prev`. */
+    pthread_mutex_t pool_lock;
+    oak__msg *pool_batches;          /* under pool_lock                    */
+    _Atomic size_t pool_nbatches;    /* written under pool_lock; peeked   */
+
     pthread_mutex_t poll_lock; /* starting the fd poller                    */
     int epfd, evfd;            /* epoll set and its wake-up eventfd, or -1  */
     bool poller_started;
