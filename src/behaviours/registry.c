@@ -289,6 +289,21 @@ static void do_unregister(reg *r, const oak_gen_from *from, const reg_req *q)
     reply_code(r, 0, OAK_NOPID);
 }
 
+/* Append e to the growing array *v (n used, cap allocated). */
+static void push_entry(reg *r, entry ***v, size_t *n, size_t *cap, entry *e)
+{
+    if (*n == *cap) {
+        entry **w = oak_alloc(2 * *cap * sizeof *w);
+        if (!w)
+            oak_gen_server_exit(r->gs, OAK_SYSTEM_LIMIT, NULL);
+        memcpy(w, *v, *n * sizeof *w);
+        oak_free(*v);
+        *v = w;
+        *cap *= 2;
+    }
+    (*v)[(*n)++] = e;
+}
+
 static void do_lookup(reg *r, const reg_req *q)
 {
     uint64_t h = hash_bytes(q->bytes, q->key_size);
@@ -299,16 +314,7 @@ static void do_lookup(reg *r, const reg_req *q)
     for (entry *e = r->by_key[h & (r->nbuckets - 1)]; e; e = e->next_key) {
         if (!key_eq(e, h, q->bytes, q->key_size) || !oak_is_alive(e->pid))
             continue;
-        if (n == cap) {
-            entry **w = oak_alloc(2 * cap * sizeof *w);
-            if (!w)
-                oak_gen_server_exit(r->gs, OAK_SYSTEM_LIMIT, NULL);
-            memcpy(w, v, n * sizeof *v);
-            oak_free(v);
-            v = w;
-            cap *= 2;
-        }
-        v[n++] = e;
+        push_entry(r, &v, &n, &cap, e);
     }
     reply_list(r, v, n, false);
     oak_free(v);
@@ -325,16 +331,7 @@ static void do_keys(reg *r, const reg_req *q)
         for (entry *e = r->by_pid[pb]; e; e = e->next_pid) {
             if (e->pid != q->pid)
                 continue;
-            if (n == cap) {
-                entry **w = oak_alloc(2 * cap * sizeof *w);
-                if (!w)
-                    oak_gen_server_exit(r->gs, OAK_SYSTEM_LIMIT, NULL);
-                memcpy(w, v, n * sizeof *v);
-                oak_free(v);
-                v = w;
-                cap *= 2;
-            }
-            v[n++] = e;
+            push_entry(r, &v, &n, &cap, e);
         }
     }
     reply_list(r, v, n, true);
