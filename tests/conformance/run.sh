@@ -20,7 +20,14 @@ for prog in "$out"/bin/*; do
   timeout 120 "$prog" > "$out/$name.out" 2> "$out/$name.err"
 done
 if [ ! -x "$oracle/scenarios/run_all.sh" ]; then
-  echo "conformance: oracle not found at $oracle" >&2
-  exit 1
+  # The recorded Erlang output lives beside the repository (../shared), not
+  # in it: without it there is nothing to compare with. CTest shows this
+  # test as skipped (exit 77); set OAK_ORACLE to the otp-oracle directory.
+  if [ -n "${OAK_REQUIRE_ORACLE:-}" ]; then
+    echo "conformance: fatal: oracle not found at $oracle" >&2
+    exit 1
+  fi
+  echo "conformance: skipped: oracle not found at $oracle (set OAK_ORACLE)" >&2
+  exit 77
 fi
 "$oracle/scenarios/run_all.sh" --compare "$out" "$@"
