@@ -689,4 +689,20 @@ static inline unsigned ot_cpus(void)
     return n > 0 ? (unsigned)n : 1u;
 }
 
+/* A process that answers every message with OT_TAG_PONG, carrying the
+ * message's ref and bytes back, until it gets OT_TAG_STOP. */
+static inline OT_UNUSED void ot_ponger(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
+        if (m->tag == OT_TAG_STOP) {
+            oak_msg_free(m);
+            return;
+        }
+        OT_CHECK_INT_EQ(oak_send_ref(m->from, m->ref, OT_TAG_PONG, m->data, m->size), 0);
+        oak_msg_free(m);
+    }
+}
+
 #endif

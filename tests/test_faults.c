@@ -188,19 +188,6 @@ static void fault_and_check(fault_kind k)
 
 /* ---- bystanders ------------------------------------------------------------------------ */
 
-static void pong_loop(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
-        if (m->tag == OT_TAG_STOP) {
-            oak_msg_free(m);
-            return;
-        }
-        OT_SEND(m->from, OT_TAG_PONG, m->data, m->size);
-        oak_msg_free(m);
-    }
-}
 
 /* Ping the ponger n times from here. */
 static void ping_rounds(oak_pid ponger, int n)
@@ -238,10 +225,10 @@ static void one_fault_main(void *arg)
 {
     (void)arg;
     oak_ref pr = 0, qr = 0;
-    oak_pid ponger = OT_SPAWN_MONITOR(pong_loop, NULL, 0, &pr);
+    oak_pid ponger = OT_SPAWN_MONITOR(ot_ponger, NULL, 0, &pr);
     pair_arg pa = {ponger};
     OT_SPAWN_COPY_MONITOR(pinger_loop, &pa, 0, &qr);
-    oak_pid mine = OT_SPAWN(pong_loop, NULL, 0);
+    oak_pid mine = OT_SPAWN(ot_ponger, NULL, 0);
 
     fault_and_check(the_kind);
 
@@ -309,7 +296,7 @@ static void many_main(void *arg)
 {
     (void)arg;
     oak_ref pr = 0, qr = 0;
-    oak_pid ponger = OT_SPAWN_MONITOR(pong_loop, NULL, 0, &pr);
+    oak_pid ponger = OT_SPAWN_MONITOR(ot_ponger, NULL, 0, &pr);
     pair_arg pa = {ponger};
     OT_SPAWN_COPY_MONITOR(pinger_loop, &pa, 0, &qr);
 

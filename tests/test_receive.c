@@ -212,21 +212,6 @@ static void selective_receive_waits_through_non_matching_arrivals(void **state)
 
 /* ---- receive_ref ---------------------------------------------------------------------------- */
 
-/* Replies to each PING with a PONG carrying the PING's ref and value. */
-static void ponger(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
-        if (m->tag == OT_TAG_STOP) {
-            oak_msg_free(m);
-            return;
-        }
-        OT_CHECK_INT_EQ(oak_send_ref(m->from, m->ref, OT_TAG_PONG, m->data, m->size), 0);
-        oak_msg_free(m);
-    }
-}
-
 static void call(oak_pid server, oak_ref ref, uint64_t v)
 {
     OT_CHECK_INT_EQ(oak_send_ref(server, ref, OT_TAG_PING, &v, sizeof v), 0);
@@ -236,7 +221,7 @@ static void ref_only_main(void *arg)
 {
     (void)arg;
     oak_pid me = oak_self();
-    oak_pid srv = OT_SPAWN(ponger, NULL, 0);
+    oak_pid srv = OT_SPAWN(ot_ponger, NULL, 0);
     oak_ref r1 = oak_make_ref();
     call(srv, r1, 1);
     oak_ref r2 = oak_make_ref();
@@ -273,7 +258,7 @@ static void long_queue_main(void *arg)
     (void)arg;
     enum { QUEUE = 20000, CALLS = 200 };
     oak_pid me = oak_self();
-    oak_pid srv = OT_SPAWN(ponger, NULL, 0);
+    oak_pid srv = OT_SPAWN(ot_ponger, NULL, 0);
     for (uint64_t i = 0; i < QUEUE; i++)
         send_seq(me, OT_TAG_OTHER, i);
     for (uint64_t c = 0; c < CALLS; c++) {

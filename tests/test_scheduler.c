@@ -60,19 +60,6 @@ static void yielder(void *arg)
         oak_yield();
 }
 
-static void echo(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
-        if (m->tag == OT_TAG_STOP) {
-            oak_msg_free(m);
-            return;
-        }
-        OT_SEND(m->from, OT_TAG_PONG, m->data, m->size);
-        oak_msg_free(m);
-    }
-}
 
 typedef enum hog_kind { HOG_SELF_FLOOD, HOG_FLOOD_OTHER, HOG_YIELD } hog_kind;
 
@@ -98,7 +85,7 @@ static void fairness_main(void *arg)
     /* Let the hog get going, then do 200 round trips with another
      * process; each needs the scheduler to come back to us and to it. */
     oak_sleep(10);
-    oak_pid e = OT_SPAWN(echo, NULL, 0);
+    oak_pid e = OT_SPAWN(ot_ponger, NULL, 0);
     for (uint64_t i = 0; i < 200; i++) {
         OT_SEND_U64(e, OT_TAG_PING, i);
         OT_CHECK_UINT_EQ(OT_RECV_U64(OT_TAG_PONG, OT_LONG_MS), i);
