@@ -817,19 +817,28 @@ static void handle_start_child_args(sup *s, const void *extra, size_t size)
     reply_rep(s, r, OAK_NOPID, &why);
 }
 
+/* The child an admin call by id names: its index, or -1 after replying
+ * OTP's error (simple_one_for_one has no ids; a DynamicSupervisor finds
+ * none; an unknown id is not_found). */
+static long find_admin_target(sup *s, oak_atom id)
+{
+    if (s->dynamic) {
+        reply_rep(s, s->flags.strategy == OAK_SIMPLE_ONE_FOR_ONE ? -EOPNOTSUPP : -ENOENT,
+                  OAK_NOPID, NULL);
+        return -1;
+    }
+    long i = find_id(s, id);
+    if (i < 0)
+        reply_rep(s, -ENOENT, OAK_NOPID, NULL);
+    return i;
+}
+
 static void handle_terminate(sup *s, const sup_req *q)
 {
     if (q->op == OP_TERMINATE_CHILD) {
-        if (s->dynamic) {
-            reply_rep(s, s->flags.strategy == OAK_SIMPLE_ONE_FOR_ONE ? -EOPNOTSUPP : -ENOENT,
-                      OAK_NOPID, NULL);
+        long i = find_admin_target(s, q->id);
+        if (i < 0)
             return;
-        }
-        long i = find_id(s, q->id);
-        if (i < 0) {
-            reply_rep(s, -ENOENT, OAK_NOPID, NULL);
-            return;
-        }
         child_rec *c = &s->v[i];
         do_terminate(s, c);
         c->restarting = false;
@@ -858,16 +867,9 @@ static void handle_terminate(sup *s, const sup_req *q)
 
 static void handle_restart_delete(sup *s, const sup_req *q)
 {
-    if (s->dynamic) {
-        reply_rep(s, s->flags.strategy == OAK_SIMPLE_ONE_FOR_ONE ? -EOPNOTSUPP : -ENOENT,
-                  OAK_NOPID, NULL);
+    long i = find_admin_target(s, q->id);
+    if (i < 0)
         return;
-    }
-    long i = find_id(s, q->id);
-    if (i < 0) {
-        reply_rep(s, -ENOENT, OAK_NOPID, NULL);
-        return;
-    }
     child_rec *c = &s->v[i];
     if (c->restarting) {
         reply_rep(s, -EAGAIN, OAK_NOPID, NULL);

@@ -25,14 +25,8 @@ static void fault_landing(void)
     p->switch_reason = OAK__SW_FAULT;
     s->prev = p;
     s->current = NULL;
-#ifdef OAK_TSAN
-    __tsan_switch_to_fiber(s->tsan_fiber, 0);
-#endif
-#ifdef OAK_ASAN
-    __sanitizer_start_switch_fiber(NULL, s->asan_stack_bottom, s->asan_stack_size);
-#endif
     void *discard;
-    oak__ctx_switch(&discard, s->sp);
+    oak__switch(&discard, s->sp, s->tsan_fiber, NULL, s->asan_stack_bottom, s->asan_stack_size);
     abort();
 }
 

@@ -792,28 +792,16 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
     p->switch_reason = (uint8_t)why;
     s->prev = p;
     oak__proc *next = why == OAK__SW_FAULT ? NULL : next_direct(s);
-    void **save = &p->sp;
-    void *fake = NULL, **fake_save = why == OAK__SW_EXIT ? NULL : &p->asan_fake_stack;
-    (void)fake;
-    (void)fake_save;
+    /* A dead process's fake stack (ASan) is released: it never resumes. */
+    void **fake_save = why == OAK__SW_EXIT ? NULL : &p->asan_fake_stack;
     if (next) {
         start_running(s, next);
-#ifdef OAK_TSAN
-        __tsan_switch_to_fiber(next->tsan_fiber, 0);
-#endif
-#ifdef OAK_ASAN
-        __sanitizer_start_switch_fiber(fake_save, next->stack.base, next->stack.size);
-#endif
-        oak__ctx_switch(save, next->sp);
+        oak__switch(&p->sp, next->sp, next->tsan_fiber, fake_save, next->stack.base,
+                    next->stack.size);
     } else {
         s->current = NULL;
-#ifdef OAK_TSAN
-        __tsan_switch_to_fiber(s->tsan_fiber, 0);
-#endif
-#ifdef OAK_ASAN
-        __sanitizer_start_switch_fiber(fake_save, s->asan_stack_bottom, s->asan_stack_size);
-#endif
-        oak__ctx_switch(save, s->sp);
+        oak__switch(&p->sp, s->sp, s->tsan_fiber, fake_save, s->asan_stack_bottom,
+                    s->asan_stack_size);
     }
     /* Resumed, perhaps by another scheduler: p->sched is the new one. */
     s = p->sched;
@@ -828,14 +816,9 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
 static void run(oak__sched *s, oak__proc *p)
 {
     start_running(s, p);
-#ifdef OAK_TSAN
-    __tsan_switch_to_fiber(p->tsan_fiber, 0);
-#endif
-#ifdef OAK_ASAN
-    __sanitizer_start_switch_fiber(&s->asan_fake_stack, p->stack.base, p->stack.size);
-#endif
     oak__in_process = 1;
-    oak__ctx_switch(&s->sp, p->sp);
+    oak__switch(&s->sp, p->sp, p->tsan_fiber, &s->asan_fake_stack, p->stack.base,
+                p->stack.size);
     oak__in_process = 0;
     atomic_store_explicit(&s->running, 0, memory_order_relaxed);
 #ifdef OAK_ASAN
