@@ -9,6 +9,7 @@
  *   - messages, spawns, timers on this CPU.
  * Prints one line per check and "arch smoke: N passed, M failed". */
 #include <oak.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,34 +27,30 @@ static void check(int ok, const char *what)
 
 /* Floating-point and integer work that stays live across yields: if the
  * switch lost a callee-saved register, the sums would differ. */
-static void fp_worker(void *arg)
+/* The work itself; with `yield` it gives up the CPU every round, so its
+ * values must survive the switches. Unsigned: the integers wrap. */
+static void fp_work(bool yield, double out[2])
 {
-    oak_pid parent = *(oak_pid *)arg;
     double a = 1.0, b = 0.5;
-    long x = 7, y = 11;
+    unsigned long x = 7, y = 11;
     for (int i = 0; i < 1000; i++) {
         a = a * 1.0001 + b;
         b = b * 0.9999 + 0.25;
         x = x * 3 + y;
         y = y ^ x;
-        oak_yield();
-    }
-    double r[2] = {a + b, (double)(x ^ y)};
-    oak_send(parent, 1, r, sizeof r);
-}
-
-static void fp_expected(double *out)
-{
-    double a = 1.0, b = 0.5;
-    long x = 7, y = 11;
-    for (int i = 0; i < 1000; i++) {
-        a = a * 1.0001 + b;
-        b = b * 0.9999 + 0.25;
-        x = x * 3 + y;
-        y = y ^ x;
+        if (yield)
+            oak_yield();
     }
     out[0] = a + b;
     out[1] = (double)(x ^ y);
+}
+
+static void fp_worker(void *arg)
+{
+    oak_pid parent = *(oak_pid *)arg;
+    double r[2];
+    fp_work(true, r);
+    oak_send(parent, 1, r, sizeof r);
 }
 
 static void aligned_user(void *arg)
@@ -123,7 +120,7 @@ static void smoke(void *arg)
     for (int i = 0; i < 4; i++)
         oak_spawn(fp_worker, &me, &copy, NULL);
     double want[2];
-    fp_expected(want);
+    fp_work(false, want);
     int fp_ok = 1;
     for (int i = 0; i < 4; i++) {
         if (oak_receive(&m, 10000, NULL, NULL) != 0)
