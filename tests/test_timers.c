@@ -315,6 +315,71 @@ static void now_ms_never_goes_back_on_any_thread(void **state)
     assert_true(thread_clock[1] >= thread_clock[0] + 19);
 }
 
+/* ---- receive timeouts, armed lazily ---------------------------------------------- */
+
+/* Sends to `to` and yields, again and again, until killed: each message
+ * wakes a waiting receiver, often before its scheduler has armed the
+ * receiver's timer. */
+static void chatter(void *arg)
+{
+    oak_pid to = (oak_pid)(uintptr_t)arg;
+    for (uint64_t i = 0; i < 50000000; i++) {
+        OT_SEND_U64(to, OT_TAG_DATA, i);
+        oak_yield();
+    }
+}
+
+static void chatter_main(void *arg)
+{
+    (void)arg;
+    oak_pid c = OT_SPAWN(chatter, (void *)(uintptr_t)oak_self(), OAK_SPAWN_LINK);
+    uint64_t want = OT_TAG_STRAY; /* never sent */
+    oak_msg *m = NULL;
+    int64_t t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_receive(&m, 100, ot_match_tag, &want), -ETIMEDOUT);
+    int64_t took = ot_ms_since(t0);
+    OT_CHECK_INT_GE(took, 99);
+    OT_CHECK_INT_LT(took, 5000);
+    /* It was woken over and over meanwhile. */
+    OT_CHECK_INT_GE(oak_message_count(), 10);
+    oak_trap_exit(true);
+    oak_exit_pid(c, OAK_KILL);
+}
+
+static void receive_timeout_holds_while_other_messages_keep_waking_it(void **state)
+{
+    (void)state;
+    OT_RUN(chatter_main, NULL);
+}
+
+static void answered_main(void *arg)
+{
+    (void)arg;
+    oak_pid pong = OT_SPAWN(ot_ponger, NULL, OAK_SPAWN_LINK);
+    /* Timed waits, each ended by its answer at once (some before their
+     * timer is armed, some after), for longer than their timeout: a timer
+     * left behind would end one of them early. */
+    int64_t t0 = ot_now_ns();
+    for (uint64_t i = 0; i < 1000 || (ot_ms_since(t0) < 150 && i < 10000000); i++) {
+        OT_SEND_U64(pong, OT_TAG_PING, i);
+        OT_CHECK_INT_EQ(OT_RECV_U64(OT_TAG_PONG, 30), i);
+    }
+    /* None of their timers is left to end a later wait early. */
+    for (int i = 0; i < 3; i++) {
+        oak_msg *m = NULL;
+        int64_t t0 = ot_now_ns();
+        OT_CHECK_INT_EQ(oak_receive(&m, 60, NULL, NULL), -ETIMEDOUT);
+        OT_CHECK_INT_GE(ot_ms_since(t0), 59);
+    }
+    OT_SEND(pong, OT_TAG_STOP, NULL, 0);
+}
+
+static void timed_receives_ended_by_messages_leave_no_timer_behind(void **state)
+{
+    (void)state;
+    OT_RUN(answered_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +394,8 @@ int main(void)
         cmocka_unit_test(many_timers_each_fire_exactly_once_unless_cancelled),
         cmocka_unit_test(pending_timers_do_not_delay_the_end_of_the_runtime),
         cmocka_unit_test(now_ms_never_goes_back_on_any_thread),
+        cmocka_unit_test(receive_timeout_holds_while_other_messages_keep_waking_it),
+        cmocka_unit_test(timed_receives_ended_by_messages_leave_no_timer_behind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,13 +195,7 @@ int oak_wait_fd(int fd, unsigned events, int64_t timeout_ms)
         }
         if (timeout_ms == 0 || (deadline && oak__now_ns() >= deadline))
             break;
-        p->wait.deadline = deadline;
-        oak__proc_switch_out(p, OAK__SW_PARK);
-        bool expired = p->timed_out;
-        p->timed_out = false;
-        if (!expired && p->wait.deadline)
-            oak__timer_cancel(&p->wait);
-        p->wait.deadline = 0;
+        bool expired = oak__park(p, &deadline, deadline ? timeout_ms * 1000000 : 0);
         if (expired) {
             got = atomic_exchange_explicit(&p->fd_revents, 0, memory_order_acquire);
             result = got ? (int)got : -ETIMEDOUT;

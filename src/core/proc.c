@@ -671,8 +671,12 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
         return rc;
     oak__proc *p = &rt->table[slot];
     uint32_t gen = p->gen;
+    /* The wait numbers go on across incarnations: an entry a scheduler
+     * still holds for the previous one cannot match. */
+    uint64_t wait_arm = atomic_load_explicit(&p->wait_arm, memory_order_relaxed);
     memset(&p->sp, 0, sizeof *p - offsetof(oak__proc, sp));
     p->gen = gen;
+    atomic_store_explicit(&p->wait_arm, wait_arm, memory_order_relaxed);
     p->wait.index = OAK__TIMER_IDLE;
     p->fn = fn;
     p->arg = arg;
@@ -714,7 +718,7 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
      * the pid finds an open inbox. */
     atomic_store_explicit(&p->inbox, OAK__INBOX_EMPTY, memory_order_relaxed);
     atomic_store_explicit(&p->pid, pid, memory_order_release);
-    atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed);
+    oak__sched_live_add(s, 1);
     if (out)
         *out = pid;
     oak__sched_push(s, p);
@@ -799,7 +803,10 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     }
     free_list(p->held);
     p->held = NULL;
-    if (p->wait.deadline)
+    /* Teardown of a parked process: its wait's timer goes too. */
+    uint64_t wait = atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
+                                              memory_order_acquire);
+    if ((wait & OAK__WAIT_STATE) == OAK__WAIT_ARMED)
         oak__timer_cancel(&p->wait);
 
     /* Close the inbox: later pushes fail and their senders see `dead`. */
@@ -860,7 +867,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     p->exit_detail = NULL;
     p->gen = (p->gen + 1) & (uint32_t)OAK__GEN_MASK;
     oak__slot_free(s, slot);
-    atomic_fetch_sub_explicit(&rt->live, 1, memory_order_relaxed);
+    oak__sched_live_add(s, -1);
     if (is_main && notify)
         oak__runtime_stop(reason == OAK_NORMAL ? 0 : 1);
 }
@@ -872,8 +879,11 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
 {
     if (timeout_ms < 0 && timeout_ms != OAK_INFINITY)
         return -EINVAL;
-    /* The clock is read only when the process is about to wait. */
+    /* The deadline is fixed when the wait's timer is armed (lazily, by the
+     * scheduler), or by a second wait in this receive when the first ended
+     * unarmed: a receive that a message ends soon never reads the clock. */
     int64_t deadline = 0;
+    bool waited = false;
     oak__msg *scan = p->q_head;
     if (by_ref && p->q_mark_ref == ref)
         scan = p->q_mark ? p->q_mark->next : p->q_head;
@@ -895,25 +905,43 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
         scan = NULL;
         if (expired || timeout_ms == 0)
             return -ETIMEDOUT;
-        if (timeout_ms > 0) {
+        int64_t rel = timeout_ms > 0 ? timeout_ms * 1000000 : 0;
+        if (rel && waited) {
+            int64_t now = oak__now_ns();
             if (!deadline)
-                deadline = oak__now_ns() + timeout_ms * 1000000;
-            else if (oak__now_ns() >= deadline)
+                deadline = now + rel;
+            else if (now >= deadline)
                 return -ETIMEDOUT;
         }
-        p->wait.deadline = deadline;
-        oak__proc_switch_out(p, OAK__SW_PARK);
-        /* Woken by a message: take the timer out. Its index may be
-         * changing under the heap lock right now, so only the lock may
-         * look at it. */
-        if (p->timed_out) {
-            p->timed_out = false;
-            expired = true;
-        } else if (p->wait.deadline) {
-            oak__timer_cancel(&p->wait);
-        }
-        p->wait.deadline = 0;
+        expired = oak__park(p, &deadline, rel);
+        waited = true;
     }
+}
+
+bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns)
+{
+    p->wait_rel = rel_ns;
+    p->wait.deadline = rel_ns ? *deadline : 0;
+    oak__proc_switch_out(p, OAK__SW_PARK);
+    if (!rel_ns)
+        return false;
+    /* End the wait: a pending one can no longer be armed; an armed timer
+     * is taken out under its heap's lock (its index may be changing under
+     * that lock right now, so only the lock may look at it). The wait's
+     * fields are touched only after that: the arming reads them under the
+     * same lock. */
+    uint64_t was = atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
+                                             memory_order_acquire);
+    bool expired = p->timed_out;
+    p->timed_out = false;
+    if ((was & OAK__WAIT_STATE) == OAK__WAIT_ARMED) {
+        if (!expired)
+            oak__timer_cancel(&p->wait);
+        *deadline = p->wait.deadline;
+    }
+    p->wait.deadline = 0;
+    p->wait_rel = 0;
+    return expired;
 }
 
 int oak_receive(oak_msg **msg, int64_t timeout_ms, oak_match_fn match, void *arg)
@@ -1165,7 +1193,11 @@ int oak_demonitor(oak_ref ref, unsigned flags)
             send_control(target, me, OAK__SIG_DEMONITOR, ref);
     }
     if (flags & OAK_DEMONITOR_FLUSH) {
-        oak__drain(p);
+        /* A monitor that had already ended left its DOWN (if any) in the
+         * private queue when it was drained; only an active one can have
+         * a DOWN still in the inbox. */
+        if (active)
+            oak__drain(p);
         /* A DOWN for ref cannot be older than the mark made with ref. */
         oak__msg *from = p->q_head;
         if (p->q_mark_ref == ref)

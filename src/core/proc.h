@@ -105,6 +105,17 @@ typedef struct oak__timer {
     oak__msg *msg;             /* SEND: the message to deliver             */
     oak_ref ref;               /* SEND: the timer's reference               */
 } oak__timer;
+/* The state of p's timed wait, in the low bits of p->wait_arm; the rest
+ * numbers the timed waits, so that an entry left in a scheduler's list by
+ * an earlier wait can never arm a later one. PENDING -> ARMED is a CAS by
+ * the scheduler that listed the wait, made after the process was seen
+ * parked and under the heap's lock; the process, back from the wait,
+ * clears the state and, if it was ARMED, cancels the timer under that
+ * same lock. */
+#define OAK__WAIT_IDLE 0u
+#define OAK__WAIT_PENDING 1u /* in its scheduler's list of waits to arm */
+#define OAK__WAIT_ARMED 2u   /* in wait.owner's heap (or fired from it)   */
+#define OAK__WAIT_STATE 3u
 #define OAK__TIMER_IDLE UINT32_MAX
 #define OAK__TIMER_WAKE 1
 #define OAK__TIMER_SEND 2
@@ -177,7 +188,14 @@ typedef struct oak__proc {
     oak__defer *defers;
     int next_defer;
     oak__alloc *allocs;
-    oak__timer wait;             /* receive timeout; owner-locked heap     */
+    /* A timed wait (a receive with a timeout, oak_wait_fd). Its timer
+     * is armed lazily by the scheduler loop (oak__timers_arm_waits), so a
+     * wait that a message ends within microseconds, such as a call's, never
+     * reads the clock or touches a timer heap. wait.deadline is absolute,
+     * or 0 until the wait is armed at wait_rel ns from then. */
+    oak__timer wait;
+    int64_t wait_rel;            /* the timeout in ns; 0: no timer         */
+    _Atomic uint64_t wait_arm;   /* timed wait number << 2 | OAK__WAIT_*   */
 
     int fault_sig;               /* OAK__SW_FAULT: the signal, its code,   */
     int fault_code;              /*   the faulting address and pc          */
@@ -234,6 +252,12 @@ void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind,
  * signals. May end the process (never returns then). Returns how many
  * messages were appended. */
 size_t oak__drain(oak__proc *p);
+
+/* Park the running process until a message arrives or, when rel_ns > 0,
+ * until the deadline: *deadline if it is not 0, else rel_ns after the
+ * scheduler arms the wait. Returns true if the wait timed out. *deadline
+ * is set when the armed deadline becomes known. */
+bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns);
 
 /* Switch from the running process to its scheduler. */
 void oak__proc_switch_out(oak__proc *p, enum oak__switch why);

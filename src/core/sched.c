@@ -95,9 +95,11 @@ size_t oak_process_count(void)
     oak__runtime *rt = oak__rt_enter();
     if (!rt)
         return 0;
-    size_t n = atomic_load_explicit(&rt->live, memory_order_relaxed);
+    int64_t n = 0;
+    for (unsigned i = 0; i < rt->nscheds; i++)
+        n += atomic_load_explicit(&rt->scheds[i].live, memory_order_relaxed);
     oak__rt_leave();
-    return n;
+    return n > 0 ? (size_t)n : 0;
 }
 
 static inline void cpu_relax(void)
@@ -323,17 +325,18 @@ static oak__proc *gq_take(oak__sched *s)
 
 /* ---- the spawn deque ------------------------------------------------------------ */
 
-static bool deque_push(oak__sched *s, oak__proc *p)
+/* Returns how many entries were there before, or -1 when it is full. */
+static int64_t deque_push(oak__sched *s, oak__proc *p)
 {
     int64_t b = atomic_load_explicit(&s->dq_bottom, memory_order_relaxed);
     int64_t t = atomic_load_explicit(&s->dq_top, memory_order_acquire);
     if (b - t >= OAK__DEQUE)
-        return false;
+        return -1;
     atomic_store_explicit(&s->dq[b & (OAK__DEQUE - 1)], p, memory_order_relaxed);
     /* Release: a thief that sees the new bottom sees the entry and the
      * process it points to. */
     atomic_store_explicit(&s->dq_bottom, b + 1, memory_order_release);
-    return true;
+    return b > t ? b - t : 0;
 }
 
 static oak__proc *deque_pop(oak__sched *s)
@@ -384,11 +387,24 @@ static bool local_waiting(oak__sched *s)
     return ring_len(s) > 0 || deque_len(s) > 0;
 }
 
+/* Wake-ups for local work. A scheduler that goes to sleep first looks at
+ * every queue (after a fence), so work that was already queued when it
+ * looked keeps it awake. Only a push to an empty queue needs the fenced
+ * look at the idle list (wakep): a push behind other entries finds the
+ * queue already announced. The one race left, a thief emptying the queue
+ * and going to sleep just as the owner pushes behind its stale view, is
+ * closed by the scheduler loop, which calls wakep whenever local work
+ * waits (at least every 64 hand-offs), and the owner runs the work itself
+ * in any case. This keeps the fence off the path of a burst of spawns. */
 void oak__sched_push(oak__sched *s, oak__proc *p)
 {
-    if (!deque_push(s, p))
+    int64_t had = deque_push(s, p);
+    if (had < 0) {
+        had = (int64_t)ring_len(s);
         ring_push(s, p);
-    wakep();
+    }
+    if (had == 0)
+        wakep();
 }
 
 void oak__make_runnable(oak__proc *p, bool next) { oak__make_runnable_on(oak__sched_self(), p, next); }
@@ -407,8 +423,10 @@ void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next)
             return;
         p = old;
     }
+    uint32_t had = ring_len(s);
     ring_push(s, p);
-    wakep();
+    if (had == 0)
+        wakep();
 }
 
 /* ---- idling ------------------------------------------------------------------- */
@@ -631,7 +649,10 @@ static oak__proc *find_work(oak__sched *s)
         /* The loop runs at least every 64 hand-offs (next_direct), so
          * looking at the clock and the global queue here is cheap enough
          * and keeps timers and foreign wake-ups from starving. */
+        oak__timers_arm_waits(s);
         check_timers(s);
+        if (local_waiting(s))
+            wakep(); /* see oak__sched_push() */
         oak__proc *p = NULL;
         if ((++s->rounds & 3) == 0)
             p = gq_take(s);
@@ -728,14 +749,21 @@ void oak__sched_after_switch(oak__sched *s)
             wakep();
         break;
     case OAK__SW_PARK:
-        if (p->wait.deadline) {
-            p->wait.kind = OAK__TIMER_WAKE;
-            p->wait.proc = p;
-            if (oak__timer_add(s, &p->wait) < 0) {
+        if (p->wait_rel) {
+            if (s->nlazy == OAK__LAZY_WAITS && !oak__timers_arm_waits(s)) {
                 p->timed_out = true; /* cannot wait: time out at once */
                 ring_push(s, p);
                 break;
             }
+            /* Listed before it can be seen parked: whoever resumes it
+             * finds its wait pending or armed. Only the process and its
+             * scheduler of the moment write wait_arm outside the CAS. */
+            uint64_t n = atomic_load_explicit(&p->wait_arm, memory_order_relaxed);
+            n = ((n | OAK__WAIT_STATE) + 1) | OAK__WAIT_PENDING;
+            atomic_store_explicit(&p->wait_arm, n, memory_order_relaxed);
+            p->wait.owner = s; /* the heap it will be armed in */
+            s->lazy[s->nlazy].p = p;
+            s->lazy[s->nlazy++].arm = n;
         }
         {
             oak__msg *expect = OAK__INBOX_EMPTY;
@@ -744,9 +772,8 @@ void oak__sched_after_switch(oak__sched *s)
             if (!atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
                                                          memory_order_acq_rel,
                                                          memory_order_acquire)) {
-                /* Messages arrived meanwhile: it stays runnable. */
-                if (p->wait.deadline)
-                    oak__timer_cancel(&p->wait);
+                /* Messages arrived meanwhile: it stays runnable (and
+                 * ends its wait itself, in oak__park). */
                 ring_push(s, p);
             }
         }

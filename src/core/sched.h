@@ -33,6 +33,7 @@
 
 #define OAK__RING 512  /* run queue ring capacity (power of two)       */
 #define OAK__DEQUE 1024 /* spawn deque capacity (power of two)         */
+#define OAK__LAZY_WAITS 128 /* timed waits a scheduler arms at once    */
 
 typedef struct oak__sched {
     /* ---- read by thieves: their own cache line ---- */
@@ -57,6 +58,10 @@ typedef struct oak__sched {
     /* ---- read by the watchdog of idle schedulers ---- */
     _Atomic uint64_t dispatches;          /* processes started running      */
     _Atomic oak_pid running;              /* pid running now, or 0          */
+    /* Spawned here minus disposed here (either may be negative); the sum
+     * over schedulers is the number of live processes. Stored by the owner
+     * only, so counting costs no locked instruction on the spawn path. */
+    _Atomic int64_t live;
 
     /* ---- timers: any thread, under tlock ---- */
     alignas(64) oak__spinlock tlock;
@@ -81,6 +86,11 @@ typedef struct oak__sched {
     bool spinning;
     uint64_t rng;
     oak__stack_cache stacks;
+    struct oak__lazy_wait {               /* parked with a timer to arm:    */
+        struct oak__proc *p;              /*   the process and its         */
+        uint64_t arm;                     /*   wait_arm value when listed  */
+    } lazy[OAK__LAZY_WAITS];
+    unsigned nlazy;
     oak__msg *msg_pool;                   /* free small message blocks      */
     unsigned msg_pool_len;
     uint64_t *free_slots;                 /* cache of free table slots      */
@@ -116,7 +126,6 @@ typedef struct oak__runtime {
     _Atomic unsigned nidle;
     _Atomic unsigned nspinning;
 
-    _Atomic size_t live;       /* live processes                             */
     _Atomic int stopping;      /* oak_shutdown() called / main ended         */
     _Atomic int status;        /* oak_run()'s result                          */
     _Atomic uint64_t foreign_refs;
@@ -146,6 +155,13 @@ void oak__rt_leave(void);
 
 /* The scheduler of the calling thread, or NULL. */
 oak__sched *oak__sched_self(void);
+
+/* Count processes spawned (+1) or disposed (-1) by s's own thread. */
+static inline void oak__sched_live_add(oak__sched *s, int64_t d)
+{
+    int64_t n = atomic_load_explicit(&s->live, memory_order_relaxed);
+    atomic_store_explicit(&s->live, n + d, memory_order_relaxed);
+}
 
 /* Make p runnable. From a scheduler thread p goes to runnext (if `next`)
  * or the ring; from any other thread to the global queue. */

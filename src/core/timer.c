@@ -63,29 +63,73 @@ static void remove_at(oak__sched *s, uint32_t i)
     sift_up(s, s->theap[i]->index);
 }
 
+/* Room for n more timers. Under the lock. */
+static int reserve(oak__sched *s, uint32_t n)
+{
+    if (s->tlen + n <= s->tcap)
+        return 0;
+    uint32_t cap = s->tcap ? s->tcap : 64;
+    while (cap < s->tlen + n)
+        cap *= 2;
+    oak__timer **h = realloc(s->theap, cap * sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    s->theap = h;
+    s->tcap = cap;
+    return 0;
+}
+
+/* Into s's heap (t->owner is s already). */
+static void insert(oak__sched *s, oak__timer *t)
+{
+    put(s, s->tlen++, t);
+    sift_up(s, t->index);
+}
+
 int oak__timer_add(oak__sched *s, oak__timer *t)
 {
     oak__spin_lock(&s->tlock);
-    if (s->tlen == s->tcap) {
-        uint32_t cap = s->tcap ? s->tcap * 2 : 64;
-        oak__timer **h = realloc(s->theap, cap * sizeof *h);
-        if (!h) {
-            oak__spin_unlock(&s->tlock);
-            return -ENOMEM;
-        }
-        s->theap = h;
-        s->tcap = cap;
-    }
-    if (t->kind == OAK__TIMER_SEND && oak__map_put(&s->tsend, t->ref, (uint64_t)(uintptr_t)t) < 0) {
+    if (reserve(s, 1) < 0 ||
+        (t->kind == OAK__TIMER_SEND && oak__map_put(&s->tsend, t->ref, (uint64_t)(uintptr_t)t) < 0)) {
         oak__spin_unlock(&s->tlock);
         return -ENOMEM;
     }
     t->owner = s;
-    put(s, s->tlen++, t);
-    sift_up(s, t->index);
+    insert(s, t);
     publish_next(s);
     oak__spin_unlock(&s->tlock);
     return 0;
+}
+
+bool oak__timers_arm_waits(oak__sched *s)
+{
+    unsigned n = s->nlazy;
+    if (n == 0)
+        return true;
+    int64_t now = oak__now_ns();
+    oak__spin_lock(&s->tlock);
+    if (reserve(s, n) < 0) {
+        oak__spin_unlock(&s->tlock);
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        oak__proc *p = s->lazy[i].p;
+        uint64_t pending = s->lazy[i].arm;
+        uint64_t armed = (pending & ~(uint64_t)OAK__WAIT_STATE) | OAK__WAIT_ARMED;
+        if (!atomic_compare_exchange_strong_explicit(&p->wait_arm, &pending, armed,
+                                                     memory_order_relaxed, memory_order_relaxed))
+            continue; /* that wait is over */
+        oak__timer *t = &p->wait;
+        if (!t->deadline)
+            t->deadline = now + p->wait_rel;
+        t->kind = OAK__TIMER_WAKE;
+        t->proc = p;
+        insert(s, t);
+    }
+    s->nlazy = 0;
+    publish_next(s);
+    oak__spin_unlock(&s->tlock);
+    return true;
 }
 
 bool oak__timer_cancel(oak__timer *t)
