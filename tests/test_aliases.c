@@ -180,6 +180,75 @@ static void reply_ends_the_callers_monitor_at_both_ends(void **state)
     OT_RUN(reply_main, NULL);
 }
 
+/* oak_send_request: the monitor and the request in one signal. */
+static void request_server(void *arg)
+{
+    (void)arg;
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, NULL, NULL), 0);
+    oak_pid caller = m->from;
+    oak_ref ref = m->ref;
+    /* The monitor came with the message. */
+    oak_process_info info;
+    OT_CHECK_INT_EQ(oak_process_info_self(&info), 0);
+    uint64_t n = info.monitored_by;
+    OT_CHECK_INT_EQ(oak_send(caller, TAG_PLAIN, &n, sizeof n), 0);
+    if (m->tag == TAG_GO)
+        OT_CHECK_INT_EQ(oak_send_reply(caller, ref, TAG_REPLY, m->data, m->size), 0);
+    else
+        oak_exit(oak_atom_from("refused"));
+    oak_msg_free(m);
+}
+
+static void request_main(void *arg)
+{
+    (void)arg;
+    oak_pid srv;
+    oak_msg *m;
+    oak_ref ref;
+    OT_CHECK_INT_EQ(oak_spawn(request_server, NULL, NULL, &srv), 0);
+    OT_CHECK_INT_EQ(oak_send_request(srv, TAG_GO, "hello", 6, &ref), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_plain, NULL), 0);
+    OT_CHECK_UINT_EQ(*(uint64_t *)m->data, 1);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, OT_LONG_MS), 0);
+    OT_CHECK_UINT_EQ(m->tag, TAG_REPLY);
+    OT_CHECK_STR_EQ((const char *)m->data, "hello");
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_demonitor(ref, OAK_DEMONITOR_INFO), 0); /* ended by the reply */
+
+    /* A server that dies on the request: DOWN with its reason. */
+    OT_CHECK_INT_EQ(oak_spawn(request_server, NULL, NULL, &srv), 0);
+    OT_CHECK_INT_EQ(oak_send_request(srv, OT_TAG_OTHER, NULL, 0, &ref), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, OT_LONG_MS), 0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    OT_CHECK_ATOM_EQ(((oak_down *)m->data)->reason, oak_atom_from("refused"));
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_plain, NULL), 0);
+    oak_msg_free(m);
+
+    /* A dead server: DOWN noproc at once, and the ref is no alias. */
+    OT_CHECK_INT_EQ(oak_send_request(srv, TAG_GO, NULL, 0, &ref), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, 0), 0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    OT_CHECK_ATOM_EQ(((oak_down *)m->data)->reason, OAK_NOPROC);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_send_alias(oak_self(), ref, TAG_REPLY, NULL, 0), 0);
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, 20), -ETIMEDOUT);
+
+    OT_CHECK_INT_EQ(oak_send_request(srv, TAG_GO, NULL, 0, NULL), -EINVAL);
+    OT_CHECK_INT_EQ(oak_send_request(OAK_NOPID, TAG_GO, NULL, 0, &ref), -EINVAL);
+    OT_CHECK_INT_EQ(oak_send_request(srv, TAG_GO, NULL, 3, &ref), -EINVAL);
+}
+
+static void send_request_monitors_and_sends_in_one_signal(void **state)
+{
+    (void)state;
+    oak_ref ref;
+    OT_CHECK_INT_EQ(oak_send_request(1, TAG_GO, NULL, 0, &ref), -EPERM);
+    OT_RUN(request_main, NULL);
+}
+
 static void alias_errors_main(void *arg)
 {
     (void)arg;
@@ -204,6 +273,7 @@ int main(void)
         cmocka_unit_test(monitor_alias_ends_with_demonitor_and_with_down),
         cmocka_unit_test(reply_ends_the_callers_monitor_at_both_ends),
         cmocka_unit_test(alias_errors_are_einval_and_enoent),
+        cmocka_unit_test(send_request_monitors_and_sends_in_one_signal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

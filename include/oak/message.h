@@ -68,6 +68,18 @@ OAK_API int oak_send_alias(oak_pid to, oak_ref alias, uint64_t tag, const void *
 OAK_API int oak_send_reply(oak_pid to, oak_ref alias, uint64_t tag, const void *data,
                            size_t size);
 
+/* Send a request: monitor `to` with an alias, as oak_monitor_alias(), and
+ * send it a message with tag and a copy of data whose ref is that alias,
+ * in one signal (`to` takes the monitor, then the message, as if the two
+ * had been sent one after the other). The reference is stored in *ref;
+ * the answer is awaited with oak_receive_ref(*ref, ...) and sent with
+ * oak_send_reply(). If `to` is not alive, the DOWN (noproc) for *ref is
+ * queued at once and the message is dropped. Returns 0, -EINVAL (no ref,
+ * pid 0, data NULL with size > 0, a runtime tag), -ENOMEM, -EPERM (not
+ * in a process). */
+OAK_API int oak_send_request(oak_pid to, uint64_t tag, const void *data, size_t size,
+                             oak_ref *ref);
+
 /* Send to the process registered under name. Returns -ESRCH if no process
  * has that name (Erlang raises badarg). Any thread. */
 OAK_API int oak_send_name(oak_atom name, uint64_t tag, const void *data,

@@ -713,7 +713,9 @@ int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
 
 /* ---- calls, casts, stop ------------------------------------------------------ */
 
-static int send_req(oak_pid to, oak_ref ref, oak_atom kind, uint64_t tag,
+/* A call (request != NULL: sent with oak_send_request(), its ref stored
+ * there) or a cast. */
+static int send_req(oak_pid to, oak_ref *request, oak_atom kind, uint64_t tag,
                     uint32_t flags, const void *data, size_t size)
 {
     unsigned char small[256];
@@ -725,7 +727,8 @@ static int send_req(oak_pid to, oak_ref ref, oak_atom kind, uint64_t tag,
     memcpy(buf, &h, sizeof h);
     if (size)
         memcpy(buf + sizeof h, data, size);
-    int r = oak_send_ref(to, ref, kind, buf, total);
+    int r = request ? oak_send_request(to, kind, buf, total, request)
+                    : oak_send(to, kind, buf, total);
     if (buf != small)
         free(buf);
     return r;
@@ -771,15 +774,12 @@ int oak_gen_server_call(oak_pid server, uint64_t tag, const void *req,
     if (timeout_ms < 0)
         timeout_ms = OAK_INFINITY;
 
-    /* The monitor's ref is the receive marker and an alias for the reply. */
-    oak_ref ref = oak_monitor_alias(server);
-    if (!ref)
-        return -ENOMEM;
-    int r = send_req(server, ref, oak__batom(OAK__A_GEN_CALL), tag, OAK__FROM_ALIAS, req, size);
-    if (r < 0) {
-        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+    /* The request's ref is a monitor of the server, the receive marker
+     * and an alias for the reply. */
+    oak_ref ref;
+    int r = send_req(server, &ref, oak__batom(OAK__A_GEN_CALL), tag, OAK__FROM_ALIAS, req, size);
+    if (r < 0)
         return r;
-    }
 
     oak_msg *m = NULL;
     r = oak_receive_ref(&m, ref, timeout_ms);
@@ -800,7 +800,7 @@ int oak_gen_server_cast(oak_pid server, uint64_t tag, const void *req,
                         size_t size)
 {
     if (server != OAK_NOPID && !(size && !req))
-        send_req(server, 0, oak__batom(OAK__A_GEN_CAST), tag, 0, req, size);
+        send_req(server, NULL, oak__batom(OAK__A_GEN_CAST), tag, 0, req, size);
     return 0;
 }
 

@@ -431,7 +431,7 @@ static void answer_dead(oak__msg *m, oak_pid dead)
 {
     if (m->kind == OAK__SIG_LINK)
         oak__send_exit_signal(m->pub.from, dead, OAK__SIG_EXIT_LINK, 0, OAK_NOPROC, NULL, 0);
-    else if (m->kind == OAK__SIG_MONITOR)
+    else if (m->kind == OAK__SIG_MONITOR || m->kind == OAK__SIG_REQUEST)
         oak__send_exit_signal(m->pub.from, dead, OAK__SIG_DOWN, m->pub.ref, OAK_NOPROC, NULL, 0);
     oak__msg_delete(m);
 }
@@ -522,8 +522,13 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
         oak__map_del(&p->links, from, NULL);
         break;
     case OAK__SIG_MONITOR:
+    case OAK__SIG_REQUEST:
         if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
             oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
+        if (m->kind == OAK__SIG_REQUEST) {
+            queue_append(p, m); /* the monitor first, then the message */
+            return 1;
+        }
         break;
     case OAK__SIG_FD_READY:
         break; /* only a wake-up: fd_revents holds the news */
@@ -1095,6 +1100,16 @@ int oak_unlink(oak_pid pid)
     return 0;
 }
 
+/* pid was dead when p began to monitor it with ref: the DOWN (noproc)
+ * comes at once, after whatever is in the inbox. */
+static void down_noproc(oak__proc *p, oak_pid pid, oak_ref ref, oak_atom name)
+{
+    oak__drain(p);
+    oak__msg *m = exit_item(self_pid(p), pid, OAK__SIG_DOWN, ref, OAK_NOPROC, NULL, name);
+    if (m)
+        queue_append(p, m);
+}
+
 /* Monitor pid (or name's pid); with `alias` the reference is also an alias
  * that ends with the monitor. */
 static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name, bool alias)
@@ -1120,12 +1135,48 @@ static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name, bool alias)
         }
         oak__map_del(&p->monitors_out, ref, NULL);
     }
-    /* Dead (or no memory to watch it): DOWN noproc at once. */
-    oak__drain(p);
-    oak__msg *m = exit_item(me, pid, OAK__SIG_DOWN, ref, OAK_NOPROC, NULL, name);
-    if (m)
-        queue_append(p, m);
+    down_noproc(p, pid, ref, name);
     return ref;
+}
+
+int oak_send_request(oak_pid to, uint64_t tag, const void *data, size_t size, oak_ref *ref)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (!ref || to == OAK_NOPID || (tag >> 63) || (size && !data))
+        return -EINVAL;
+    oak_pid me = self_pid(p);
+    if (to == me) {
+        /* To oneself: the monitor (kept, see monitor()), then the message. */
+        *ref = monitor(p, to, 0, true);
+        return oak_send_ref(to, *ref, tag, data, size);
+    }
+    oak__sched *s = p->sched;
+    oak__msg *m = oak__msg_alloc(s, size);
+    if (!m)
+        return -ENOMEM;
+    oak_ref r = oak_make_ref(); /* also the receive marker */
+    if (oak__map_put(&p->monitors_out, r, to | MONITOR_ALIAS) < 0) {
+        oak__msg_release(s, m);
+        return -ENOMEM;
+    }
+    if (size)
+        memcpy(m->payload, data, size);
+    m->to = to;
+    m->kind = OAK__SIG_REQUEST;
+    m->pub.tag = tag;
+    m->pub.ref = r;
+    m->pub.from = me;
+    if (oak__deliver_from(s, m) < 0) {
+        oak__msg_release(s, m);
+        oak__map_del(&p->monitors_out, r, NULL);
+        down_noproc(p, to, r, 0);
+    }
+    *ref = r;
+    if (--p->reductions == 0)
+        oak_yield();
+    return 0;
 }
 
 oak_ref oak_monitor(oak_pid pid)

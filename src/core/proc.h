@@ -42,6 +42,8 @@ enum oak__kind {
                          * only while the alias is active               */
     OAK__SIG_FD_READY,  /* the fd poller saw events for our wait: only
                          * a wake-up, dropped when drained              */
+    OAK__SIG_REQUEST,   /* SIG_MONITOR (alias pub.ref) and a message
+                         * carrying pub.ref, in one item                */
 };
 
 /* A message or signal. Allocated by the sender, owned by the receiver once
