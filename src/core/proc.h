@@ -79,7 +79,7 @@ static inline oak__msg *oak__msg_reverse(oak__msg *list)
 
 /* Messages with payloads up to this size come from per-scheduler pools of
  * equal blocks instead of malloc. */
-#define OAK__MSG_POOL_PAYLOAD 112
+#define OAK__MSG_POOL_PAYLOAD 48
 #define OAK__MSG_POOL_MAX 4096   /* free blocks a scheduler keeps        */
 #define OAK__MSG_BATCH 256       /* blocks moved at once to/from the runtime */
 #define OAK__MSG_BATCHES_MAX 512 /* batches the runtime keeps (24 MiB)   */
