@@ -988,15 +988,21 @@ int oak_sleep(int64_t ms)
     return 0;
 }
 
+/* A new reference made by the running process p, which also becomes its
+ * receive marker: a message carrying it can only be sent after this, so
+ * it can only come after the current end of the queue. */
+static oak_ref make_ref(oak__proc *p)
+{
+    oak_ref ref = oak__ref_new_on(p->sched);
+    p->q_mark = p->q_tail;
+    p->q_mark_ref = ref;
+    return ref;
+}
+
 static oak_ref oak_make_ref_in_runtime(void)
 {
-    oak_ref ref = oak__ref_new();
     oak__proc *p = oak__proc_self();
-    if (p) {
-        p->q_mark = p->q_tail;
-        p->q_mark_ref = ref;
-    }
-    return ref;
+    return p ? make_ref(p) : oak__ref_new();
 }
 
 oak_ref oak_make_ref(void)
@@ -1114,7 +1120,7 @@ static void down_noproc(oak__proc *p, oak_pid pid, oak_ref ref, oak_atom name)
  * that ends with the monitor. */
 static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name, bool alias)
 {
-    oak_ref ref = oak_make_ref();
+    oak_ref ref = make_ref(p);
     oak_pid me = self_pid(p);
     uint64_t value = pid | (alias ? MONITOR_ALIAS : 0);
     if (pid == me) {
@@ -1156,7 +1162,7 @@ int oak_send_request(oak_pid to, uint64_t tag, const void *data, size_t size, oa
     oak__msg *m = oak__msg_alloc(s, size);
     if (!m)
         return -ENOMEM;
-    oak_ref r = oak_make_ref(); /* also the receive marker */
+    oak_ref r = make_ref(p); /* also the receive marker */
     if (oak__map_put(&p->monitors_out, r, to | MONITOR_ALIAS) < 0) {
         oak__msg_release(s, m);
         return -ENOMEM;
@@ -1196,7 +1202,7 @@ oak_ref oak_alias(void)
     oak__proc *p = self_blocking();
     if (!p)
         return 0;
-    oak_ref ref = oak_make_ref();
+    oak_ref ref = make_ref(p);
     if (oak__map_put(&p->aliases, ref, 1) < 0)
         return 0;
     return ref;

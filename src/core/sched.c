@@ -142,7 +142,7 @@ oak_ref oak__ref_new(void)
 {
     oak__sched *s = oak__sched_self();
     if (s)
-        return ((uint64_t)(s->id + 1) << 52) | ++s->ref_counter;
+        return oak__ref_new_on(s);
     return atomic_fetch_add_explicit(&oak__rt->foreign_refs, 1, memory_order_relaxed) + 1;
 }
 

@@ -178,6 +178,11 @@ void oak__sched_push(oak__sched *s, oak__proc *p);
 
 /* A fresh reference. */
 oak_ref oak__ref_new(void);
+/* The same on scheduler s's own thread. */
+static inline oak_ref oak__ref_new_on(oak__sched *s)
+{
+    return ((uint64_t)(s->id + 1) << 52) | ++s->ref_counter;
+}
 
 /* Stop the runtime with a status (first caller wins). */
 void oak__runtime_stop(int status);
