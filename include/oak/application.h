@@ -26,8 +26,10 @@
  * two signals are blocked in the calling thread, and so in the scheduler
  * threads that inherit its mask; only the reader thread (and threads the
  * program made before) takes them. A
- * second signal while stopping makes the runtime end at once
- * (oak_shutdown(1)): every process still alive is killed. The previous
+ * second signal while stopping, a second or more after the first, makes
+ * the runtime end at once (oak_shutdown(1)): every process still alive is
+ * killed. One sooner is taken for the first delivered twice (timeout(1)
+ * signals the process, then its process group) and ignored. The previous
  * handlers are restored when oak_application_run() returns.
  *
  * Reports, through oak_log with kind "application_report":

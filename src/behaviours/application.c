@@ -65,6 +65,8 @@ int oak_application_stop(void)
 
 /* ---- signals ------------------------------------------------------------------- */
 
+#define OAK__APP_REPEAT_MS 1000
+
 static void on_signal(int signo)
 {
     int saved = errno;
@@ -89,6 +91,7 @@ static void *sig_reader(void *arg)
     stop_signals(&set);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     int seen = 0;
+    int64_t first_ms = 0;
     for (;;) {
         /* Wait in poll(2): sanitizers that defer signal handlers to a safe
          * point treat it as a blocking call, where handlers run at once. */
@@ -101,10 +104,15 @@ static void *sig_reader(void *arg)
             continue;
         if (r <= 0 || b == 0)
             break;
-        if (++seen == 1)
+        /* A signal within a second of the first is the same request
+         * delivered twice (timeout(1) signals the process and then its
+         * group); one that comes later is asked again: stop now. */
+        if (++seen == 1) {
+            first_ms = oak_now_ms();
             oak_application_stop();
-        else
-            oak_shutdown(1); /* asked twice: stop now */
+        } else if (oak_now_ms() - first_ms >= OAK__APP_REPEAT_MS) {
+            oak_shutdown(1);
+        }
     }
     return NULL;
 }

@@ -4,7 +4,10 @@
  * them without a lock: a chunk pointer is published with a release store
  * after the chunk is filled, and the atom count likewise after the name is
  * written. Interning takes one mutex; it is meant for start-up and rare
- * paths, not for the message path. Atoms live until the program exits.
+ * paths, not for the message path. Atoms live until the program exits:
+ * the table is never freed, not even by a destructor, since another thread
+ * may still be making an atom while the program exits (it stays reachable,
+ * so leak checkers do not count it as lost).
  */
 #include "core/atom.h"
 
@@ -159,15 +162,4 @@ size_t oak__atom_len(oak_atom a)
 {
     const char *n = oak_atom_name(a);
     return n ? slot_of(a)->len : 0;
-}
-
-/* Free the table when the program exits, so leak checkers see no loss. */
-__attribute__((destructor)) static void atom_table_free(void)
-{
-    uint32_t c = atomic_load_explicit(&count, memory_order_acquire);
-    for (uint32_t i = 1; i < c; i++)
-        free(slot_of(i)->name);
-    for (int i = 0; i < MAX_CHUNKS; i++)
-        free(atomic_load_explicit(&chunks[i], memory_order_relaxed));
-    free(buckets);
 }

@@ -393,9 +393,10 @@ static bool local_waiting(oak__sched *s)
  * look at the idle list (wakep): a push behind other entries finds the
  * queue already announced. The one race left, a thief emptying the queue
  * and going to sleep just as the owner pushes behind its stale view, is
- * closed by the scheduler loop, which calls wakep whenever local work
- * waits (at least every 64 hand-offs), and the owner runs the work itself
- * in any case. This keeps the fence off the path of a burst of spawns. */
+ * closed by the scheduler loop, which calls wakep whenever more local work
+ * waits than it takes next (at least every 64 hand-offs), and the owner
+ * runs the work itself in any case. This keeps the fence off the path of
+ * a burst of spawns. */
 void oak__sched_push(oak__sched *s, oak__proc *p)
 {
     int64_t had = deque_push(s, p);
@@ -651,8 +652,10 @@ static oak__proc *find_work(oak__sched *s)
          * and keeps timers and foreign wake-ups from starving. */
         oak__timers_arm_waits(s);
         check_timers(s);
-        if (local_waiting(s))
-            wakep(); /* see oak__sched_push() */
+        /* More local work than the one this loop takes next: make sure
+         * another scheduler looks (see oak__sched_push()). */
+        if (ring_len(s) + deque_len(s) > 1)
+            wakep();
         oak__proc *p = NULL;
         if ((++s->rounds & 3) == 0)
             p = gq_take(s);
