@@ -133,13 +133,8 @@ bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value)
     return true;
 }
 
-bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
+static void del_at(oak__map *m, int64_t j)
 {
-    int64_t j = find(m, key);
-    if (j < 0)
-        return false;
-    if (value)
-        *value = m->slots[2 * j + 1];
     m->len--;
     if (is_small(m)) {
         /* The last pair fills the hole. */
@@ -147,11 +142,30 @@ bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
         m->slots[2 * j + 1] = m->slots[2 * m->len + 1];
         m->slots[2 * m->len] = OAK__MAP_EMPTY;
         m->used = m->len;
-        return true;
+        return;
     }
     m->slots[2 * j] = OAK__MAP_DELETED;
     if (m->len == 0)
         oak__map_free(m); /* a large table empty again */
+}
+
+bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
+{
+    int64_t j = find(m, key);
+    if (j < 0)
+        return false;
+    if (value)
+        *value = m->slots[2 * j + 1];
+    del_at(m, j);
+    return true;
+}
+
+bool oak__map_del_if(oak__map *m, uint64_t key, uint64_t value)
+{
+    int64_t j = find(m, key);
+    if (j < 0 || m->slots[2 * j + 1] != value)
+        return false;
+    del_at(m, j);
     return true;
 }
 

@@ -27,6 +27,8 @@ int oak__map_put(oak__map *m, uint64_t key, uint64_t value);
 bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value);
 /* Remove; stores the old value in *value when found. */
 bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value);
+/* Remove key only if its value is `value`. Returns whether it did. */
+bool oak__map_del_if(oak__map *m, uint64_t key, uint64_t value);
 void oak__map_free(oak__map *m);
 
 /* Iterate: for (uint32_t i = 0; i < m->cap; i++) if (oak__map_live(m, i)) */

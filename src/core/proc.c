@@ -254,11 +254,8 @@ static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const
         /* The caller monitors us with this ref: drop our side now, and
          * the caller drops its side when it takes the reply, with no
          * demonitor signal between us. */
-        uint64_t watcher;
-        if (oak__map_get(&self->monitors_in, ref, &watcher) && watcher == to) {
-            oak__map_del(&self->monitors_in, ref, NULL);
+        if (oak__map_del_if(&self->monitors_in, ref, to))
             m->ends_monitor = 1;
-        }
     }
     /* A dead receiver: a no-op, as in Erlang. */
     if (oak__deliver_from(s, m) < 0)
@@ -501,15 +498,13 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
     const char *detail;
     switch (m->kind) {
     case OAK__ALIAS_MSG:
-        /* A reply to an alias no longer active is dropped here, so it never
+        /* A reply from the process we monitor with this ref, which has
+         * dropped its side: the monitor (and alias) end here. Any other
+         * message to an alias no longer active is dropped here, so it never
          * reaches the mailbox (Erlang's process aliases). */
-        if (alias_active(p, m->pub.ref)) {
-            uint64_t target;
-            /* A reply from the process we monitor with this ref, which has
-             * dropped its side: the monitor (and alias) end here. */
-            if (m->ends_monitor && oak__map_get(&p->monitors_out, m->pub.ref, &target) &&
-                (target & ~MONITOR_ALIAS) == from)
-                oak__map_del(&p->monitors_out, m->pub.ref, NULL);
+        if ((m->ends_monitor &&
+             oak__map_del_if(&p->monitors_out, m->pub.ref, from | MONITOR_ALIAS)) ||
+            alias_active(p, m->pub.ref)) {
             queue_append(p, m);
             return 1;
         }
