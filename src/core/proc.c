@@ -632,6 +632,9 @@ static void proc_main(void *arg)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     oak__sched_after_switch(p->sched);
+    /* Its spawner wrote the inbox line on another core, most likely;
+     * a short-lived process closes it at exit soon. */
+    __builtin_prefetch(&p->inbox, 1);
     p->fn(p->arg);
     oak__proc_exit(p, OAK_NORMAL, NULL);
 }

@@ -175,6 +175,14 @@ int oak__slot_alloc(oak__sched *s, uint64_t *slot)
         }
     }
     *slot = s->free_slots[--s->nfree_slots];
+    if (s->nfree_slots > 0) {
+        /* The next spawn's control block was most likely freed on another
+         * core: ask for its lines now, so that the spawn after this one
+         * does not wait for them (a spawn writes all of them). */
+        const char *next = (const char *)&rt->table[s->free_slots[s->nfree_slots - 1]];
+        for (size_t off = 0; off < sizeof(oak__proc); off += 64)
+            __builtin_prefetch(next + off, 1);
+    }
     return 0;
 }
 
