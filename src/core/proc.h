@@ -103,8 +103,10 @@ typedef struct oak__timer {
     uint32_t index;            /* position in the heap, or OAK__TIMER_IDLE  */
     uint8_t kind;              /* OAK__TIMER_WAKE or OAK__TIMER_SEND        */
     struct oak__sched *owner;  /* whose heap it is in                      */
-    struct oak__proc *proc;    /* WAKE: the parked process                  */
-    oak__msg *msg;             /* SEND: the message to deliver             */
+    union {
+        struct oak__proc *proc; /* WAKE: the parked process                 */
+        oak__msg *msg;          /* SEND: the message to deliver            */
+    };
     oak_ref ref;               /* SEND: the timer's reference               */
 } oak__timer;
 /* The state of p's timed wait, in the low bits of p->wait_arm; the rest
@@ -182,13 +184,13 @@ typedef struct oak__proc {
                                   * (monitor aliases live in monitors_out) */
 
     oak_atom exit_reason;
+    int next_defer;              /* the next oak_defer() handle            */
     char *exit_detail;           /* malloc'd or NULL                       */
 
     oak_entry fn;
     void *arg;
     oak__stack stack;
     oak__defer *defers;
-    int next_defer;
     oak__alloc *allocs;
     /* A timed wait (a receive with a timeout, oak_wait_fd). Its timer
      * is armed lazily by the scheduler loop (oak__timers_arm_waits), so a
