@@ -380,6 +380,73 @@ static void timed_receives_ended_by_messages_leave_no_timer_behind(void **state)
     OT_RUN(answered_main, NULL);
 }
 
+/* Many processes on every scheduler do selective receives with short
+ * timeouts while a pelter wakes them at random with messages they do not
+ * want (and now and then one they do): waits end before and after their
+ * timers are armed, processes move between schedulers, old list entries
+ * pile up. No receive may time out early or hang. */
+enum { CHURN_PROCS = 64, CHURN_WAITS = 60 };
+
+static void churn_waiter(void *arg)
+{
+    oak_pid parent = (oak_pid)(uintptr_t)arg;
+    uint32_t x = (uint32_t)oak_self() * 2654435761u;
+    uint64_t want = OT_TAG_DATA;
+    int timeouts = 0;
+    for (int i = 0; i < CHURN_WAITS; i++) {
+        x = x * 1103515245u + 12345u;
+        int64_t ms = 1 + (x >> 16) % 8;
+        oak_msg *m = NULL;
+        int64_t t0 = ot_now_ns();
+        int rc = oak_receive(&m, ms, ot_match_tag, &want);
+        if (rc == -ETIMEDOUT) {
+            OT_CHECK_INT_GE(ot_ms_since(t0), ms - 1);
+            timeouts++;
+        } else {
+            OT_CHECK_INT_EQ(rc, 0);
+            oak_msg_free(m);
+        }
+    }
+    OT_SEND_U64(parent, OT_TAG_DONE, (uint64_t)timeouts);
+}
+
+static void pelter(void *arg)
+{
+    const oak_pid *to = arg;
+    uint32_t x = 99;
+    for (;;) {
+        x = x * 1103515245u + 12345u;
+        oak_pid p = to[(x >> 8) % CHURN_PROCS];
+        oak_send(p, (x >> 4) % 16 == 0 ? OT_TAG_DATA : OT_TAG_OTHER, NULL, 0);
+        if ((x >> 12) % 8 == 0)
+            oak_sleep(1);
+        else
+            oak_yield();
+    }
+}
+
+static void churn_main(void *arg)
+{
+    (void)arg;
+    static oak_pid waiters[CHURN_PROCS];
+    for (int i = 0; i < CHURN_PROCS; i++)
+        waiters[i] = OT_SPAWN(churn_waiter, (void *)(uintptr_t)oak_self(), 0);
+    oak_pid pel = OT_SPAWN(pelter, waiters, 0);
+    uint64_t timeouts = 0;
+    for (int i = 0; i < CHURN_PROCS; i++)
+        timeouts += OT_RECV_U64(OT_TAG_DONE, OT_LONG_MS);
+    oak_exit_pid(pel, OAK_KILL);
+    /* Both ways of ending a wait happened. */
+    OT_CHECK_INT_GT(timeouts, 0);
+    OT_CHECK_INT_LT(timeouts, CHURN_PROCS * CHURN_WAITS);
+}
+
+static void timed_receives_under_churn_never_end_early_or_hang(void **state)
+{
+    (void)state;
+    OT_RUN(churn_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +463,7 @@ int main(void)
         cmocka_unit_test(now_ms_never_goes_back_on_any_thread),
         cmocka_unit_test(receive_timeout_holds_while_other_messages_keep_waking_it),
         cmocka_unit_test(timed_receives_ended_by_messages_leave_no_timer_behind),
+        cmocka_unit_test(timed_receives_under_churn_never_end_early_or_hang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
