@@ -933,8 +933,17 @@ bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns)
      * that lock right now, so only the lock may look at it). The wait's
      * fields are touched only after that: the arming reads them under the
      * same lock. */
-    uint64_t was = atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
-                                             memory_order_acquire);
+    uint64_t was;
+    if (p->wait.owner == p->sched) {
+        /* Back on the scheduler that listed the wait: only this thread
+         * could arm it, so no other can be changing the word now. */
+        was = atomic_load_explicit(&p->wait_arm, memory_order_relaxed);
+        atomic_store_explicit(&p->wait_arm, was & ~(uint64_t)OAK__WAIT_STATE,
+                              memory_order_relaxed);
+    } else {
+        was = atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
+                                        memory_order_acquire);
+    }
     bool expired = p->timed_out;
     p->timed_out = false;
     if ((was & OAK__WAIT_STATE) == OAK__WAIT_ARMED) {
