@@ -211,6 +211,8 @@ static oak__msg *msg_of(oak_msg *pub)
 
 int oak__deliver(oak__msg *m) { return oak__deliver_from(oak__sched_self(), m); }
 
+static void deliver_parked(oak__sched *s, oak__proc *p, oak__msg *m);
+
 int oak__deliver_from(oak__sched *s, oak__msg *m)
 {
     oak__proc *p = oak__proc_of(m->to);
@@ -220,6 +222,19 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
     for (;;) {
         if (old == OAK__INBOX_CLOSED)
             return -ESRCH;
+        if (old == OAK__INBOX_PARKED && s &&
+            (m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG || m->kind == OAK__SIG_REQUEST)) {
+            /* A message for a waiting process: whoever replaces PARKED owns
+             * its wake-up, and this sender takes the message into the
+             * mailbox itself, sparing the receiver the inbox. */
+            if (atomic_compare_exchange_weak_explicit(&p->inbox, &old, OAK__INBOX_EMPTY,
+                                                      memory_order_acq_rel, memory_order_relaxed)) {
+                deliver_parked(s, p, m);
+                oak__make_runnable_on(s, p, true);
+                return 0;
+            }
+            continue;
+        }
         m->next = old == OAK__INBOX_PARKED ? NULL : old;
         /* Release: the receiver's exchange (acquire) sees the message's
          * contents. Acquire: when we replace PARKED we take over the
@@ -487,6 +502,45 @@ static bool alias_active(oak__proc *p, oak_ref ref)
            (oak__map_get(&p->monitors_out, ref, &v) && (v & MONITOR_ALIAS));
 }
 
+/* The receiver's side of a message that is not plain: a request (the
+ * monitor first, then the message) or a message to an alias. Returns
+ * whether it joins the mailbox. Run by p as it drains its inbox, or by the
+ * sender that woke p (deliver_parked()); either way nobody else touches p's
+ * tables meanwhile. */
+static bool accept_message(oak__proc *p, oak__msg *m)
+{
+    if (m->kind == OAK__SIG_REQUEST) {
+        if (oak__map_put(&p->monitors_in, m->pub.ref, m->pub.from) < 0)
+            oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
+        return true;
+    }
+    /* A reply from the process we monitor with this ref, which has dropped
+     * its side: the monitor (and alias) end here. Any other message to an
+     * alias no longer active is dropped, so it never reaches the mailbox
+     * (Erlang's process aliases). */
+    return (m->ends_monitor &&
+            oak__map_del_if(&p->monitors_out, m->pub.ref, m->pub.from | MONITOR_ALIAS)) ||
+           alias_active(p, m->pub.ref);
+}
+
+/* m for p, whose wake-up this sender has just won (PARKED -> EMPTY): p is
+ * not running and nobody else may resume it, so its mailbox and tables are
+ * the sender's until it makes p runnable. p's inbox was empty, so nothing
+ * sent earlier is still on its way: m goes to the end of the mailbox, as
+ * p's own drain would put it. The slot may hold a newer incarnation than
+ * m was sent to (it died and was reused between the sender's look at its
+ * pid and the wake-up): m is then answered as the dead one would, and the
+ * new one just wakes and waits again. */
+static void deliver_parked(oak__sched *s, oak__proc *p, oak__msg *m)
+{
+    if (m->to != p->self)
+        answer_dead(m, m->to);
+    else if (m->kind == OAK__MSG || accept_message(p, m))
+        queue_append(p, m);
+    else
+        oak__msg_release(s, m);
+}
+
 /* Act on one item that is not a plain message; `rest` is what follows it
  * in the batch (kept if the item ends the process). Returns the number of
  * messages it added to the mailbox (0 or 1). Out of line: the message path
@@ -498,13 +552,8 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
     const char *detail;
     switch (m->kind) {
     case OAK__ALIAS_MSG:
-        /* A reply from the process we monitor with this ref, which has
-         * dropped its side: the monitor (and alias) end here. Any other
-         * message to an alias no longer active is dropped here, so it never
-         * reaches the mailbox (Erlang's process aliases). */
-        if ((m->ends_monitor &&
-             oak__map_del_if(&p->monitors_out, m->pub.ref, from | MONITOR_ALIAS)) ||
-            alias_active(p, m->pub.ref)) {
+    case OAK__SIG_REQUEST:
+        if (accept_message(p, m)) {
             queue_append(p, m);
             return 1;
         }
@@ -517,13 +566,8 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
         oak__map_del(&p->links, from, NULL);
         break;
     case OAK__SIG_MONITOR:
-    case OAK__SIG_REQUEST:
         if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
             oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
-        if (m->kind == OAK__SIG_REQUEST) {
-            queue_append(p, m); /* the monitor first, then the message */
-            return 1;
-        }
         break;
     case OAK__SIG_FD_READY:
         break; /* only a wake-up: fd_revents holds the news */
@@ -916,8 +960,12 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
             else if (now >= deadline)
                 return -ETIMEDOUT;
         }
+        /* A sender that wakes the process may have put the message
+         * straight into the mailbox (deliver_parked): look from here. */
+        oak__msg *before = p->q_tail;
         expired = oak__park(p, &deadline, rel);
         waited = true;
+        scan = before ? before->next : p->q_head;
     }
 }
 
