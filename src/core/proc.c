@@ -248,6 +248,24 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
     return 0;
 }
 
+/* A new item with a copy of the payload, from scheduler s's pool (s NULL:
+ * malloc). NULL when out of memory. */
+static oak__msg *new_item(oak__sched *s, oak_pid from, oak_pid to, oak_ref ref, uint64_t tag,
+                          const void *data, size_t size, enum oak__kind kind)
+{
+    oak__msg *m = oak__msg_alloc(s, size);
+    if (!m)
+        return NULL;
+    if (size)
+        memcpy(m->payload, data, size);
+    m->to = to;
+    m->kind = (uint16_t)kind;
+    m->pub.tag = tag;
+    m->pub.ref = ref;
+    m->pub.from = from;
+    return m;
+}
+
 /* Send from scheduler s (NULL: another thread, inside oak__rt_enter()). */
 static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const void *data,
                      size_t size, enum oak__kind kind, bool reply)
@@ -255,16 +273,9 @@ static int send_kind(oak__sched *s, oak_pid to, oak_ref ref, uint64_t tag, const
     if (to == OAK_NOPID || (tag >> 63) || (size && !data))
         return -EINVAL;
     oak__proc *self = s ? s->current : NULL;
-    oak__msg *m = oak__msg_alloc(s, size);
+    oak__msg *m = new_item(s, self ? self->self : OAK_NOPID, to, ref, tag, data, size, kind);
     if (!m)
         return -ENOMEM;
-    if (size)
-        memcpy(m->payload, data, size);
-    m->to = to;
-    m->kind = (uint16_t)kind;
-    m->pub.tag = tag;
-    m->pub.ref = ref;
-    m->pub.from = self ? self->self : OAK_NOPID;
     if (reply && self && !self->in_cleanup) {
         /* The caller monitors us with this ref: drop our side now, and
          * the caller drops its side when it takes the reply, with no
@@ -1214,21 +1225,14 @@ int oak_send_request(oak_pid to, uint64_t tag, const void *data, size_t size, oa
         return oak_send_ref(to, *ref, tag, data, size);
     }
     oak__sched *s = p->sched;
-    oak__msg *m = oak__msg_alloc(s, size);
+    oak_ref r = make_ref(p); /* also the receive marker */
+    oak__msg *m = new_item(s, me, to, r, tag, data, size, OAK__SIG_REQUEST);
     if (!m)
         return -ENOMEM;
-    oak_ref r = make_ref(p); /* also the receive marker */
     if (oak__map_put(&p->monitors_out, r, to | MONITOR_ALIAS) < 0) {
         oak__msg_release(s, m);
         return -ENOMEM;
     }
-    if (size)
-        memcpy(m->payload, data, size);
-    m->to = to;
-    m->kind = OAK__SIG_REQUEST;
-    m->pub.tag = tag;
-    m->pub.ref = r;
-    m->pub.from = me;
     if (oak__deliver_from(s, m) < 0) {
         oak__msg_release(s, m);
         oak__map_del(&p->monitors_out, r, NULL);
