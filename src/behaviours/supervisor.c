@@ -1256,15 +1256,30 @@ int oak_supervisor_start_child_args(oak_pid sup_pid, const void *extra,
     return r;
 }
 
+/* A request that names a child by id or pid (or none). */
+static void id_req(sup_req *q, int op, oak_atom id, oak_pid child)
+{
+    memset(q, 0, sizeof *q);
+    q->op = op;
+    q->id = id;
+    q->pid = child;
+}
+
 static int id_op(oak_pid sup_pid, int op, oak_atom id, oak_pid child,
                  oak_pid *pid, oak_reason *why)
 {
     sup_req q;
-    memset(&q, 0, sizeof q);
-    q.op = op;
-    q.id = id;
-    q.pid = child;
+    id_req(&q, op, id, child);
     return simple_call(sup_pid, &q, sizeof q, pid, why);
+}
+
+/* The same, for the calls whose answer is data: the reply message in *m. */
+static int id_query(oak_pid sup_pid, int op, oak_atom id, oak_pid child, oak_msg **m)
+{
+    sup_req q;
+    id_req(&q, op, id, child);
+    *m = NULL;
+    return sup_call_raw(sup_pid, &q, sizeof q, m, NULL);
 }
 
 int oak_supervisor_terminate_child(oak_pid sup_pid, oak_atom id)
@@ -1291,11 +1306,8 @@ int oak_supervisor_delete_child(oak_pid sup_pid, oak_atom id)
 int oak_supervisor_which_children(oak_pid sup_pid, oak_child_info *out,
                                   size_t max)
 {
-    sup_req q;
-    memset(&q, 0, sizeof q);
-    q.op = OP_WHICH_CHILDREN;
-    oak_msg *m = NULL;
-    int r = sup_call_raw(sup_pid, &q, sizeof q, &m, NULL);
+    oak_msg *m;
+    int r = id_query(sup_pid, OP_WHICH_CHILDREN, 0, 0, &m);
     if (r < 0)
         return r;
     size_t n = m->size / sizeof(oak_child_info);
@@ -1307,11 +1319,8 @@ int oak_supervisor_which_children(oak_pid sup_pid, oak_child_info *out,
 
 int oak_supervisor_count_children(oak_pid sup_pid, oak_child_counts *out)
 {
-    sup_req q;
-    memset(&q, 0, sizeof q);
-    q.op = OP_COUNT_CHILDREN;
-    oak_msg *m = NULL;
-    int r = sup_call_raw(sup_pid, &q, sizeof q, &m, NULL);
+    oak_msg *m;
+    int r = id_query(sup_pid, OP_COUNT_CHILDREN, 0, 0, &m);
     if (r < 0)
         return r;
     if (out && m->size == sizeof *out)
@@ -1326,13 +1335,8 @@ static int get_spec(oak_pid sup_pid, int op, oak_atom id, oak_pid child,
     if (!out || !holder)
         return -EINVAL;
     *holder = NULL;
-    sup_req q;
-    memset(&q, 0, sizeof q);
-    q.op = op;
-    q.id = id;
-    q.pid = child;
-    oak_msg *m = NULL;
-    int r = sup_call_raw(sup_pid, &q, sizeof q, &m, NULL);
+    oak_msg *m;
+    int r = id_query(sup_pid, op, id, child, &m);
     if (r < 0)
         return r;
     if (m->tag != 1) {

@@ -645,6 +645,23 @@ size_t oak__drain(oak__proc *p)
 
 /* ---- switching and exiting ------------------------------------------------ */
 
+/* End p's timed wait, if any, on scheduler s's thread: it can no longer be
+ * armed. Returns the state it had; if ARMED the caller cancels the timer,
+ * under its heap's lock. On the scheduler that listed the wait (the usual
+ * case: a reply hands the CPU straight back) only this thread could arm it,
+ * so a plain store does; elsewhere it takes an atomic read-modify-write. */
+static uint64_t end_wait(oak__proc *p, oak__sched *s)
+{
+    if (p->wait.owner == s) {
+        uint64_t was = atomic_load_explicit(&p->wait_arm, memory_order_relaxed);
+        atomic_store_explicit(&p->wait_arm, was & ~(uint64_t)OAK__WAIT_STATE,
+                              memory_order_relaxed);
+        return was;
+    }
+    return atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
+                                     memory_order_acquire);
+}
+
 void oak__proc_exit(oak__proc *p, oak_atom reason, const char *detail)
 {
     /* detail is already a heap copy owned by p (or NULL). */
@@ -862,9 +879,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     free_list(p->held);
     p->held = NULL;
     /* Teardown of a parked process: its wait's timer goes too. */
-    uint64_t wait = atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
-                                              memory_order_acquire);
-    if ((wait & OAK__WAIT_STATE) == OAK__WAIT_ARMED)
+    if ((end_wait(p, s) & OAK__WAIT_STATE) == OAK__WAIT_ARMED)
         oak__timer_cancel(&p->wait);
 
     /* Close the inbox: later pushes fail and their senders see `dead`. */
@@ -992,17 +1007,7 @@ bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns)
      * that lock right now, so only the lock may look at it). The wait's
      * fields are touched only after that: the arming reads them under the
      * same lock. */
-    uint64_t was;
-    if (p->wait.owner == p->sched) {
-        /* Back on the scheduler that listed the wait: only this thread
-         * could arm it, so no other can be changing the word now. */
-        was = atomic_load_explicit(&p->wait_arm, memory_order_relaxed);
-        atomic_store_explicit(&p->wait_arm, was & ~(uint64_t)OAK__WAIT_STATE,
-                              memory_order_relaxed);
-    } else {
-        was = atomic_fetch_and_explicit(&p->wait_arm, ~(uint64_t)OAK__WAIT_STATE,
-                                        memory_order_acquire);
-    }
+    uint64_t was = end_wait(p, p->sched);
     bool expired = p->timed_out;
     p->timed_out = false;
     if ((was & OAK__WAIT_STATE) == OAK__WAIT_ARMED) {

@@ -231,8 +231,9 @@ static void gq_push_list(oak__proc *head, oak__proc *tail, size_t n)
 static void wakep(void);
 
 /* Push to the owner's ring; when it is full, move half of it and p to the
- * global queue. Owner thread only. */
-static void ring_push(oak__sched *s, oak__proc *p)
+ * global queue. Owner thread only. Returns how many entries were there
+ * before. */
+static uint32_t ring_push(oak__sched *s, oak__proc *p)
 {
     for (;;) {
         uint32_t h = atomic_load_explicit(&s->rq_head, memory_order_acquire);
@@ -241,7 +242,7 @@ static void ring_push(oak__sched *s, oak__proc *p)
             atomic_store_explicit(&s->rq[t % OAK__RING], p, memory_order_relaxed);
             /* Release: a thief that reads the new tail sees the entry. */
             atomic_store_explicit(&s->rq_tail, t + 1, memory_order_release);
-            return;
+            return t - h;
         }
         uint32_t n = (t - h) / 2;
         oak__proc *batch[OAK__RING / 2 + 1];
@@ -254,7 +255,7 @@ static void ring_push(oak__sched *s, oak__proc *p)
         for (uint32_t i = 0; i < n; i++)
             batch[i]->gq_next = batch[i + 1];
         gq_push_list(batch[0], p, n + 1);
-        return;
+        return OAK__RING;
     }
 }
 
@@ -408,10 +409,8 @@ static bool local_waiting(oak__sched *s)
 void oak__sched_push(oak__sched *s, oak__proc *p)
 {
     int64_t had = deque_push(s, p);
-    if (had < 0) {
-        had = (int64_t)ring_len(s);
-        ring_push(s, p);
-    }
+    if (had < 0)
+        had = ring_push(s, p);
     if (had == 0)
         wakep();
 }
@@ -432,9 +431,7 @@ void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next)
             return;
         p = old;
     }
-    uint32_t had = ring_len(s);
-    ring_push(s, p);
-    if (had == 0)
+    if (ring_push(s, p) == 0)
         wakep();
 }
 
@@ -618,12 +615,18 @@ static oak__proc *local_take(oak__sched *s)
     return p;
 }
 
+/* Arm the timed waits listed since the last look, then fire what is due:
+ * one clock read for both, none when there is nothing to do. */
 static void check_timers(oak__sched *s)
 {
     int64_t d = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
-    if (d == INT64_MAX)
+    if (d == INT64_MAX && s->nlazy == 0)
         return;
     int64_t now = oak__now_ns();
+    if (s->nlazy > 0) {
+        oak__timers_arm_waits(s, now);
+        d = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
+    }
     if (d <= now)
         oak__timers_run(s, now);
 }
@@ -658,7 +661,6 @@ static oak__proc *find_work(oak__sched *s)
         /* The loop runs at least every 64 hand-offs (next_direct), so
          * looking at the clock and the global queue here is cheap enough
          * and keeps timers and foreign wake-ups from starving. */
-        oak__timers_arm_waits(s);
         check_timers(s);
         /* More local work than the one this loop takes next: make sure
          * another scheduler looks (see oak__sched_push()). */
@@ -755,13 +757,12 @@ void oak__sched_after_switch(oak__sched *s)
     }
     switch (p->switch_reason) {
     case OAK__SW_YIELD:
-        ring_push(s, p);
-        if (ring_len(s) > 1)
+        if (ring_push(s, p) > 0) /* more than this one waits */
             wakep();
         break;
     case OAK__SW_PARK:
         if (p->wait_rel) {
-            if (s->nlazy == OAK__LAZY_WAITS && !oak__timers_arm_waits(s)) {
+            if (s->nlazy == OAK__LAZY_WAITS && !oak__timers_arm_waits(s, oak__now_ns())) {
                 p->timed_out = true; /* cannot wait: time out at once */
                 ring_push(s, p);
                 break;

@@ -101,12 +101,11 @@ int oak__timer_add(oak__sched *s, oak__timer *t)
     return 0;
 }
 
-bool oak__timers_arm_waits(oak__sched *s)
+bool oak__timers_arm_waits(oak__sched *s, int64_t now)
 {
     unsigned n = s->nlazy;
     if (n == 0)
         return true;
-    int64_t now = oak__now_ns();
     oak__spin_lock(&s->tlock);
     if (reserve(s, n) < 0) {
         oak__spin_unlock(&s->tlock);

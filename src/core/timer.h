@@ -16,9 +16,10 @@ int oak__timer_add(oak__sched *s, oak__timer *t);
 /* Remove t if it has not fired. Returns true if it was removed. */
 bool oak__timer_cancel(oak__timer *t);
 /* Arm the timers of the waits parked on s since the last call (s->lazy),
- * those still pending. Scheduler s's own thread. Returns false if the heap
- * could not grow (the waits stay listed, for the next call). */
-bool oak__timers_arm_waits(oak__sched *s);
+ * those still pending, with deadlines counted from `now`. Scheduler s's own
+ * thread. Returns false if the heap could not grow (the waits stay listed,
+ * for the next call). */
+bool oak__timers_arm_waits(oak__sched *s, int64_t now);
 /* Fire every timer of s due at `now`. */
 void oak__timers_run(oak__sched *s, int64_t now);
 /* Free all timers of s (runtime teardown). */
