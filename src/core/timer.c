@@ -115,7 +115,11 @@ bool oak__timers_arm_waits(oak__sched *s, int64_t now)
         oak__proc *p = s->lazy[i].p;
         uint64_t pending = s->lazy[i].arm;
         uint64_t armed = (pending & ~(uint64_t)OAK__WAIT_STATE) | OAK__WAIT_ARMED;
-        if (!atomic_compare_exchange_strong_explicit(&p->wait_arm, &pending, armed,
+        /* Most listed waits are over by now (a reply ended them): a plain
+         * look skips those without a locked instruction. A wait that
+         * looks pending may still end meanwhile, so the CAS decides. */
+        if (atomic_load_explicit(&p->wait_arm, memory_order_relaxed) != pending ||
+            !atomic_compare_exchange_strong_explicit(&p->wait_arm, &pending, armed,
                                                      memory_order_relaxed, memory_order_relaxed))
             continue; /* that wait is over */
         oak__timer *t = &p->wait;
