@@ -185,6 +185,107 @@ static void processes_run_on_all_schedulers_at_once(void **state)
 
 /* ---- wake-ups ------------------------------------------------------------------------------ */
 
+/* ---- a process that has just parked ------------------------------------------------- */
+
+/* With one scheduler, a process that blocks in receive hands the CPU
+ * straight to the next one, and its scheduler says it is parked only at
+ * the next switch. Whatever reaches it in between must still wake it. */
+
+static _Atomic int busy_started;
+
+/* Holds the scheduler for a while without any runtime call. */
+static void busy_for_a_while(void *arg)
+{
+    (void)arg;
+    atomic_store(&busy_started, 1);
+    int64_t until = ot_now_ns() + 100 * 1000000LL;
+    while (ot_now_ns() < until) {
+    }
+}
+
+static void *send_once_busy(void *arg)
+{
+    oak_pid to = *(oak_pid *)arg;
+    while (!atomic_load(&busy_started))
+        usleep(1000);
+    usleep(10000); /* the busy process holds the only scheduler */
+    oak_send(to, OT_TAG_DATA, NULL, 0);
+    return NULL;
+}
+
+static void parked_behind_busy_main(void *arg)
+{
+    (void)arg;
+    static oak_pid me;
+    me = oak_self();
+    atomic_store(&busy_started, 0);
+    OT_SPAWN(busy_for_a_while, NULL, 0);
+    pthread_t th;
+    OT_CHECK_INT_EQ(pthread_create(&th, NULL, send_once_busy, &me), 0);
+    /* Blocks, and the busy process runs next, while another thread sends. */
+    oak_msg_free(OT_RECV_TAG(OT_TAG_DATA, OT_LONG_MS));
+    OT_CHECK_INT_EQ(atomic_load(&busy_started), 1);
+    pthread_join(th, NULL);
+}
+
+static void message_from_another_thread_wakes_a_process_that_just_parked(void **state)
+{
+    (void)state;
+    oak_config cfg = one_scheduler();
+    OT_RUN_CFG(parked_behind_busy_main, NULL, &cfg);
+}
+
+/* Sends the parent an exit signal, the moment the parent blocks. */
+static void exit_parent(void *arg)
+{
+    oak_exit_pid(*(oak_pid *)arg, oak_atom_from("from_the_next_one"));
+}
+
+/* Monitors the waiter that spawned it (which has just blocked), tells the
+ * test, and reports the reason in the monitor's DOWN. */
+typedef struct watch_args {
+    oak_pid test, waiter;
+} watch_args;
+
+static void watch_waiter(void *arg)
+{
+    watch_args w = *(watch_args *)arg;
+    oak_ref ref = oak_monitor(w.waiter);
+    oak_send(w.test, OT_TAG_READY, NULL, 0);
+    OT_SEND_U64(w.test, OT_TAG_REPORT, OT_RECV_DOWN(ref, OT_LONG_MS).reason);
+}
+
+/* Spawns its watcher, then blocks: the watcher runs next. */
+static void waiter(void *arg)
+{
+    watch_args w = {*(oak_pid *)arg, oak_self()};
+    OT_SPAWN_COPY(watch_waiter, &w, 0);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_STOP, OT_LONG_MS));
+    oak_exit(oak_atom_from("waited"));
+}
+
+static void signals_to_just_parked_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    OT_CHECK_INT_EQ(oak_trap_exit(true), 0);
+    OT_SPAWN_COPY(exit_parent, &me, 0);
+    ot_signal e = OT_RECV_EXIT(OT_LONG_MS);
+    OT_CHECK_ATOM_EQ(e.reason, oak_atom_from("from_the_next_one"));
+
+    oak_pid w = OT_SPAWN_COPY(waiter, &me, 0);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_READY, OT_LONG_MS));
+    oak_send(w, OT_TAG_STOP, NULL, 0);
+    OT_CHECK_ATOM_EQ((oak_atom)OT_RECV_U64(OT_TAG_REPORT, OT_LONG_MS), oak_atom_from("waited"));
+}
+
+static void signals_reach_a_process_that_just_parked(void **state)
+{
+    (void)state;
+    oak_config cfg = one_scheduler();
+    OT_RUN_CFG(signals_to_just_parked_main, NULL, &cfg);
+}
+
 /* A ring of processes passing a token: every pass is a wake-up of a
  * blocked process, usually on another scheduler. */
 static void ring_node(void *arg)
@@ -314,6 +415,8 @@ int main(void)
         cmocka_unit_test(fairness_holds_with_a_small_reduction_budget),
         cmocka_unit_test(processes_run_on_all_schedulers_at_once),
         cmocka_unit_test(token_ring_across_schedulers_never_loses_a_wakeup),
+        cmocka_unit_test(message_from_another_thread_wakes_a_process_that_just_parked),
+        cmocka_unit_test(signals_reach_a_process_that_just_parked),
         cmocka_unit_test(many_runnable_processes_all_finish),
         cmocka_unit_test(idle_runtime_uses_no_cpu),
     };

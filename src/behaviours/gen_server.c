@@ -425,8 +425,12 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
          m->tag == oak__batom(OAK__A_GEN_CAST)) &&
         m->size >= sizeof(req_hdr)) {
         const req_hdr *h = m->data;
-        oak_msg req = *m;
+        /* Field by field: a whole-struct copy may become a `rep movs`,
+         * slow to start for 40 bytes on this path. */
+        oak_msg req;
         req.tag = h->tag;
+        req.ref = m->ref;
+        req.from = m->from;
         req.size = m->size - sizeof *h;
         req.data = req.size ? (unsigned char *)m->data + sizeof *h : NULL;
         gs->last_tag = req.tag;

@@ -219,8 +219,22 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
     if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != m->to)
         return -ESRCH;
     oak__msg *old = atomic_load_explicit(&p->inbox, memory_order_relaxed);
+    /* p parked on this thread and its scheduler has not published it yet
+     * (see publish_park() in sched.c): nobody else can resume it, so this
+     * sender takes it back, with no locked instruction when the message
+     * can go straight into its mailbox. */
+    bool take = s && s->parking == p;
+    if (take) {
+        s->parking = NULL;
+        if (old == OAK__INBOX_EMPTY && (m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG ||
+                                        m->kind == OAK__SIG_REQUEST)) {
+            deliver_parked(s, p, m);
+            oak__make_runnable_on(s, p, true);
+            return 0;
+        }
+    }
     for (;;) {
-        if (old == OAK__INBOX_CLOSED)
+        if (old == OAK__INBOX_CLOSED) /* never when take: p cannot die unrun */
             return -ESRCH;
         if (old == OAK__INBOX_PARKED && s &&
             (m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG || m->kind == OAK__SIG_REQUEST)) {
@@ -243,7 +257,7 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
                                                   memory_order_relaxed))
             break;
     }
-    if (old == OAK__INBOX_PARKED)
+    if (old == OAK__INBOX_PARKED || take)
         oak__make_runnable_on(s, p, true);
     return 0;
 }

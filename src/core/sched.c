@@ -588,6 +588,34 @@ static void sleep_idle(oak__sched *s)
 #define RUNNEXT_STREAK 16
 #define SPIN_NS 20000
 
+/* A parked process is published (its inbox EMPTY -> PARKED, after which
+ * any sender may wake it) only when its scheduler next switches or enters
+ * its loop. Until then it is s->parking, and only this thread can resume
+ * it: a sender running here takes it back without a locked instruction
+ * (oak__deliver_from()), so two processes that answer each other on one
+ * scheduler - a call and its reply - hand the CPU back and forth without
+ * any. A sender on another thread meanwhile finds the inbox EMPTY and just
+ * pushes; the publishing CAS then fails, and the process is queued to run.
+ * The delay is bounded the way runnext's is: the process running now
+ * switches, or yields after its reductions. The wait's timer cannot fire
+ * meanwhile: timers fire in the loop, after the publishing. */
+static void publish_park(oak__sched *s)
+{
+    oak__proc *p = s->parking;
+    if (!p)
+        return;
+    s->parking = NULL;
+    oak__msg *expect = OAK__INBOX_EMPTY;
+    /* Release: the process's saved state is written before anyone who
+     * sees PARKED may resume it elsewhere. */
+    if (!atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        /* Messages arrived meanwhile: it stays runnable (and ends its
+         * wait itself, in oak__park). */
+        ring_push(s, p);
+    }
+}
+
 static oak__proc *local_take(oak__sched *s)
 {
     if (s->runnext) {
@@ -655,6 +683,7 @@ static oak__proc *steal_any(oak__sched *s)
 static oak__proc *find_work(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
+    publish_park(s); /* before timers run, stealing or sleep */
     for (;;) {
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
             return NULL;
@@ -777,18 +806,9 @@ void oak__sched_after_switch(oak__sched *s)
             s->lazy[s->nlazy].p = p;
             s->lazy[s->nlazy++].arm = n;
         }
-        {
-            oak__msg *expect = OAK__INBOX_EMPTY;
-            /* Release: the process's saved state is written before anyone
-             * who sees PARKED may resume it elsewhere. */
-            if (!atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
-                                                         memory_order_acq_rel,
-                                                         memory_order_acquire)) {
-                /* Messages arrived meanwhile: it stays runnable (and
-                 * ends its wait itself, in oak__park). */
-                ring_push(s, p);
-            }
-        }
+        /* Parked, but not yet said so: see publish_park(). */
+        publish_park(s);
+        s->parking = p;
         break;
     case OAK__SW_FAULT:
         fault_exit(p);

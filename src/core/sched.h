@@ -78,6 +78,9 @@ typedef struct oak__sched {
     oak__proc *prev;                      /* just switched away from: to be
                                            * parked/requeued/disposed by
                                            * oak__sched_after_switch()      */
+    oak__proc *parking;                   /* parked here, PARKED not yet
+                                           * published (see
+                                           * oak__sched_after_switch())     */
     oak__proc *runnext;
     unsigned runnext_streak;
     unsigned picks;                       /* local picks, for fairness      */
