@@ -262,6 +262,19 @@ static inline int64_t ot_ms_since(int64_t t0_ns)
 {
     return (ot_now_ns() - t0_ns) / 1000000;
 }
+/* The process's resident memory in KiB, or -1. */
+static inline long ot_resident_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    long size = 0, res = 0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2)
+        res = -1;
+    fclose(f);
+    return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static inline int64_t ot_cpu_ns(void)
 {
     return ot_clock_ns(CLOCK_PROCESS_CPUTIME_ID);

@@ -427,18 +427,6 @@ static void alloc_gives_usable_memory_and_free_accepts_null(void **state)
     OT_RUN(alloc_main, NULL);
 }
 
-static long resident_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return -1;
-    long size = 0, res = 0;
-    if (fscanf(f, "%ld %ld", &size, &res) != 2)
-        res = -1;
-    fclose(f);
-    return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 enum { HOG_MIB = 32, HOG_ROUNDS = 40 };
 
 static void hog(void *arg)
@@ -456,7 +444,7 @@ static void hog(void *arg)
 static void hog_main(void *arg)
 {
     (void)arg;
-    long before = resident_kib();
+    long before = ot_resident_kib();
     for (int i = 0; i < HOG_ROUNDS; i++) {
         bool block = i % 2;
         oak_ref r = 0;
@@ -467,7 +455,7 @@ static void hog_main(void *arg)
         }
         OT_RECV_DOWN(r, OT_LONG_MS);
     }
-    long after = resident_kib();
+    long after = ot_resident_kib();
     if (before > 0 && after > 0) {
         /* Leaked, the hogs would hold HOG_ROUNDS * HOG_MIB = 1280 MiB;
          * allocator caches and a sanitizer's quarantine stay far below

@@ -344,6 +344,58 @@ static void unread_and_unfreed_messages_are_freed_with_their_process(void **stat
     OT_RUN(hoard_main, NULL);
 }
 
+/* ---- memory ------------------------------------------------------------------------------- */
+
+enum { BURST_SENDERS = 4, BURST_EACH = 100000 };
+
+/* Sends its share of the burst (small messages, from whichever scheduler
+ * it runs on), then DONE. */
+static void burst_sender(void *arg)
+{
+    oak_pid to = *(oak_pid *)arg;
+    uint64_t v[2] = {0, 0};
+    for (int i = 0; i < BURST_EACH; i++) {
+        v[0] = (uint64_t)i;
+        OT_CHECK_INT_EQ(oak_send(to, OT_TAG_DATA, v, sizeof v), 0);
+    }
+    oak_send(to, OT_TAG_DONE, NULL, 0);
+}
+
+static void burst_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    long before = ot_resident_kib();
+    for (int i = 0; i < BURST_SENDERS; i++)
+        OT_SPAWN_COPY(burst_sender, &me, 0);
+    for (int i = 0; i < BURST_SENDERS; i++)
+        oak_msg_free(OT_RECV_TAG(OT_TAG_DONE, OT_LONG_MS));
+    long peak = ot_resident_kib();
+    OT_CHECK_INT_EQ(oak_message_count(), BURST_SENDERS * BURST_EACH);
+    for (long n = 0; n < (long)BURST_SENDERS * BURST_EACH; n++)
+        oak_msg_free(OT_RECV_TAG(OT_TAG_DATA, OT_LONG_MS));
+    /* The burst really took memory: 400,000 messages in the mailbox. */
+    print_message("burst: resident %ld KiB before, %ld KiB with the messages\n", before, peak);
+    OT_CHECK_INT_GT(peak - before, 20 * 1024);
+    /* Received and freed, it is given back: at once on the scheduler
+     * that frees, within a second or so on the others (they sweep when
+     * idle). Wait until most of it is gone. */
+    long after = ot_resident_kib();
+    for (int64_t waited = 0; after - before > (peak - before) / 4 && waited < OT_LONG_MS;
+         waited += 50) {
+        oak_sleep(50);
+        after = ot_resident_kib();
+    }
+    print_message("burst: resident %ld KiB after\n", after);
+    OT_CHECK_INT_LT(after - before, (peak - before) / 4);
+}
+
+static void a_burst_of_messages_gives_its_memory_back(void **state)
+{
+    (void)state;
+    OT_RUN(burst_main, NULL);
+}
+
 /* ---- references ----------------------------------------------------------------------------- */
 
 enum { REF_PROCS = 4, REFS_EACH = 5000 };
@@ -408,6 +460,7 @@ int main(void)
         cmocka_unit_test(send_rejects_nopid_null_data_and_runtime_tags),
         cmocka_unit_test(message_count_counts_messages_waiting_in_the_mailbox),
         cmocka_unit_test(unread_and_unfreed_messages_are_freed_with_their_process),
+        cmocka_unit_test(a_burst_of_messages_gives_its_memory_back),
         cmocka_unit_test(make_ref_gives_unique_nonzero_references_from_any_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@
 #include "core/ctx.h"
 #include "core/fault.h"
 #include "core/name.h"
+#include "core/msgmem.h"
 #include "core/sanitizer.h"
 #include "core/sched.h"
 #include "core/timer.h"
@@ -80,72 +81,16 @@ bool oak_is_alive(oak_pid pid)
 
 oak__msg *oak__msg_new(size_t size) { return oak__msg_alloc(oak__sched_self(), size); }
 
-/* An empty pool takes a batch of blocks from the runtime, if it has one. */
-static void pool_refill(oak__sched *s)
-{
-    oak__runtime *rt = oak__rt;
-    /* A relaxed peek saves the lock when there is nothing to take; the
-     * lock decides. */
-    if (atomic_load_explicit(&rt->pool_nbatches, memory_order_relaxed) == 0)
-        return;
-    pthread_mutex_lock(&rt->pool_lock);
-    oak__msg *b = rt->pool_batches;
-    if (b) {
-        rt->pool_batches = b->prev;
-        atomic_fetch_sub_explicit(&rt->pool_nbatches, 1, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&rt->pool_lock);
-    if (b) {
-        b->prev = NULL;
-        s->msg_pool = b;
-        s->msg_pool_len = OAK__MSG_BATCH;
-    }
-}
-
-/* A full pool gives a batch of blocks to the runtime (or back to malloc
- * when the runtime has enough). */
-static void pool_spill(oak__sched *s)
-{
-    oak__runtime *rt = oak__rt;
-    oak__msg *b = s->msg_pool, *last = b;
-    for (int i = 1; i < OAK__MSG_BATCH; i++)
-        last = last->next;
-    s->msg_pool = last->next;
-    s->msg_pool_len -= OAK__MSG_BATCH;
-    last->next = NULL;
-    pthread_mutex_lock(&rt->pool_lock);
-    bool keep = atomic_load_explicit(&rt->pool_nbatches, memory_order_relaxed) <
-                OAK__MSG_BATCHES_MAX;
-    if (keep) {
-        b->prev = rt->pool_batches;
-        rt->pool_batches = b;
-        atomic_fetch_add_explicit(&rt->pool_nbatches, 1, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&rt->pool_lock);
-    while (!keep && b) {
-        oak__msg *n = b->next;
-        free(b);
-        b = n;
-    }
-}
-
 oak__msg *oak__msg_alloc(oak__sched *s, size_t size)
 {
     oak__msg *m;
-    if (size <= OAK__MSG_POOL_PAYLOAD) {
-        if (s && !s->msg_pool)
-            pool_refill(s);
-        if (s && s->msg_pool) {
-            m = s->msg_pool;
-            s->msg_pool = m->next;
-            s->msg_pool_len--;
-        } else {
-            m = malloc(sizeof *m + OAK__MSG_POOL_PAYLOAD);
-            if (!m)
-                return NULL;
-        }
+    if (size <= OAK__MSG_POOL_PAYLOAD && s) {
+        m = oak__block_alloc(&s->blocks);
+        if (!m)
+            return NULL;
         m->pooled = 1;
     } else {
+        /* Large, or from a thread that is not a scheduler. */
         if (size > SIZE_MAX - sizeof(oak__msg))
             return NULL;
         m = malloc(sizeof *m + size);
@@ -169,39 +114,10 @@ void oak__msg_delete(oak__msg *m) { oak__msg_release(oak__sched_self(), m); }
 
 void oak__msg_release(oak__sched *s, oak__msg *m)
 {
-    if (m->pooled && s) {
-        if (s->msg_pool_len >= OAK__MSG_POOL_MAX)
-            pool_spill(s);
-        m->next = s->msg_pool;
-        s->msg_pool = m;
-        s->msg_pool_len++;
-        return;
-    }
-    free(m);
-}
-
-void oak__msg_batches_free(oak__runtime *rt)
-{
-    while (rt->pool_batches) {
-        oak__msg *b = rt->pool_batches;
-        rt->pool_batches = b->prev;
-        while (b) {
-            oak__msg *n = b->next;
-            free(b);
-            b = n;
-        }
-    }
-    atomic_store_explicit(&rt->pool_nbatches, 0, memory_order_relaxed);
-}
-
-void oak__msg_pool_free(oak__sched *s)
-{
-    while (s->msg_pool) {
-        oak__msg *m = s->msg_pool;
-        s->msg_pool = m->next;
+    if (m->pooled)
+        oak__block_free(s ? &s->blocks : NULL, m);
+    else
         free(m);
-    }
-    s->msg_pool_len = 0;
 }
 
 static oak__msg *msg_of(oak_msg *pub)

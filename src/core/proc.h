@@ -55,7 +55,7 @@ typedef struct oak__msg {
     struct oak__msg *prev; /* private queue / held list                    */
     oak_pid to;            /* the incarnation it was sent to               */
     uint16_t kind;         /* enum oak__kind                               */
-    uint8_t pooled;        /* a pool block (OAK__MSG_POOL_PAYLOAD bytes)   */
+    uint8_t pooled;        /* a chunk's block (core/msgmem.h), not malloc  */
     uint8_t ends_monitor;  /* ALIAS_MSG from oak_send_reply(): the sender
                             * dropped the monitor pub.ref it was under    */
     oak_atom name;         /* SIG_MONITOR by name: the name                */
@@ -77,12 +77,9 @@ static inline oak__msg *oak__msg_reverse(oak__msg *list)
     return fifo;
 }
 
-/* Messages with payloads up to this size come from per-scheduler pools of
- * equal blocks instead of malloc. */
+/* Messages with payloads up to this size are blocks of the schedulers'
+ * chunks (core/msgmem.h) instead of malloc. */
 #define OAK__MSG_POOL_PAYLOAD 48
-#define OAK__MSG_POOL_MAX 4096   /* free blocks a scheduler keeps        */
-#define OAK__MSG_BATCH 256       /* blocks moved at once to/from the runtime */
-#define OAK__MSG_BATCHES_MAX 512 /* batches the runtime keeps (24 MiB)   */
 
 /* The inbox head is a pointer to the newest pushed item or one of these: */
 #define OAK__INBOX_EMPTY ((oak__msg *)0)  /* nothing queued, not parked  */
@@ -229,17 +226,14 @@ oak__proc *oak__proc_of(oak_pid pid);
 /* The running process, or NULL. */
 oak__proc *oak__proc_self(void);
 
-/* Allocate a message with room for size payload bytes; from scheduler s's
- * pool when it is small (s NULL: malloc). _new/_delete find s themselves. */
+/* Allocate a message with room for size payload bytes: a block of
+ * scheduler s's chunks when it is small (core/msgmem.h), malloc otherwise
+ * or when s is NULL. Release on the calling thread's scheduler (or NULL).
+ * _new/_delete find s themselves. */
 oak__msg *oak__msg_alloc(struct oak__sched *s, size_t size);
 void oak__msg_release(struct oak__sched *s, oak__msg *m);
 oak__msg *oak__msg_new(size_t size);
 void oak__msg_delete(oak__msg *m);
-/* Free a scheduler's pool of message blocks (runtime teardown). */
-void oak__msg_pool_free(struct oak__sched *s);
-/* Free the runtime's batches of blocks (teardown). */
-struct oak__runtime;
-void oak__msg_batches_free(struct oak__runtime *rt);
 
 /* Push m (its `to` set) to its destination. Returns 0, or -ESRCH when the
  * destination is dead (m is then still the caller's). */

@@ -25,9 +25,12 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, 
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
 #define oak__asan_unpoison(a, n) __asan_unpoison_memory_region((a), (n))
+#define oak__asan_poison(a, n) __asan_poison_memory_region((a), (n))
 #else
 #define oak__asan_unpoison(a, n) ((void)(a), (void)(n))
+#define oak__asan_poison(a, n) ((void)(a), (void)(n))
 #endif
 
 #ifdef OAK_TSAN

@@ -499,6 +499,9 @@ typedef struct oak__watch {
 } oak__watch;
 
 #define WATCH_PERIOD_NS ((int64_t)250 * 1000000)
+/* A sleeper holding chunks of message memory beyond its spare wakes this
+ * often to take back what other threads freed (oak__blocks_held()). */
+#define BLOCKS_SWEEP_NS ((int64_t)1000 * 1000000)
 
 /* Is any other scheduler running a process? Then a sleeper wakes now and
  * then to look at it. */
@@ -562,6 +565,8 @@ static void sleep_idle(oak__sched *s)
         bool watching = s->watch && others_busy(s);
         if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
             deadline = oak__now_ns() + WATCH_PERIOD_NS;
+        if (oak__blocks_held(&s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
+            deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
         futex_wait(&s->futex, seq, deadline);
         if (watching)
             watch_others(s);
@@ -736,6 +741,8 @@ static oak__proc *find_work(oak__sched *s)
         check_timers(s);
         if (s->runnext || local_waiting(s))
             continue;
+        /* Going idle: give back the message memory that has come home. */
+        oak__blocks_sweep(&s->blocks);
         sleep_idle(s);
     }
 }
@@ -981,16 +988,16 @@ static void teardown(oak__runtime *rt)
     /* From here no scheduler is current: freed items go back to malloc,
      * not to a pool that is about to be freed. */
     tls_sched = NULL;
+    for (unsigned i = 0; i < rt->nscheds; i++)
+        oak__timers_term(&rt->scheds[i]); /* frees pending timed sends */
+    /* No message is left: unmap the chunks. */
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *s = &rt->scheds[i];
-        oak__timers_term(s);
-        oak__msg_pool_free(s);
+        oak__blocks_term(&s->blocks);
         oak__stack_cache_drain(&s->stacks);
         free(s->free_slots);
         free(s->watch);
     }
-    oak__msg_batches_free(rt);
-    pthread_mutex_destroy(&rt->pool_lock);
     oak__names_term();
     oak__stack_term();
     munmap(rt->table, rt->table_bytes);
@@ -1051,7 +1058,6 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         goto fail_table;
     memset(rt->scheds, 0, sizeof(oak__sched) * c.schedulers);
     pthread_mutex_init(&rt->slot_lock, NULL);
-    pthread_mutex_init(&rt->pool_lock, NULL);
     pthread_mutex_init(&rt->gq_lock, NULL);
     pthread_mutex_init(&rt->idle_lock, NULL);
     for (unsigned i = 0; i < c.schedulers; i++) {

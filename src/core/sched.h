@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/msgmem.h"
 #include "core/proc.h"
 #include "core/spinlock.h"
 #include "core/stack.h"
@@ -94,8 +95,7 @@ typedef struct oak__sched {
         uint64_t arm;                     /*   wait_arm value when listed  */
     } lazy[OAK__LAZY_WAITS];
     unsigned nlazy;
-    oak__msg *msg_pool;                   /* free small message blocks      */
-    unsigned msg_pool_len;
+    oak__blocks blocks;                   /* small messages' memory         */
     uint64_t *free_slots;                 /* cache of free table slots      */
     size_t nfree_slots;
     struct oak__watch *watch;             /* what it saw of the others      */
@@ -133,13 +133,6 @@ typedef struct oak__runtime {
     _Atomic int status;        /* oak_run()'s result                          */
     _Atomic uint64_t foreign_refs;
 
-    /* Batches of free message blocks passed between schedulers' pools
-     * (one scheduler frees what another allocated). A batch is a chain of
-     * OAK__MSG_BATCH blocks; batches are chained through the first block's
-     * `prev`. */
-    pthread_mutex_t pool_lock;
-    oak__msg *pool_batches;          /* under pool_lock                    */
-    _Atomic size_t pool_nbatches;    /* written under pool_lock; peeked   */
 
     pthread_mutex_t poll_lock; /* starting the fd poller                    */
     int epfd, evfd;            /* epoll set and its wake-up eventfd, or -1  */
