@@ -5,15 +5,15 @@
 
 /* The chunk's header takes the first blocks; its `remote` word has a cache
  * line of its own, since other threads write it. */
-#define HEADER_BLOCKS ((sizeof(oak__chunk) + OAK__BLOCK_BYTES - 1) / OAK__BLOCK_BYTES)
-
-_Static_assert(OAK__BLOCK_BYTES % 64 == 0, "blocks fill whole cache lines");
-_Static_assert(OAK__BLOCK_BYTES % alignof(oak__msg) == 0, "blocks keep messages aligned");
+static uint32_t header_blocks(uint32_t block_bytes)
+{
+    return (uint32_t)((sizeof(oak__chunk) + block_bytes - 1) / block_bytes);
+}
 
 
 static oak__msg *block_at(oak__chunk *c, uint32_t i)
 {
-    return (oak__msg *)((char *)c + (HEADER_BLOCKS + i) * OAK__BLOCK_BYTES);
+    return (oak__msg *)((char *)c + (size_t)(header_blocks(c->block_bytes) + i) * c->block_bytes);
 }
 
 /* A new chunk for b, 2 MiB-aligned: map twice the size and trim. */
@@ -40,7 +40,8 @@ static oak__chunk *chunk_new(oak__blocks *b)
     c->free = NULL;
     c->used = 0;
     c->bump = 0;
-    c->nblocks = (uint32_t)(OAK__CHUNK_BYTES / OAK__BLOCK_BYTES - HEADER_BLOCKS);
+    c->block_bytes = b->block_bytes;
+    c->nblocks = (uint32_t)(OAK__CHUNK_BYTES / b->block_bytes) - header_blocks(b->block_bytes);
     atomic_init(&c->remote, NULL);
     c->prev = NULL;
     c->next = b->chunks;
@@ -92,7 +93,7 @@ static oak__msg *take(oak__chunk *c)
     oak__msg *m = c->free;
     if (m) {
         c->free = m->next;
-        oak__asan_unpoison(m, OAK__BLOCK_BYTES);
+        oak__asan_unpoison(m, c->block_bytes);
     } else {
         m = block_at(c, c->bump++);
     }
@@ -125,7 +126,7 @@ oak__msg *oak__block_alloc_slow(oak__blocks *b)
 
 void oak__block_free_remote(oak__chunk *c, oak__msg *m)
 {
-    oak__asan_poison_block(m);
+    oak__asan_poison_block(c, m);
     oak__msg *head = atomic_load_explicit(&c->remote, memory_order_relaxed);
     do
         m->next = head;

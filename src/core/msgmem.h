@@ -1,8 +1,9 @@
 /* msgmem.h - memory for small messages.
  *
- * Messages with a payload of up to OAK__MSG_POOL_PAYLOAD bytes live in
- * equal blocks carved from 2 MiB chunks (aligned to 2 MiB, so a block finds
- * its chunk by masking its address). Each chunk belongs to one scheduler:
+ * Messages with a payload of up to OAK__MSG_SMALL_MAX bytes live in blocks
+ * of a few sizes (see oak__msg_class()), carved from 2 MiB chunks of one
+ * size each (aligned to 2 MiB, so a block finds its chunk by masking its
+ * address). Each chunk belongs to one scheduler:
  * that scheduler takes blocks from it and gives them back with plain stores;
  * any other thread gives a block back by pushing it on the chunk's `remote`
  * stack, which the owner collects when it runs short. A chunk whose blocks
@@ -22,7 +23,6 @@
 #include "core/sanitizer.h"
 
 #define OAK__CHUNK_BYTES ((uintptr_t)2 << 20)
-#define OAK__BLOCK_BYTES (sizeof(oak__msg) + OAK__MSG_POOL_PAYLOAD)
 
 /* Empty chunks a scheduler keeps besides the one it takes blocks from, so
  * that traffic around a chunk's edge does not map and unmap it again and
@@ -40,24 +40,26 @@ typedef struct oak__chunk {
                                      * until collected)                  */
     uint32_t bump;                  /* blocks carved so far              */
     uint32_t nblocks;
+    uint32_t block_bytes;
     /* ---- any thread ---- */
     alignas(64) _Atomic(oak__msg *) remote; /* given back by other threads */
 } oak__chunk;
 
-/* A scheduler's chunks. Only its thread touches them. */
+/* A scheduler's chunks of one block size. Only its thread touches them. */
 struct oak__blocks {
-    oak__chunk *cur;    /* blocks are taken from here first */
-    oak__chunk *chunks; /* all of them                     */
+    oak__chunk *cur;      /* blocks are taken from here first */
+    oak__chunk *chunks;   /* all of them                     */
     unsigned n;
+    uint32_t block_bytes; /* set before first use            */
 };
 
 oak__msg *oak__block_alloc_slow(oak__blocks *b);
 void oak__block_free_remote(oak__chunk *c, oak__msg *m);
 void oak__chunk_emptied(oak__blocks *b, oak__chunk *c);
 
-/* A free block: all but its link is off limits (AddressSanitizer). */
-#define oak__asan_poison_block(m)                                                  \
-    oak__asan_poison((char *)(m) + sizeof(void *), OAK__BLOCK_BYTES - sizeof(void *))
+/* A free block of c: all but its link is off limits (AddressSanitizer). */
+#define oak__asan_poison_block(c, m)                                               \
+    oak__asan_poison((char *)(m) + sizeof(void *), (c)->block_bytes - sizeof(void *))
 
 static inline oak__chunk *oak__chunk_of(const oak__msg *m)
 {
@@ -72,21 +74,22 @@ static inline oak__msg *oak__block_alloc(oak__blocks *b)
     if (c && (m = c->free) != NULL) {
         c->free = m->next;
         c->used++;
-        oak__asan_unpoison(m, OAK__BLOCK_BYTES);
+        oak__asan_unpoison(m, c->block_bytes);
         return m;
     }
     return oak__block_alloc_slow(b);
 }
 
-/* Give m back. b: the calling thread's blocks, or NULL when it is not a
- * scheduler thread. */
-static inline void oak__block_free(oak__blocks *b, oak__msg *m)
+/* Give m back. mine: the calling thread's scheduler's blocks (an array of
+ * OAK__MSG_CLASSES), or NULL when it is not a scheduler thread. */
+static inline void oak__block_free(oak__blocks *mine, oak__msg *m)
 {
     oak__chunk *c = oak__chunk_of(m);
-    if (b && c->owner == b) {
+    oak__blocks *b = c->owner;
+    if (mine && b >= mine && b < mine + OAK__MSG_CLASSES) {
         m->next = c->free;
         c->free = m;
-        oak__asan_poison_block(m);
+        oak__asan_poison_block(c, m);
         if (--c->used == 0 && c != b->cur)
             oak__chunk_emptied(b, c);
         return;

@@ -84,8 +84,8 @@ oak__msg *oak__msg_new(size_t size) { return oak__msg_alloc(oak__sched_self(), s
 oak__msg *oak__msg_alloc(oak__sched *s, size_t size)
 {
     oak__msg *m;
-    if (size <= OAK__MSG_POOL_PAYLOAD && s) {
-        m = oak__block_alloc(&s->blocks);
+    if (size <= OAK__MSG_SMALL_MAX && s) {
+        m = oak__block_alloc(&s->blocks[oak__msg_class(size)]);
         if (!m)
             return NULL;
         m->pooled = 1;
@@ -101,7 +101,6 @@ oak__msg *oak__msg_alloc(oak__sched *s, size_t size)
     m->next = m->prev = NULL;
     m->kind = OAK__MSG;
     m->ends_monitor = 0;
-    m->name = 0;
     m->pub.tag = 0;
     m->pub.ref = 0;
     m->pub.from = OAK_NOPID;
@@ -115,7 +114,7 @@ void oak__msg_delete(oak__msg *m) { oak__msg_release(oak__sched_self(), m); }
 void oak__msg_release(oak__sched *s, oak__msg *m)
 {
     if (m->pooled)
-        oak__block_free(s ? &s->blocks : NULL, m);
+        oak__block_free(s ? s->blocks : NULL, m);
     else
         free(m);
 }
@@ -390,14 +389,19 @@ static void answer_dead(oak__msg *m, oak_pid dead)
 }
 
 /* Items left over when the process dies while draining: kept in order in
- * the private queue, where dispose() answers them. */
+ * the private queue, where dispose() answers them; any for an earlier
+ * incarnation are answered now, while they still say which. */
 static void keep_rest(oak__proc *p, oak__msg *rest)
 {
     while (rest) {
         oak__msg *n = rest->next;
-        uint32_t kind = rest->kind;
-        queue_append(p, rest);
-        rest->kind = kind; /* queue_append marks it a message */
+        if (rest->to != p->self) {
+            answer_dead(rest, rest->to); /* an earlier incarnation's */
+        } else {
+            uint32_t kind = rest->kind;
+            queue_append(p, rest);
+            rest->kind = kind; /* queue_append marks it a message */
+        }
         rest = n;
     }
 }
@@ -808,8 +812,10 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     }
     free_list(p->held);
     p->held = NULL;
-    /* Teardown of a parked process: its wait's timer goes too. */
-    if ((end_wait(p, s) & OAK__WAIT_STATE) == OAK__WAIT_ARMED)
+    /* Teardown of a parked process: its wait's timer goes too. A process
+     * that never waited with a timeout (no owner) has none, and skips the
+     * locked instruction. */
+    if (p->wait.owner && (end_wait(p, s) & OAK__WAIT_STATE) == OAK__WAIT_ARMED)
         oak__timer_cancel(&p->wait);
 
     /* Close the inbox: later pushes fail and their senders see `dead`. */
@@ -835,7 +841,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
          * process that was already dying get `noproc`. */
         for (oak__msg *m = p->q_head; m;) {
             oak__msg *n = m->next;
-            answer_dead(m, m->to);
+            answer_dead(m, pid); /* all sent to this incarnation */
             m = n;
         }
         while (fifo) {

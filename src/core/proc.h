@@ -52,16 +52,24 @@ enum oak__kind {
  * a change of `kind`. */
 typedef struct oak__msg {
     struct oak__msg *next; /* inbox stack / private queue / held list      */
-    struct oak__msg *prev; /* private queue / held list                    */
-    oak_pid to;            /* the incarnation it was sent to               */
+    union {
+        /* On its way (built, in a timer, in the inbox): the incarnation
+         * it was sent to. Checked when it leaves the inbox, before it
+         * joins the private queue, whose link takes the room. */
+        oak_pid to;
+        struct oak__msg *prev; /* private queue / held list                */
+    };
     uint16_t kind;         /* enum oak__kind                               */
     uint8_t pooled;        /* a chunk's block (core/msgmem.h), not malloc  */
     uint8_t ends_monitor;  /* ALIAS_MSG from oak_send_reply(): the sender
                             * dropped the monitor pub.ref it was under    */
-    oak_atom name;         /* SIG_MONITOR by name: the name                */
     oak_msg pub;           /* what the receiver sees                       */
     alignas(16) unsigned char payload[];
 } oak__msg;
+
+/* The header is one cache line: a message without payload is one block of
+ * 64 bytes (core/msgmem.h). */
+_Static_assert(sizeof(oak__msg) == 64, "a message's header is 64 bytes");
 
 /* Reverse a singly linked list of items (an inbox stack into sending
  * order). */
@@ -78,8 +86,13 @@ static inline oak__msg *oak__msg_reverse(oak__msg *list)
 }
 
 /* Messages with payloads up to this size are blocks of the schedulers'
- * chunks (core/msgmem.h) instead of malloc. */
-#define OAK__MSG_POOL_PAYLOAD 48
+ * chunks (core/msgmem.h) instead of malloc: blocks of 64 bytes (one cache
+ * line) for messages without payload, of 128 for the others. Whole lines
+ * each, so that two cores never write one line for two messages. */
+#define OAK__MSG_CLASSES 2
+#define OAK__MSG_SMALL_MAX 64
+static inline unsigned oak__msg_class(size_t size) { return size == 0 ? 0 : 1; }
+static inline uint32_t oak__msg_class_bytes(unsigned k) { return k ? 128 : 64; }
 
 /* The inbox head is a pointer to the newest pushed item or one of these: */
 #define OAK__INBOX_EMPTY ((oak__msg *)0)  /* nothing queued, not parked  */

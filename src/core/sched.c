@@ -60,16 +60,19 @@ void oak__rt_leave(void)
         atomic_fetch_sub_explicit(&foreign_users, 1, memory_order_release);
 }
 
-static _Thread_local oak__sched *tls_sched;
+_Thread_local oak__sched *oak__tls_sched __attribute__((tls_model("initial-exec")));
 static atomic_flag running = ATOMIC_FLAG_INIT;
 
+#if !defined(__x86_64__)
 /* Not inlined, with a compiler barrier: a process may resume on another
- * thread, so a thread-local's address must not be kept across a switch. */
+ * thread, so a thread-local's address must not be kept across a switch
+ * (see sched.h). */
 __attribute__((noinline)) oak__sched *oak__sched_self(void)
 {
     __asm__ volatile("" ::: "memory");
-    return tls_sched;
+    return oak__tls_sched;
 }
+#endif
 
 int64_t oak__now_ns(void)
 {
@@ -565,7 +568,10 @@ static void sleep_idle(oak__sched *s)
         bool watching = s->watch && others_busy(s);
         if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
             deadline = oak__now_ns() + WATCH_PERIOD_NS;
-        if (oak__blocks_held(&s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
+        bool held = false;
+        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+            held |= oak__blocks_held(&s->blocks[k]);
+        if (held && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
         futex_wait(&s->futex, seq, deadline);
         if (watching)
@@ -742,7 +748,8 @@ static oak__proc *find_work(oak__sched *s)
         if (s->runnext || local_waiting(s))
             continue;
         /* Going idle: give back the message memory that has come home. */
-        oak__blocks_sweep(&s->blocks);
+        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+            oak__blocks_sweep(&s->blocks[k]);
         sleep_idle(s);
     }
 }
@@ -898,7 +905,7 @@ static void run(oak__sched *s, oak__proc *p)
 
 static void sched_loop(oak__sched *s)
 {
-    tls_sched = s;
+    oak__tls_sched = s;
 #ifdef OAK_TSAN
     s->tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -933,7 +940,7 @@ static void *thread_main(void *arg)
     sigdelset(&all, SIGILL);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     sched_loop(s);
-    tls_sched = NULL;
+    oak__tls_sched = NULL;
     return NULL;
 }
 
@@ -975,7 +982,7 @@ static size_t default_guarded(void)
 static void teardown(oak__runtime *rt)
 {
     oak__sched *s0 = &rt->scheds[0];
-    tls_sched = s0;
+    oak__tls_sched = s0;
     /* Every process still alive is killed: its cleanups run, its memory
      * is freed; no signals are sent (everyone goes). */
     for (uint64_t slot = 1; slot < rt->next_slot; slot++) {
@@ -987,13 +994,14 @@ static void teardown(oak__runtime *rt)
     }
     /* From here no scheduler is current: freed items go back to malloc,
      * not to a pool that is about to be freed. */
-    tls_sched = NULL;
+    oak__tls_sched = NULL;
     for (unsigned i = 0; i < rt->nscheds; i++)
         oak__timers_term(&rt->scheds[i]); /* frees pending timed sends */
     /* No message is left: unmap the chunks. */
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *s = &rt->scheds[i];
-        oak__blocks_term(&s->blocks);
+        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+            oak__blocks_term(&s->blocks[k]);
         oak__stack_cache_drain(&s->stacks);
         free(s->free_slots);
         free(s->watch);
@@ -1065,6 +1073,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         s->id = i;
         s->rng = 0x9E3779B97F4A7C15ull * (i + 1);
         atomic_store_explicit(&s->next_deadline, INT64_MAX, memory_order_relaxed);
+        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+            s->blocks[k].block_bytes = oak__msg_class_bytes(k);
         s->free_slots = malloc(SLOT_CACHE * sizeof *s->free_slots);
         s->watch = c.schedulers > 1 ? calloc(c.schedulers, sizeof *s->watch) : NULL;
         if (!s->free_slots || (c.schedulers > 1 && !s->watch))
@@ -1101,7 +1111,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         }
     }
     sched_loop(&rt->scheds[0]);
-    tls_sched = NULL;
+    oak__tls_sched = NULL;
     for (unsigned i = 1; i < started; i++)
         pthread_join(rt->scheds[i].thread, NULL);
     oak__fdwait_term(rt);

@@ -95,7 +95,7 @@ typedef struct oak__sched {
         uint64_t arm;                     /*   wait_arm value when listed  */
     } lazy[OAK__LAZY_WAITS];
     unsigned nlazy;
-    oak__blocks blocks;                   /* small messages' memory         */
+    oak__blocks blocks[OAK__MSG_CLASSES]; /* small messages' memory         */
     uint64_t *free_slots;                 /* cache of free table slots      */
     size_t nfree_slots;
     struct oak__watch *watch;             /* what it saw of the others      */
@@ -149,8 +149,24 @@ extern oak__runtime *oak__rt;
 oak__runtime *oak__rt_enter(void);
 void oak__rt_leave(void);
 
-/* The scheduler of the calling thread, or NULL. */
+/* The calling thread's scheduler, or NULL. A process may resume on another
+ * thread after any switch, so the thread's own copy must be read anew each
+ * time, never an address kept from before. On x86-64 the read goes through
+ * %fs every time (initial-exec TLS, direct segment references), so it is
+ * inlined; elsewhere the thread pointer itself could be kept in a register
+ * across a switch, so it is a call the compiler cannot see into. (The
+ * initial-exec model takes a pointer's worth of static TLS, which glibc
+ * keeps spare even for a library loaded with dlopen.) */
+#if defined(__x86_64__)
+extern _Thread_local oak__sched *oak__tls_sched __attribute__((tls_model("initial-exec")));
+static inline oak__sched *oak__sched_self(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return oak__tls_sched;
+}
+#else
 oak__sched *oak__sched_self(void);
+#endif
 
 /* Count processes spawned (+1) or disposed (-1) by s's own thread. */
 static inline void oak__sched_live_add(oak__sched *s, int64_t d)
