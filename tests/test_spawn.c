@@ -4,6 +4,8 @@
  */
 #include "oak_test.h"
 
+#include <sys/resource.h>
+
 static oak_atom boom(void) { return oak_atom_from("boom"); }
 
 /* ---- spawn and self ------------------------------------------------------------- */
@@ -296,6 +298,65 @@ static void config_stack_size_is_the_default_for_spawned_processes(void **state)
     OT_RUN_CFG(config_stack_main, NULL, &cfg);
 }
 
+/* A process gets its stack when it first runs. When none can be mapped
+ * then, it exits at once with system_limit, without running, and its
+ * monitor hears of it; the runtime goes on. (Not under the sanitizers:
+ * their shadow memory does not fit under an address-space limit.) */
+static _Atomic int big_stack_ran;
+
+static void big_stack_child(void *arg)
+{
+    (void)arg;
+    atomic_store(&big_stack_ran, 1);
+}
+
+static void no_stack_main(void *arg)
+{
+    (void)arg;
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    OT_CHECK(f != NULL);
+    OT_CHECK_INT_EQ(fscanf(f, "%ld", &pages), 1);
+    fclose(f);
+    struct rlimit old, lim;
+    OT_CHECK_INT_EQ(getrlimit(RLIMIT_AS, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)256 << 20);
+    OT_CHECK_INT_EQ(setrlimit(RLIMIT_AS, &lim), 0);
+
+    oak_spawn_opts o;
+    memset(&o, 0, sizeof o);
+    o.flags = OAK_SPAWN_MONITOR;
+    o.stack_size = (size_t)512 << 20; /* more than the limit leaves */
+    oak_pid pid = OAK_NOPID;
+    int rc = oak_spawn(big_stack_child, NULL, &o, &pid);
+    ot_signal down = {0};
+    if (rc == 0)
+        down = OT_RECV_DOWN(o.monitor_ref, OT_LONG_MS);
+    setrlimit(RLIMIT_AS, &old);
+    OT_CHECK_INT_EQ(rc, 0);
+    OT_CHECK_UINT_EQ(down.from, pid);
+    OT_CHECK_ATOM_EQ(down.reason, OAK_SYSTEM_LIMIT);
+    OT_CHECK_INT_EQ(atomic_load(&big_stack_ran), 0);
+
+    /* The same spawn works once there is room. */
+    oak_ref r = 0;
+    OT_SPAWN_MONITOR(big_stack_child, NULL, 0, &r);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, OAK_NORMAL);
+    OT_CHECK_INT_EQ(atomic_load(&big_stack_ran), 1);
+}
+
+static void process_without_a_stack_exits_with_system_limit(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip();
+#else
+    atomic_store(&big_stack_ran, 0);
+    OT_RUN(no_stack_main, NULL);
+#endif
+}
+
 static void einval_main(void *arg)
 {
     (void)arg;
@@ -516,6 +577,7 @@ int main(void)
         cmocka_unit_test(spawn_link_option_links_the_child),
         cmocka_unit_test(spawn_stack_size_option_gives_a_usable_stack_of_that_size),
         cmocka_unit_test(config_stack_size_is_the_default_for_spawned_processes),
+        cmocka_unit_test(process_without_a_stack_exits_with_system_limit),
         cmocka_unit_test(spawn_rejects_null_entry_and_absurd_stack_size),
         cmocka_unit_test(full_process_table_gives_eagain_until_a_slot_is_free),
         cmocka_unit_test(pid_of_dead_process_never_reaches_a_new_process),

@@ -42,7 +42,11 @@ typedef struct oak_spawn_opts {
  * spawn. Stores the new pid in *pid (which may be NULL).
  * Returns 0, -EINVAL (fn NULL, stack size too small or too large), -EAGAIN
  * (the process table is full), -ENOMEM. Does not block. Process context (the
- * first process is made by oak_run()). */
+ * first process is made by oak_run()).
+ * The process gets its stack when it first runs, on the scheduler that runs
+ * it. If no stack can be mapped then, it exits at once, before fn runs, with
+ * reason `system_limit`, which its links and monitors see (and an error is
+ * logged). */
 OAK_API int oak_spawn(oak_entry fn, void *arg, oak_spawn_opts *opts,
                       oak_pid *pid);
 

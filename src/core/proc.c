@@ -689,13 +689,14 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
     p->wait.index = OAK__TIMER_IDLE;
     p->fn = fn;
     p->arg = arg;
-    if ((rc = oak__stack_get(&s->stacks, stack_size, &p->stack)) < 0)
-        goto fail_slot;
+    /* The stack comes when the process first runs (oak__proc_first_run):
+     * only its size is kept until then. */
+    p->stack.size = stack_size;
     if (opts && opts->arg_size) {
         p->arg = alloc_owned(p, opts->arg_size);
         if (!p->arg) {
             rc = -ENOMEM;
-            goto fail_stack;
+            goto fail_slot;
         }
         memcpy(p->arg, arg, opts->arg_size);
     }
@@ -719,7 +720,6 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
         opts->monitor_ref = ref;
     }
     p->trap_exit = (flags & OAK_SPAWN_TRAP_EXIT) != 0;
-    p->sp = oak__ctx_make(p->stack.base + p->stack.size, proc_main, p);
 #ifdef OAK_TSAN
     p->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -743,16 +743,30 @@ fail_maps:
         p->allocs = a->next;
         free(a);
     }
-fail_stack:
-    oak__stack_put(&s->stacks, &p->stack);
 fail_slot:
     oak__slot_free(s, slot);
     return rc;
 }
 
+bool oak__proc_first_run(oak__sched *s, oak__proc *p)
+{
+    if (oak__stack_get(&s->stacks, p->stack.size, &p->stack) == 0) {
+        p->sp = oak__ctx_make(p->stack.base + p->stack.size, proc_main, p);
+        return true;
+    }
+    char pidbuf[32];
+    oak_pid_format(p->self, pidbuf, sizeof pidbuf);
+    oak_log(OAK_LOG_ERROR, "crash_report", "process %s could not get a stack: system_limit",
+            pidbuf);
+    p->stack = (oak__stack){0};
+    p->exit_reason = OAK_SYSTEM_LIMIT;
+    oak__proc_dispose(p, true);
+    return false;
+}
+
 /* A spawn costs this many reductions: a process that spawns in a loop
- * yields now and then, so its children run (and their stacks come back to
- * the cache) instead of piling up. */
+ * yields now and then, so its children run (and their control blocks and
+ * messages come back) instead of piling up. */
 #define SPAWN_REDUCTIONS 10
 
 int oak_spawn(oak_entry fn, void *arg, oak_spawn_opts *opts, oak_pid *pid)
@@ -861,7 +875,9 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     oak__map_free(&p->monitor_names);
     oak__map_free(&p->aliases);
 
-    if (p->stack.guarded || oak__stack_redzone_intact(&p->stack))
+    if (!p->stack.base)
+        ; /* it never ran: it had no stack yet */
+    else if (p->stack.guarded || oak__stack_redzone_intact(&p->stack))
         oak__stack_put(&s->stacks, &p->stack);
     else {
         oak__stack_redzone_reset(&p->stack);

@@ -232,6 +232,14 @@ static inline oak_pid oak__pid_make(uint64_t slot, uint32_t gen)
 }
 static inline uint64_t oak__pid_slot(oak_pid pid) { return pid & OAK__SLOT_MASK; }
 
+/* p is about to run for the first time on scheduler s: give it a stack
+ * from s's cache and its first frame. A spawn takes no stack: a child that
+ * another scheduler steals then runs on a stack that scheduler has just
+ * used, and spawning touches no stack memory at all. If no stack can be
+ * had, p exits at once with system_limit (its links and monitors hear of
+ * it) and this returns false. */
+bool oak__proc_first_run(struct oak__sched *s, oak__proc *p);
+
 /* The control block a pid names, or NULL if the pid cannot be local. The
  * block may belong to another incarnation: compare its pid. */
 oak__proc *oak__proc_of(oak_pid pid);

@@ -844,7 +844,10 @@ static oak__proc *next_direct(oak__sched *s)
 {
     if ((++s->tick & 63) == 0 || atomic_load_explicit(&oak__rt->stopping, memory_order_relaxed))
         return NULL;
-    return local_take(s);
+    oak__proc *p;
+    while ((p = local_take(s)) != NULL && !p->stack.base && !oak__proc_first_run(s, p)) {
+    }
+    return p;
 }
 
 static void start_running(oak__sched *s, oak__proc *p)
@@ -923,7 +926,8 @@ static void sched_loop(oak__sched *s)
     oak__fault_thread_init(s);
     oak__proc *p;
     while ((p = find_work(s)) != NULL)
-        run(s, p);
+        if (p->stack.base || oak__proc_first_run(s, p))
+            run(s, p);
     oak__fault_thread_term(s);
 }
 

@@ -189,9 +189,6 @@ int oak__stack_get(oak__stack_cache *c, size_t size, oak__stack *out)
         }
         if (c->len > 0) {
             *out = c->items[--c->len];
-            /* The next one's first frame is written by the next spawn. */
-            if (c->len > 0)
-                __builtin_prefetch(c->items[c->len - 1].base + c->items[c->len - 1].size - 64, 1);
             goto got;
         }
         if (take_global(size, out, c) < 0)
