@@ -297,9 +297,16 @@ static void unregister_name(oak_gen_server *gs)
         gs->via.ops->unregister_name(&gs->via);
 }
 
+/* oak_reason_set(r, atom, NULL), inline: it is on every call's path. */
+static inline void reason_bare(oak_reason *r, oak_atom atom)
+{
+    r->atom = atom;
+    r->detail[0] = '\0';
+}
+
 static void reset_result(oak_gen_server *gs)
 {
-    oak_reason_set(&gs->stop, OAK_NORMAL, NULL);
+    reason_bare(&gs->stop, OAK_NORMAL);
     gs->timeout = OAK_INFINITY;
     gs->has_reply = false;
 }
@@ -760,7 +767,7 @@ int oak_gen_server_call(oak_pid server, uint64_t tag, const void *req,
     oak_reason dummy;
     if (!why)
         why = &dummy;
-    oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    reason_bare(why, OAK_ATOM_NONE);
     if (!reply || (size && !req))
         return -EINVAL;
     *reply = NULL;

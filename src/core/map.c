@@ -104,6 +104,16 @@ int oak__map_put(oak__map *m, uint64_t key, uint64_t value)
     return 0;
 }
 
+int oak__map_add(oak__map *m, uint64_t key, uint64_t value)
+{
+    if (!is_small(m) || m->len == m->cap)
+        return oak__map_put(m, key, value);
+    m->slots[2 * m->len] = key;
+    m->slots[2 * m->len + 1] = value;
+    m->used = ++m->len;
+    return 0;
+}
+
 static int64_t find(const oak__map *m, uint64_t key)
 {
     if (m->len == 0)

@@ -23,6 +23,9 @@ typedef struct oak__map {
 
 /* Insert or overwrite. Returns 0 or -ENOMEM. */
 int oak__map_put(oak__map *m, uint64_t key, uint64_t value);
+/* Insert a key known to be absent (a fresh reference): no look for it
+ * first. Returns 0 or -ENOMEM. */
+int oak__map_add(oak__map *m, uint64_t key, uint64_t value);
 /* Look up; stores the value in *value when found (value may be NULL). */
 bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value);
 /* Remove; stores the old value in *value when found. */

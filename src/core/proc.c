@@ -455,7 +455,7 @@ static bool alias_active(oak__proc *p, oak_ref ref)
 static bool accept_message(oak__proc *p, oak__msg *m)
 {
     if (m->kind == OAK__SIG_REQUEST) {
-        if (oak__map_put(&p->monitors_in, m->pub.ref, m->pub.from) < 0)
+        if (oak__map_add(&p->monitors_in, m->pub.ref, m->pub.from) < 0)
             oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
         return true;
     }
@@ -1193,7 +1193,7 @@ int oak_send_request(oak_pid to, uint64_t tag, const void *data, size_t size, oa
     oak__msg *m = new_item(s, me, to, r, tag, data, size, OAK__SIG_REQUEST);
     if (!m)
         return -ENOMEM;
-    if (oak__map_put(&p->monitors_out, r, to | MONITOR_ALIAS) < 0) {
+    if (oak__map_add(&p->monitors_out, r, to | MONITOR_ALIAS) < 0) {
         oak__msg_release(s, m);
         return -ENOMEM;
     }

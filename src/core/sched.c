@@ -631,9 +631,9 @@ static oak__proc *local_take(oak__sched *s)
 {
     if (s->runnext) {
         oak__proc *p = s->runnext;
-        if (s->runnext_streak < RUNNEXT_STREAK || !local_waiting(s)) {
+        /* Every RUNNEXT_STREAK picks, look whether others wait. */
+        if (++s->runnext_streak % RUNNEXT_STREAK != 0 || !local_waiting(s)) {
             s->runnext = NULL;
-            s->runnext_streak++;
             return p;
         }
         /* Two processes passing messages back and forth would keep the
