@@ -1261,10 +1261,13 @@ int oak_demonitor(oak_ref ref, unsigned flags)
         return -EPERM;
     if (flags & ~(OAK_DEMONITOR_FLUSH | OAK_DEMONITOR_INFO))
         return -EINVAL;
-    uint64_t target;
-    bool active = oak__map_del(&p->monitors_out, ref, &target);
+    uint64_t target = 0;
+    /* Empty tables are common here (a call's reply has ended its monitor
+     * already): no call for them. */
+    bool active = p->monitors_out.len && oak__map_del(&p->monitors_out, ref, &target);
     target &= ~MONITOR_ALIAS; /* the alias, if any, ends with the monitor */
-    oak__map_del(&p->monitor_names, ref, NULL);
+    if (p->monitor_names.len)
+        oak__map_del(&p->monitor_names, ref, NULL);
     if (active) {
         oak_pid me = self_pid(p);
         if (target == me)
