@@ -18,7 +18,7 @@ static uint32_t mix(uint64_t k)
  * the first `len` ones, in no order, and the rest are empty. A process
  * rarely has more than a few links or monitors, and a call adds and
  * removes one every time; a scan of a few keys beats hashing them. */
-#define SMALL 8
+#define SMALL OAK__MAP_SMALL
 
 static bool is_small(const oak__map *m) { return m->cap <= SMALL; }
 
@@ -104,16 +104,6 @@ int oak__map_put(oak__map *m, uint64_t key, uint64_t value)
     return 0;
 }
 
-int oak__map_add(oak__map *m, uint64_t key, uint64_t value)
-{
-    if (!is_small(m) || m->len == m->cap)
-        return oak__map_put(m, key, value);
-    m->slots[2 * m->len] = key;
-    m->slots[2 * m->len + 1] = value;
-    m->used = ++m->len;
-    return 0;
-}
-
 static int64_t find(const oak__map *m, uint64_t key)
 {
     if (m->len == 0)
@@ -170,7 +160,7 @@ bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value)
     return true;
 }
 
-bool oak__map_del_if(oak__map *m, uint64_t key, uint64_t value)
+bool oak__map_del_if_slow(oak__map *m, uint64_t key, uint64_t value)
 {
     int64_t j = find(m, key);
     if (j < 0 || m->slots[2 * j + 1] != value)

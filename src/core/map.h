@@ -21,17 +21,51 @@ typedef struct oak__map {
 #define OAK__MAP_EMPTY ((uint64_t)0)
 #define OAK__MAP_DELETED UINT64_MAX
 
+/* Tables of up to this many slots are kept compact (map.c): their live
+ * pairs are the first `len`, in no order. */
+#define OAK__MAP_SMALL 8
+
 /* Insert or overwrite. Returns 0 or -ENOMEM. */
 int oak__map_put(oak__map *m, uint64_t key, uint64_t value);
+
 /* Insert a key known to be absent (a fresh reference): no look for it
- * first. Returns 0 or -ENOMEM. */
-int oak__map_add(oak__map *m, uint64_t key, uint64_t value);
+ * first. Returns 0 or -ENOMEM. Inline for a compact table with room: a
+ * call adds a monitor at each end. */
+static inline int oak__map_add(oak__map *m, uint64_t key, uint64_t value)
+{
+    if (m->cap > OAK__MAP_SMALL || m->len == m->cap)
+        return oak__map_put(m, key, value);
+    m->slots[2 * m->len] = key;
+    m->slots[2 * m->len + 1] = value;
+    m->used = ++m->len;
+    return 0;
+}
 /* Look up; stores the value in *value when found (value may be NULL). */
 bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value);
 /* Remove; stores the old value in *value when found. */
 bool oak__map_del(oak__map *m, uint64_t key, uint64_t *value);
-/* Remove key only if its value is `value`. Returns whether it did. */
-bool oak__map_del_if(oak__map *m, uint64_t key, uint64_t value);
+/* Remove key only if its value is `value`. Returns whether it did.
+ * Inline for a compact table: a call's reply ends its monitor at each
+ * end. */
+bool oak__map_del_if_slow(oak__map *m, uint64_t key, uint64_t value);
+static inline bool oak__map_del_if(oak__map *m, uint64_t key, uint64_t value)
+{
+    if (m->cap > OAK__MAP_SMALL)
+        return oak__map_del_if_slow(m, key, value);
+    for (uint32_t i = 0; i < m->len; i++) {
+        if (m->slots[2 * i] != key)
+            continue;
+        if (m->slots[2 * i + 1] != value)
+            return false;
+        uint32_t last = --m->len; /* the last pair fills the hole */
+        m->slots[2 * i] = m->slots[2 * last];
+        m->slots[2 * i + 1] = m->slots[2 * last + 1];
+        m->slots[2 * last] = OAK__MAP_EMPTY;
+        m->used = m->len;
+        return true;
+    }
+    return false;
+}
 void oak__map_free(oak__map *m);
 
 /* Iterate: for (uint32_t i = 0; i < m->cap; i++) if (oak__map_live(m, i)) */
