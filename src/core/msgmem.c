@@ -35,6 +35,9 @@ static oak__chunk *chunk_new(oak__blocks *b)
     if (b->n > 0)
         madvise(c0, OAK__CHUNK_BYTES, MADV_HUGEPAGE);
 #endif
+    /* Fresh memory is addressable, whatever AddressSanitizer last knew
+     * of these addresses (a stack of an earlier runtime, say). */
+    oak__asan_unpoison(c0, OAK__CHUNK_BYTES);
     oak__chunk *c = (oak__chunk *)c0;
     c->owner = b;
     c->free = NULL;

@@ -899,6 +899,34 @@ void oak__proc_dispose(oak__proc *p, bool notify)
 
 /* ---- receive ------------------------------------------------------------------ */
 
+static inline __attribute__((always_inline)) bool park(oak__proc *p, int64_t *deadline,
+                                                      int64_t rel_ns)
+{
+    p->wait_rel = rel_ns;
+    p->wait.deadline = rel_ns ? *deadline : 0;
+    oak__proc_switch_out(p, OAK__SW_PARK);
+    if (!rel_ns)
+        return false;
+    /* End the wait: a pending one can no longer be armed; an armed timer
+     * is taken out under its heap's lock (its index may be changing under
+     * that lock right now, so only the lock may look at it). The wait's
+     * fields are touched only after that: the arming reads them under the
+     * same lock. */
+    uint64_t was = end_wait(p, p->sched);
+    bool expired = p->timed_out;
+    p->timed_out = false;
+    if ((was & OAK__WAIT_STATE) == OAK__WAIT_ARMED) {
+        if (!expired)
+            oak__timer_cancel(&p->wait);
+        *deadline = p->wait.deadline;
+    }
+    p->wait.deadline = 0;
+    p->wait_rel = 0;
+    return expired;
+}
+
+bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns) { return park(p, deadline, rel_ns); }
+
 /* Receive the first message that match accepts (match NULL: any), or with
  * ref != 0 the first that carries ref. Six arguments, all in registers, so
  * that oak_receive() and oak_receive_ref() end in a jump to it: a process
@@ -948,35 +976,10 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
         /* A sender that wakes the process may have put the message
          * straight into the mailbox (deliver_parked): look from here. */
         oak__msg *before = p->q_tail;
-        expired = oak__park(p, &deadline, rel);
+        expired = park(p, &deadline, rel);
         waited = true;
         scan = before ? before->next : p->q_head;
     }
-}
-
-bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns)
-{
-    p->wait_rel = rel_ns;
-    p->wait.deadline = rel_ns ? *deadline : 0;
-    oak__proc_switch_out(p, OAK__SW_PARK);
-    if (!rel_ns)
-        return false;
-    /* End the wait: a pending one can no longer be armed; an armed timer
-     * is taken out under its heap's lock (its index may be changing under
-     * that lock right now, so only the lock may look at it). The wait's
-     * fields are touched only after that: the arming reads them under the
-     * same lock. */
-    uint64_t was = end_wait(p, p->sched);
-    bool expired = p->timed_out;
-    p->timed_out = false;
-    if ((was & OAK__WAIT_STATE) == OAK__WAIT_ARMED) {
-        if (!expired)
-            oak__timer_cancel(&p->wait);
-        *deadline = p->wait.deadline;
-    }
-    p->wait.deadline = 0;
-    p->wait_rel = 0;
-    return expired;
 }
 
 int oak_receive(oak_msg **msg, int64_t timeout_ms, oak_match_fn match, void *arg)

@@ -627,7 +627,7 @@ static void publish_park(oak__sched *s)
     }
 }
 
-static oak__proc *local_take(oak__sched *s)
+static inline oak__proc *local_take(oak__sched *s)
 {
     if (s->runnext) {
         oak__proc *p = s->runnext;
@@ -779,8 +779,9 @@ static void fault_exit(oak__proc *p)
 }
 
 /* Finish the switch away from s->prev. Runs in the context that took over:
- * the next process, or the scheduler. */
-void oak__sched_after_switch(oak__sched *s)
+ * the next process, or the scheduler. Inline in the hand-off between
+ * processes, which is on every message's path. */
+static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
 {
     oak__proc *p = s->prev;
     if (!p)
@@ -837,6 +838,8 @@ void oak__sched_after_switch(oak__sched *s)
     oak__in_process = was_in_process;
 }
 
+void oak__sched_after_switch(oak__sched *s) { after_switch(s); }
+
 /* The next process to hand the CPU to directly, or NULL to go through the
  * scheduler loop (which also looks at timers, the global queue and
  * stopping, every 64 hand-offs at least). */
@@ -884,7 +887,7 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
 #ifdef OAK_ASAN
     __sanitizer_finish_switch_fiber(p->asan_fake_stack, NULL, NULL);
 #endif
-    oak__sched_after_switch(s);
+    after_switch(s);
 }
 
 /* Scheduler context -> p. Returns when some process switches back to the

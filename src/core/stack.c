@@ -63,6 +63,9 @@ void oak__stack_term(void)
     while (chunks) {
         chunk *c = chunks;
         chunks = c->next;
+        /* Forget the stack frames' poison: the addresses may be mapped
+         * again, for anything. */
+        oak__asan_unpoison(c->addr, c->len);
         munmap(c->addr, c->len);
         free(c);
     }
