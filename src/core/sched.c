@@ -515,14 +515,20 @@ typedef struct oak__watch {
  * often to take back what other threads freed (oak__blocks_held()). */
 #define BLOCKS_SWEEP_NS ((int64_t)1000 * 1000000)
 
-/* Is any other scheduler running a process? Then a sleeper wakes now and
- * then to look at it. */
+/* Is any other scheduler running a process, or awake and so about to? Then
+ * a sleeper wakes now and then to look at it. (A scheduler that has just
+ * taken a process may not have said so yet: its first run can take a while,
+ * mapping a stack. Once all the others sleep too, the last sleeper sees it
+ * and the watch stops.) */
 static bool others_busy(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
-    for (unsigned i = 0; i < rt->nscheds; i++)
-        if (&rt->scheds[i] != s && atomic_load_explicit(&rt->scheds[i].running, memory_order_relaxed))
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        if (o != s && (atomic_load_explicit(&o->running, memory_order_relaxed) ||
+                       !atomic_load_explicit(&o->sleeping, memory_order_relaxed)))
             return true;
+    }
     return false;
 }
 
