@@ -6,6 +6,8 @@
  */
 #include "oak_test.h"
 
+#include <fenv.h>
+
 static oak_config one_scheduler(void)
 {
     oak_config cfg;
@@ -184,6 +186,73 @@ static void processes_run_on_all_schedulers_at_once(void **state)
 }
 
 /* ---- wake-ups ------------------------------------------------------------------------------ */
+
+/* ---- floating-point control ------------------------------------------------------------ */
+
+#if defined(__x86_64__)
+/* The rounding mode and the SSE control bits are callee-saved in the ABI:
+ * each process keeps its own across switches. */
+static _Atomic int fp_wrong;
+
+static void rounding_upward(void *arg)
+{
+    (void)arg;
+    fesetround(FE_UPWARD); /* x87 control word and MXCSR */
+    for (int i = 0; i < 2000; i++) {
+        oak_yield();
+        if (fegetround() != FE_UPWARD ||
+            (__builtin_ia32_stmxcsr() & 0x6000) != 0x4000) /* MXCSR rounding: up */
+            atomic_store(&fp_wrong, 1);
+    }
+}
+
+static void flush_to_zero(void *arg)
+{
+    (void)arg;
+    __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | 0x8000); /* MXCSR only */
+    for (int i = 0; i < 2000; i++) {
+        oak_yield();
+        unsigned m = __builtin_ia32_stmxcsr();
+        if (!(m & 0x8000) || (m & 0x6000) || fegetround() != FE_TONEAREST)
+            atomic_store(&fp_wrong, 1);
+    }
+}
+
+static void default_rounding(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        oak_yield();
+        if (fegetround() != FE_TONEAREST || (__builtin_ia32_stmxcsr() & 0xe000))
+            atomic_store(&fp_wrong, 1);
+    }
+}
+
+static void fp_control_main(void *arg)
+{
+    (void)arg;
+    oak_ref r[3];
+    OT_SPAWN_MONITOR(rounding_upward, NULL, 0, &r[0]);
+    OT_SPAWN_MONITOR(flush_to_zero, NULL, 0, &r[1]);
+    OT_SPAWN_MONITOR(default_rounding, NULL, 0, &r[2]);
+    for (int i = 0; i < 3; i++)
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r[i], OT_LONG_MS).reason, OAK_NORMAL);
+    OT_CHECK_INT_EQ(atomic_load(&fp_wrong), 0);
+    OT_CHECK_INT_EQ(fegetround(), FE_TONEAREST);
+}
+#endif
+
+static void each_process_keeps_its_floating_point_control(void **state)
+{
+    (void)state;
+#if defined(__x86_64__)
+    atomic_store(&fp_wrong, 0);
+    oak_config cfg = one_scheduler();
+    OT_RUN_CFG(fp_control_main, NULL, &cfg);
+#else
+    skip(); /* AArch64: FPCR is shared (src/arch/aarch64.S) */
+#endif
+}
 
 /* ---- a process that has just parked ------------------------------------------------- */
 
@@ -418,6 +487,7 @@ int main(void)
         cmocka_unit_test(message_from_another_thread_wakes_a_process_that_just_parked),
         cmocka_unit_test(signals_reach_a_process_that_just_parked),
         cmocka_unit_test(many_runnable_processes_all_finish),
+        cmocka_unit_test(each_process_keeps_its_floating_point_control),
         cmocka_unit_test(idle_runtime_uses_no_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
  *
  * MXCSR and the x87 control word are callee-saved in the ABI (rounding
  * mode, exception masks), so a process that changes them keeps its own.
+ * rax and rcx (caller-saved) are scratch.
  */
         .text
         .globl  oak__ctx_switch
@@ -33,10 +34,17 @@ oak__ctx_switch:
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
         movq    %rsp, (%rdi)
+        movl    (%rsp), %eax
+        movzwl  4(%rsp), %ecx
         movq    %rsi, %rsp
-        ldmxcsr (%rsp)
-        fldcw   4(%rsp)
-        addq    $8, %rsp
+        /* Load the saved MXCSR and control word only when they differ
+         * from the current ones: almost every process keeps the
+         * defaults, and the loads are slow (they stall what follows). */
+        cmpl    (%rsp), %eax
+        jne     3f
+1:      cmpw    4(%rsp), %cx
+        jne     4f
+2:      addq    $8, %rsp
         popq    %r15
         popq    %r14
         popq    %r13
@@ -44,6 +52,10 @@ oak__ctx_switch:
         popq    %rbx
         popq    %rbp
         ret
+3:      ldmxcsr (%rsp)
+        jmp     1b
+4:      fldcw   4(%rsp)
+        jmp     2b
         .cfi_endproc
         .size   oak__ctx_switch, .-oak__ctx_switch
 
