@@ -144,20 +144,38 @@ void oak__chunk_emptied(oak__blocks *b, oak__chunk *c)
         chunk_unmap(b, c);
 }
 
-void oak__blocks_sweep(oak__blocks *b)
+void oak__msgmem_init(oak__blocks *mem)
 {
-    oak__chunk *c = b->chunks;
-    while (c) {
-        oak__chunk *next = c->next;
-        collect(c);
-        if (c->used == 0 && c != b->cur && b->n > 1 + OAK__SPARE_CHUNKS)
-            chunk_unmap(b, c);
-        c = next;
+    for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+        mem[k] = (oak__blocks){.block_bytes = oak__msg_class_bytes(k)};
+}
+
+void oak__msgmem_sweep(oak__blocks *mem)
+{
+    for (unsigned k = 0; k < OAK__MSG_CLASSES; k++) {
+        oak__blocks *b = &mem[k];
+        oak__chunk *c = b->chunks;
+        while (c) {
+            oak__chunk *next = c->next;
+            collect(c);
+            if (c->used == 0 && c != b->cur && b->n > 1 + OAK__SPARE_CHUNKS)
+                chunk_unmap(b, c);
+            c = next;
+        }
     }
 }
 
-void oak__blocks_term(oak__blocks *b)
+bool oak__msgmem_held(const oak__blocks *mem)
 {
-    while (b->chunks)
-        chunk_unmap(b, b->chunks);
+    for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+        if (mem[k].n > 1 + OAK__SPARE_CHUNKS)
+            return true;
+    return false;
+}
+
+void oak__msgmem_term(oak__blocks *mem)
+{
+    for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
+        while (mem[k].chunks)
+            chunk_unmap(&mem[k], mem[k].chunks);
 }

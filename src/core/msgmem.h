@@ -97,14 +97,16 @@ static inline void oak__block_free(oak__blocks *mine, oak__msg *m)
     oak__block_free_remote(c, m);
 }
 
+/* A scheduler's blocks of every size: an array of OAK__MSG_CLASSES. */
+void oak__msgmem_init(oak__blocks *mem);
 /* Collect what other threads gave back and unmap the chunks left empty
  * (a scheduler about to sleep). */
-void oak__blocks_sweep(oak__blocks *b);
-/* Does b hold more chunks than it keeps? Blocks of them may come back
- * from other threads while b's scheduler sleeps: it wakes now and then
- * to sweep. */
-static inline bool oak__blocks_held(const oak__blocks *b) { return b->n > 1 + OAK__SPARE_CHUNKS; }
-/* Unmap all of b's chunks (runtime teardown, once no message is left). */
-void oak__blocks_term(oak__blocks *b);
+void oak__msgmem_sweep(oak__blocks *mem);
+/* Does it hold more chunks than it keeps? Blocks of them may come back
+ * from other threads while its scheduler sleeps: it wakes now and then to
+ * sweep. */
+bool oak__msgmem_held(const oak__blocks *mem);
+/* Unmap all the chunks (runtime teardown, once no message is left). */
+void oak__msgmem_term(oak__blocks *mem);
 
 #endif

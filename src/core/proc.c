@@ -128,6 +128,15 @@ int oak__deliver(oak__msg *m) { return oak__deliver_from(oak__sched_self(), m); 
 
 static void deliver_parked(oak__sched *s, oak__proc *p, oak__msg *m);
 
+/* Items a sender may take into a waiting receiver's mailbox itself: the
+ * ones the receiver's drain would only append (after the alias check or
+ * the request's monitor). Signals that act on the process go through its
+ * inbox. */
+static inline bool direct_kind(const oak__msg *m)
+{
+    return m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG || m->kind == OAK__SIG_REQUEST;
+}
+
 int oak__deliver_from(oak__sched *s, oak__msg *m)
 {
     oak__proc *p = oak__proc_of(m->to);
@@ -141,8 +150,7 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
     bool take = s && s->parking == p;
     if (take) {
         s->parking = NULL;
-        if (old == OAK__INBOX_EMPTY && (m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG ||
-                                        m->kind == OAK__SIG_REQUEST)) {
+        if (old == OAK__INBOX_EMPTY && direct_kind(m)) {
             deliver_parked(s, p, m);
             oak__make_runnable_on(s, p, true);
             return 0;
@@ -151,8 +159,7 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
     for (;;) {
         if (old == OAK__INBOX_CLOSED) /* never when take: p cannot die unrun */
             return -ESRCH;
-        if (old == OAK__INBOX_PARKED && s &&
-            (m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG || m->kind == OAK__SIG_REQUEST)) {
+        if (old == OAK__INBOX_PARKED && s && direct_kind(m)) {
             /* A message for a waiting process: whoever replaces PARKED owns
              * its wake-up, and this sender takes the message into the
              * mailbox itself, sparing the receiver the inbox. */

@@ -512,7 +512,7 @@ typedef struct oak__watch {
 
 #define WATCH_PERIOD_NS ((int64_t)250 * 1000000)
 /* A sleeper holding chunks of message memory beyond its spare wakes this
- * often to take back what other threads freed (oak__blocks_held()). */
+ * often to take back what other threads freed (oak__msgmem_held()). */
 #define BLOCKS_SWEEP_NS ((int64_t)1000 * 1000000)
 
 /* Is any other scheduler running a process, or awake and so about to? Then
@@ -583,10 +583,7 @@ static void sleep_idle(oak__sched *s)
         bool watching = s->watch && others_busy(s);
         if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
             deadline = oak__now_ns() + WATCH_PERIOD_NS;
-        bool held = false;
-        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
-            held |= oak__blocks_held(&s->blocks[k]);
-        if (held && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
+        if (oak__msgmem_held(s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
         futex_wait(&s->futex, seq, deadline);
         if (watching)
@@ -763,8 +760,7 @@ static oak__proc *find_work(oak__sched *s)
         if (s->runnext || local_waiting(s))
             continue;
         /* Going idle: give back the message memory that has come home. */
-        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
-            oak__blocks_sweep(&s->blocks[k]);
+        oak__msgmem_sweep(s->blocks);
         sleep_idle(s);
     }
 }
@@ -1014,16 +1010,15 @@ static void teardown(oak__runtime *rt)
             oak__proc_dispose(p, false);
         }
     }
-    /* From here no scheduler is current: freed items go back to malloc,
-     * not to a pool that is about to be freed. */
+    /* From here no scheduler is current: a freed item goes back to its
+     * chunk as another thread's would, and the chunks go last. */
     oak__tls_sched = NULL;
     for (unsigned i = 0; i < rt->nscheds; i++)
         oak__timers_term(&rt->scheds[i]); /* frees pending timed sends */
     /* No message is left: unmap the chunks. */
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *s = &rt->scheds[i];
-        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
-            oak__blocks_term(&s->blocks[k]);
+        oak__msgmem_term(s->blocks);
         oak__stack_cache_drain(&s->stacks);
         free(s->free_slots);
         free(s->watch);
@@ -1095,8 +1090,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         s->id = i;
         s->rng = 0x9E3779B97F4A7C15ull * (i + 1);
         atomic_store_explicit(&s->next_deadline, INT64_MAX, memory_order_relaxed);
-        for (unsigned k = 0; k < OAK__MSG_CLASSES; k++)
-            s->blocks[k].block_bytes = oak__msg_class_bytes(k);
+        oak__msgmem_init(s->blocks);
         s->free_slots = malloc(SLOT_CACHE * sizeof *s->free_slots);
         s->watch = c.schedulers > 1 ? calloc(c.schedulers, sizeof *s->watch) : NULL;
         if (!s->free_slots || (c.schedulers > 1 && !s->watch))
