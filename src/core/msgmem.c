@@ -10,10 +10,9 @@ static uint32_t header_blocks(uint32_t block_bytes)
     return (uint32_t)((sizeof(oak__chunk) + block_bytes - 1) / block_bytes);
 }
 
-
 static oak__msg *block_at(oak__chunk *c, uint32_t i)
 {
-    return (oak__msg *)((char *)c + (size_t)(header_blocks(c->block_bytes) + i) * c->block_bytes);
+    return (oak__msg *)((char *)c + c->first + (size_t)i * c->block_bytes);
 }
 
 /* A new chunk for b, 2 MiB-aligned: map twice the size and trim. */
@@ -44,7 +43,8 @@ static oak__chunk *chunk_new(oak__blocks *b)
     c->used = 0;
     c->bump = 0;
     c->block_bytes = b->block_bytes;
-    c->nblocks = (uint32_t)(OAK__CHUNK_BYTES / b->block_bytes) - header_blocks(b->block_bytes);
+    c->first = header_blocks(b->block_bytes) * b->block_bytes;
+    c->nblocks = (uint32_t)((OAK__CHUNK_BYTES - c->first) / b->block_bytes);
     atomic_init(&c->remote, NULL);
     c->prev = NULL;
     c->next = b->chunks;

@@ -41,6 +41,7 @@ typedef struct oak__chunk {
     uint32_t bump;                  /* blocks carved so far              */
     uint32_t nblocks;
     uint32_t block_bytes;
+    uint32_t first;                 /* offset of block 0 (after this)   */
     /* ---- any thread ---- */
     alignas(64) _Atomic(oak__msg *) remote; /* given back by other threads */
 } oak__chunk;
