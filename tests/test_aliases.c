@@ -130,6 +130,15 @@ static void monitor_alias_ends_with_demonitor_and_with_down(void **state)
     OT_RUN(monitor_alias_main, NULL);
 }
 
+/* Send `to` (as a TAG_PLAIN u64) how many monitors the caller is under. */
+static void tell_monitored_by(oak_pid to)
+{
+    oak_process_info info;
+    OT_CHECK_INT_EQ(oak_process_info_self(&info), 0);
+    uint64_t n = info.monitored_by;
+    OT_CHECK_INT_EQ(oak_send(to, TAG_PLAIN, &n, sizeof n), 0);
+}
+
 /* Answers one request with oak_send_reply, then reports how many monitors
  * it is under. */
 static void reply_server(void *arg)
@@ -141,10 +150,7 @@ static void reply_server(void *arg)
     oak_ref ref = m->ref;
     oak_msg_free(m);
     OT_CHECK_INT_EQ(oak_send_reply(caller, ref, TAG_REPLY, NULL, 0), 0);
-    oak_process_info info;
-    OT_CHECK_INT_EQ(oak_process_info_self(&info), 0);
-    uint64_t n = info.monitored_by;
-    OT_CHECK_INT_EQ(oak_send(caller, TAG_PLAIN, &n, sizeof n), 0);
+    tell_monitored_by(caller);
 }
 
 static void reply_main(void *arg)
@@ -188,11 +194,7 @@ static void request_server(void *arg)
     OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, NULL, NULL), 0);
     oak_pid caller = m->from;
     oak_ref ref = m->ref;
-    /* The monitor came with the message. */
-    oak_process_info info;
-    OT_CHECK_INT_EQ(oak_process_info_self(&info), 0);
-    uint64_t n = info.monitored_by;
-    OT_CHECK_INT_EQ(oak_send(caller, TAG_PLAIN, &n, sizeof n), 0);
+    tell_monitored_by(caller); /* the monitor came with the message */
     if (m->tag == TAG_GO)
         OT_CHECK_INT_EQ(oak_send_reply(caller, ref, TAG_REPLY, m->data, m->size), 0);
     else

@@ -59,9 +59,7 @@ static int put_small(oak__map *m, uint64_t key, uint64_t value)
         return -ENOMEM;
     if (!is_small(m))
         return oak__map_put(m, key, value);
-    m->slots[2 * m->len] = key;
-    m->slots[2 * m->len + 1] = value;
-    m->used = ++m->len;
+    oak__map_small_append(m, key, value);
     return 0;
 }
 
@@ -135,15 +133,11 @@ bool oak__map_get(const oak__map *m, uint64_t key, uint64_t *value)
 
 static void del_at(oak__map *m, int64_t j)
 {
-    m->len--;
     if (is_small(m)) {
-        /* The last pair fills the hole. */
-        m->slots[2 * j] = m->slots[2 * m->len];
-        m->slots[2 * j + 1] = m->slots[2 * m->len + 1];
-        m->slots[2 * m->len] = OAK__MAP_EMPTY;
-        m->used = m->len;
+        oak__map_small_remove(m, (uint32_t)j);
         return;
     }
+    m->len--;
     m->slots[2 * j] = OAK__MAP_DELETED;
     if (m->len == 0)
         oak__map_free(m); /* a large table empty again */

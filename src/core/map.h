@@ -28,6 +28,24 @@ typedef struct oak__map {
 /* Insert or overwrite. Returns 0 or -ENOMEM. */
 int oak__map_put(oak__map *m, uint64_t key, uint64_t value);
 
+/* A compact table's two edits, shared by map.c and the inline paths
+ * below: append a pair (there is room), or remove pair i (the last pair
+ * fills the hole). */
+static inline void oak__map_small_append(oak__map *m, uint64_t key, uint64_t value)
+{
+    m->slots[2 * m->len] = key;
+    m->slots[2 * m->len + 1] = value;
+    m->used = ++m->len;
+}
+static inline void oak__map_small_remove(oak__map *m, uint32_t i)
+{
+    uint32_t last = --m->len;
+    m->slots[2 * i] = m->slots[2 * last];
+    m->slots[2 * i + 1] = m->slots[2 * last + 1];
+    m->slots[2 * last] = OAK__MAP_EMPTY;
+    m->used = m->len;
+}
+
 /* Insert a key known to be absent (a fresh reference): no look for it
  * first. Returns 0 or -ENOMEM. Inline for a compact table with room: a
  * call adds a monitor at each end. */
@@ -35,9 +53,7 @@ static inline int oak__map_add(oak__map *m, uint64_t key, uint64_t value)
 {
     if (m->cap > OAK__MAP_SMALL || m->len == m->cap)
         return oak__map_put(m, key, value);
-    m->slots[2 * m->len] = key;
-    m->slots[2 * m->len + 1] = value;
-    m->used = ++m->len;
+    oak__map_small_append(m, key, value);
     return 0;
 }
 /* Look up; stores the value in *value when found (value may be NULL). */
@@ -57,11 +73,7 @@ static inline bool oak__map_del_if(oak__map *m, uint64_t key, uint64_t value)
             continue;
         if (m->slots[2 * i + 1] != value)
             return false;
-        uint32_t last = --m->len; /* the last pair fills the hole */
-        m->slots[2 * i] = m->slots[2 * last];
-        m->slots[2 * i + 1] = m->slots[2 * last + 1];
-        m->slots[2 * last] = OAK__MAP_EMPTY;
-        m->used = m->len;
+        oak__map_small_remove(m, i);
         return true;
     }
     return false;

@@ -80,8 +80,8 @@ typedef struct oak__sched {
                                            * parked/requeued/disposed by
                                            * oak__sched_after_switch()      */
     oak__proc *parking;                   /* parked here, PARKED not yet
-                                           * published (see
-                                           * oak__sched_after_switch())     */
+                                           * published (publish_park() in
+                                           * sched.c)                       */
     oak__proc *runnext;
     unsigned runnext_streak;
     unsigned picks;                       /* local picks, for fairness      */
