@@ -137,14 +137,12 @@ void oak__fault_reason(oak__proc *p, oak_atom *reason, char *detail, size_t size
         *reason = OAK_ERROR;
         what = "signal";
     }
-    /* An overflow: the address is in the guard page, or (for a stack with
-     * a red zone) the red zone was written before the fault. */
+    /* An overflow: the address is in the gap below the stack (every
+     * running process has one, core/stack.h). */
     bool overflow = (p->fault_sig == SIGSEGV || p->fault_sig == SIGBUS) &&
-                    (oak__stack_in_guard(&p->stack, p->fault_addr) ||
-                     (!p->stack.guarded && !oak__stack_redzone_intact(&p->stack)));
+                    oak__stack_in_guard(p, p->fault_addr);
     if (overflow)
         *reason = OAK_STACK_OVERFLOW;
     snprintf(detail, size, "\"%s%s at address %p, pc %p\"", what,
-             overflow ? (p->stack.guarded ? " in the guard page" : " below the stack") : "",
-             p->fault_addr, p->fault_pc);
+             overflow ? " in the guard below the stack" : "", p->fault_addr, p->fault_pc);
 }

@@ -696,9 +696,9 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
     p->wait.index = OAK__TIMER_IDLE;
     p->fn = fn;
     p->arg = arg;
-    /* The stack comes when the process first runs (oak__proc_first_run):
-     * only its size is kept until then. */
-    p->stack.size = stack_size;
+    /* The stack comes when the process first runs (core/stack.h): only
+     * its size is kept until then. */
+    p->stack_size = stack_size;
     if (opts && opts->arg_size) {
         p->arg = alloc_owned(p, opts->arg_size);
         if (!p->arg) {
@@ -755,20 +755,19 @@ fail_slot:
     return rc;
 }
 
-bool oak__proc_first_run(oak__sched *s, oak__proc *p)
+void oak__proc_first_frame(oak__proc *p)
 {
-    if (oak__stack_get(&s->stacks, p->stack.size, &p->stack) == 0) {
-        p->sp = oak__ctx_make(p->stack.base + p->stack.size, proc_main, p);
-        return true;
-    }
+    p->sp = oak__ctx_make(p->home->base + p->home->size, proc_main, p);
+}
+
+void oak__proc_no_stack(oak__proc *p)
+{
     char pidbuf[32];
     oak_pid_format(p->self, pidbuf, sizeof pidbuf);
     oak_log(OAK_LOG_ERROR, "crash_report", "process %s could not get a stack: system_limit",
             pidbuf);
-    p->stack = (oak__stack){0};
     p->exit_reason = OAK_SYSTEM_LIMIT;
     oak__proc_dispose(p, true);
-    return false;
 }
 
 /* A spawn costs this many reductions: a process that spawns in a loop
@@ -882,14 +881,12 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     oak__map_free(&p->monitor_names);
     oak__map_free(&p->aliases);
 
-    if (!p->stack.base)
-        ; /* it never ran: it had no stack yet */
-    else if (p->stack.guarded || oak__stack_redzone_intact(&p->stack))
-        oak__stack_put(&s->stacks, &p->stack);
-    else {
-        oak__stack_redzone_reset(&p->stack);
-        oak__stack_put(&s->stacks, &p->stack);
-    }
+    /* Its stack goes back to its slot's free list (at teardown, when the
+     * slots are about to be unmapped, only its saved bytes are freed). */
+    if (notify)
+        oak__stack_release(s, p, reason == OAK_STACK_OVERFLOW);
+    else
+        oak__stack_forget(p);
 #ifdef OAK_TSAN
     __tsan_destroy_fiber(p->tsan_fiber);
     p->tsan_fiber = NULL;

@@ -105,6 +105,8 @@ enum oak__switch {
     OAK__SW_PARK,      /* wait for a message (or wait.deadline)          */
     OAK__SW_EXIT,      /* exit_reason is set: dispose                    */
     OAK__SW_FAULT,     /* a synchronous signal: fault_* are set          */
+    OAK__SW_HIBERNATE, /* park with no stack: fn(arg) runs anew on wake  */
+    OAK__SW_HIBERNATE_NOW, /* the same, with messages already queued     */
 };
 
 /* A timer in a scheduler's heap. */
@@ -199,7 +201,13 @@ typedef struct oak__proc {
 
     oak_entry fn;
     void *arg;
-    oak__stack stack;
+    /* Its execution stack (core/stack.h): the slot it runs in, NULL
+     * before its first run and while hibernating; while another process
+     * is resident there, its bytes from sp to the slot's top are in
+     * `saved` (malloc'd). Its scheduler of the moment only. */
+    struct oak__slot *home;
+    void *saved;
+    size_t stack_size;           /* asked for at spawn; 0 = default        */
     oak__defer *defers;
     oak__alloc *allocs;
     /* A timed wait (a receive with a timeout, oak_wait_fd). Its timer
@@ -232,13 +240,15 @@ static inline oak_pid oak__pid_make(uint64_t slot, uint32_t gen)
 }
 static inline uint64_t oak__pid_slot(oak_pid pid) { return pid & OAK__SLOT_MASK; }
 
-/* p is about to run for the first time on scheduler s: give it a stack
- * from s's cache and its first frame. A spawn takes no stack: a child that
- * another scheduler steals then runs on a stack that scheduler has just
- * used, and spawning touches no stack memory at all. If no stack can be
- * had, p exits at once with system_limit (its links and monitors hear of
- * it) and this returns false. */
-bool oak__proc_first_run(struct oak__sched *s, oak__proc *p);
+/* p has just been given a home with no frame on it (its first run, or a
+ * wake from hibernation): write the frame that enters p->fn(p->arg). A
+ * spawn takes no stack: a child that another scheduler steals then runs on
+ * a stack that scheduler has just used, and spawning touches no stack
+ * memory at all. */
+void oak__proc_first_frame(oak__proc *p);
+/* No stack can be had for p's first run: p exits at once with
+ * system_limit (its links and monitors hear of it). */
+void oak__proc_no_stack(oak__proc *p);
 
 /* The control block a pid names, or NULL if the pid cannot be local. The
  * block may belong to another incarnation: compare its pid. */

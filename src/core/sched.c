@@ -579,6 +579,8 @@ static void sleep_idle(oak__sched *s)
     }
     atomic_thread_fence(memory_order_seq_cst);
     if (!work_visible(s)) {
+        /* Asleep, it uses no slot: others may take them without asking. */
+        oak__stack_sleep(s);
         int64_t deadline = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
         bool watching = s->watch && others_busy(s);
         if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
@@ -703,13 +705,38 @@ static oak__proc *steal_any(oak__sched *s)
     return NULL;
 }
 
+/* Blocked processes go back to the ring, to try again. */
+static void unblock(oak__sched *s)
+{
+    oak__proc *p = s->blocked;
+    s->blocked = NULL;
+    cpu_relax(); /* what they wait for is another scheduler's next round */
+    while (p) {
+        oak__proc *n = p->gq_next;
+        ring_push(s, p);
+        p = n;
+    }
+}
+
 static oak__proc *find_work(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
     publish_park(s); /* before timers run, stealing or sleep */
+    if (s->pending) {
+        oak__proc *p = s->pending;
+        s->pending = NULL;
+        return p;
+    }
     for (;;) {
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
             return NULL;
+        /* Slots asked for by other schedulers are let go of here, between
+         * two processes, at least every 64 hand-offs. Relaxed: a late look
+         * only delays the answer to the next round. */
+        if (atomic_load_explicit(&s->wanted, memory_order_relaxed))
+            oak__stack_answer(s);
+        if (s->blocked)
+            unblock(s);
         /* The loop runs at least every 64 hand-offs (next_direct), so
          * looking at the clock and the global queue here is cheap enough
          * and keeps timers and foreign wake-ups from starving. */
@@ -800,22 +827,24 @@ static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
     s->prev = NULL;
     int was_in_process = oak__in_process;
     oak__in_process = 0; /* a fault here is the runtime's, not a process's */
-    if (p->switch_reason != OAK__SW_FAULT && !p->stack.guarded &&
-        !oak__stack_redzone_intact(&p->stack)) {
-        /* The process wrote below its stack: treat it as the fault a
-         * guard page would have raised. */
-        p->fault_sig = SIGSEGV;
-        p->fault_code = 0;
-        p->fault_addr = p->stack.base - 1;
-        p->fault_pc = NULL;
-        p->switch_reason = OAK__SW_FAULT;
-    }
     switch (p->switch_reason) {
     case OAK__SW_YIELD:
+        oak__stack_left(p, p->home, p->sp);
         if (ring_push(s, p) > 0) /* more than this one waits */
             wakep();
         break;
+    case OAK__SW_HIBERNATE_NOW:
+        /* Its frames are given up; it starts again in fn(arg) at once. */
+        oak__stack_release(s, p, false);
+        ring_push(s, p);
+        break;
+    case OAK__SW_HIBERNATE:
+        oak__stack_release(s, p, false);
+        publish_park(s);
+        s->parking = p;
+        break;
     case OAK__SW_PARK:
+        oak__stack_left(p, p->home, p->sp);
         if (p->wait_rel) {
             if (s->nlazy == OAK__LAZY_WAITS && !oak__timers_arm_waits(s, oak__now_ns())) {
                 p->timed_out = true; /* cannot wait: time out at once */
@@ -858,10 +887,17 @@ static oak__proc *next_direct(oak__sched *s)
 {
     if ((++s->tick & 63) == 0 || atomic_load_explicit(&oak__rt->stopping, memory_order_relaxed))
         return NULL;
-    oak__proc *p;
-    while ((p = local_take(s)) != NULL && !p->stack.base && !oak__proc_first_run(s, p)) {
+    oak__proc *p = local_take(s);
+    if (!p || oak__stack_resident(s->hword, p, p->home))
+        return p;
+    if (!p->home && oak__stack_fresh(s, p)) {
+        oak__proc_first_frame(p);
+        return p;
     }
-    return p;
+    /* Its bytes must be copied in (on the scheduler's stack, not on the
+     * leaving process's), or its slot is held elsewhere. */
+    s->pending = p;
+    return NULL;
 }
 
 static void start_running(oak__sched *s, oak__proc *p)
@@ -882,12 +918,16 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
     p->switch_reason = (uint8_t)why;
     s->prev = p;
     oak__proc *next = why == OAK__SW_FAULT ? NULL : next_direct(s);
-    /* A dead process's fake stack (ASan) is released: it never resumes. */
-    void **fake_save = why == OAK__SW_EXIT ? NULL : &p->asan_fake_stack;
+    /* A dead or hibernating process's fake stack (ASan) is released: its
+     * frames never resume. */
+    void **fake_save = why == OAK__SW_EXIT || why == OAK__SW_HIBERNATE ||
+                               why == OAK__SW_HIBERNATE_NOW
+                           ? NULL
+                           : &p->asan_fake_stack;
     if (next) {
         start_running(s, next);
-        oak__switch(&p->sp, next->sp, next->tsan_fiber, fake_save, next->stack.base,
-                    next->stack.size);
+        oak__switch(&p->sp, next->sp, next->tsan_fiber, fake_save, next->home->base,
+                    next->home->size);
     } else {
         s->current = NULL;
         oak__switch(&p->sp, s->sp, s->tsan_fiber, fake_save, s->asan_stack_bottom,
@@ -907,8 +947,8 @@ static void run(oak__sched *s, oak__proc *p)
 {
     start_running(s, p);
     oak__in_process = 1;
-    oak__switch(&s->sp, p->sp, p->tsan_fiber, &s->asan_fake_stack, p->stack.base,
-                p->stack.size);
+    oak__switch(&s->sp, p->sp, p->tsan_fiber, &s->asan_fake_stack, p->home->base,
+                p->home->size);
     oak__in_process = 0;
     atomic_store_explicit(&s->running, 0, memory_order_relaxed);
 #ifdef OAK_ASAN
@@ -918,6 +958,29 @@ static void run(oak__sched *s, oak__proc *p)
 #endif
     oak__sched_after_switch(s);
     s->current = NULL;
+}
+
+/* In scheduler context: get p's stack ready (core/stack.h). False when p
+ * cannot run now: its slot is held by a scheduler that is awake (p waits in
+ * s->blocked until the next round) or, on a first run, no stack can be had
+ * at all (p is gone). */
+static bool make_ready(oak__sched *s, oak__proc *p)
+{
+    if (oak__stack_resident(s->hword, p, p->home))
+        return true;
+    int rc = oak__stack_prepare(s, p);
+    if (rc == 0) {
+        if (!p->sp)
+            oak__proc_first_frame(p);
+        return true;
+    }
+    if (rc == -EAGAIN) {
+        p->gq_next = s->blocked;
+        s->blocked = p;
+        return false;
+    }
+    oak__proc_no_stack(p);
+    return false;
 }
 
 static void sched_loop(oak__sched *s)
@@ -940,7 +1003,7 @@ static void sched_loop(oak__sched *s)
     oak__fault_thread_init(s);
     oak__proc *p;
     while ((p = find_work(s)) != NULL)
-        if (p->stack.base || oak__proc_first_run(s, p))
+        if (make_ready(s, p))
             run(s, p);
     oak__fault_thread_term(s);
 }
@@ -1019,7 +1082,7 @@ static void teardown(oak__runtime *rt)
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *s = &rt->scheds[i];
         oak__msgmem_term(s->blocks);
-        oak__stack_cache_drain(&s->stacks);
+        oak__stack_local_term(s);
         free(s->free_slots);
         free(s->watch);
     }
@@ -1090,6 +1153,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         s->id = i;
         s->rng = 0x9E3779B97F4A7C15ull * (i + 1);
         atomic_store_explicit(&s->next_deadline, INT64_MAX, memory_order_relaxed);
+        s->hword = oak__stack_hword(s);
         oak__msgmem_init(s->blocks);
         s->free_slots = malloc(SLOT_CACHE * sizeof *s->free_slots);
         s->watch = c.schedulers > 1 ? calloc(c.schedulers, sizeof *s->watch) : NULL;

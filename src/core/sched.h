@@ -55,6 +55,12 @@ typedef struct oak__sched {
     alignas(64) _Atomic uint32_t futex;   /* bumped to wake a sleeper      */
     _Atomic bool sleeping;                /* in the idle list              */
     _Atomic int64_t next_deadline;        /* earliest timer, INT64_MAX none */
+    /* Execution stacks (core/stack.h). The era moves on (release) each
+     * time this scheduler goes to sleep, which lets go of every slot it
+     * held; `wanted` is a stack of slots others asked it to let go of,
+     * pushed with a CAS (release), taken whole by the owner (acquire). */
+    _Atomic uint64_t era;
+    _Atomic(oak__slot *) wanted;
 
     /* ---- read by the watchdog of idle schedulers ---- */
     _Atomic uint64_t dispatches;          /* processes started running      */
@@ -89,7 +95,12 @@ typedef struct oak__sched {
     unsigned rounds;                      /* scheduler loop rounds          */
     bool spinning;
     uint64_t rng;
-    oak__stack_cache stacks;
+    uint64_t hword;                       /* holder word of this era       */
+    oak__stack_local stk[OAK__STACK_CLASSES];
+    oak__proc *blocked;                   /* waiting for their slot to be
+                                           * let go (linked by gq_next)     */
+    oak__proc *pending;                   /* taken for a hand-off that needs
+                                           * the loop (a copy, a wait)      */
     struct oak__lazy_wait {               /* parked with a timer to arm:    */
         struct oak__proc *p;              /*   the process and its         */
         uint64_t arm;                     /*   wait_arm value when listed  */

@@ -1,258 +1,518 @@
-/* stack.c - see stack.h for the layout and the guard scheme. */
+/* stack.c - execution stacks; see stack.h for the scheme and
+ * docs/design/stacks.md for why.
+ *
+ * The life of a slot:
+ *
+ *        made (held by its maker, in its free and made lists)
+ *          |
+ *          v
+ *   +-> free (no resident) --first run / hibernated wakes--> resident P
+ *   |      ^                                                    |
+ *   |      +---- P dies or hibernates (trim if used deeply) ----+
+ *   |                                                           |
+ *   +---- Q homed here must run: P's bytes copied out, Q's in --+
+ *
+ * and, across all of that, the holder: claimed by CAS when nobody holds it
+ * or its holder's era has passed, let go by the holder when asked or when
+ * it goes to sleep.
+ */
 #include "core/stack.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/proc.h"
 #include "core/sanitizer.h"
+#include "core/sched.h"
 
-/* A pool of free stacks of one size. */
-typedef struct pool {
-    size_t size;
-    oak__stack *items;
-    size_t len, cap;
-} pool;
-
-/* A mapping made for stacks, kept to be unmapped at the end. */
+/* A mapping of slots of one size class. Chunks are pushed onto a list
+ * that is only ever added to while the runtime runs: schedulers that have
+ * no slot of their own to reuse walk it without a lock. */
 typedef struct chunk {
     struct chunk *next;
     void *addr;
     size_t len;
+    unsigned cls;
+    size_t n;
+    oak__slot *slots;
 } chunk;
 
-#define MAX_POOLS 16
-#define LOCAL_CACHE_MAX 64
+#define GAP_BYTES ((size_t)1 << 20)
+#define CHUNK_SLOTS 64
+#define ERA_BITS 48
+#define ERA_MASK ((UINT64_C(1) << ERA_BITS) - 1)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pool pools[MAX_POOLS]; /* under lock */
-static size_t npools;
-static chunk *chunks;         /* under lock */
+static size_t class_size[OAK__STACK_CLASSES]; /* under lock; read after */
+static _Atomic unsigned nclasses;
+static _Atomic(chunk *) chunks;                /* pushed under lock        */
+static size_t slots_max;                       /* under lock               */
+static size_t slots_made;                      /* under lock               */
+static size_t class_slots[OAK__STACK_CLASSES]; /* under lock: made per class */
 static size_t page;
 static size_t default_size;
-static size_t guarded_max;
-static size_t guarded_count;  /* under lock */
 
 size_t oak__page_size(void) { return page; }
 size_t oak__stack_default_size(void) { return default_size; }
+size_t oak__stack_gap(void) { return GAP_BYTES; }
 
-int oak__stack_init(size_t dflt, size_t guarded)
+int oak__stack_init(size_t dflt, size_t slots)
 {
     page = (size_t)sysconf(_SC_PAGESIZE);
     default_size = (dflt + page - 1) & ~(page - 1);
-    guarded_max = guarded;
-    guarded_count = 0;
-    npools = 0;
-    chunks = NULL;
+    slots_max = slots;
+    slots_made = 0;
+    memset(class_slots, 0, sizeof class_slots);
+    class_size[0] = default_size;
+    atomic_store_explicit(&nclasses, 1, memory_order_relaxed);
+    atomic_store_explicit(&chunks, NULL, memory_order_relaxed);
     return 0;
 }
 
 void oak__stack_term(void)
 {
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < npools; i++)
-        free(pools[i].items);
-    memset(pools, 0, sizeof pools);
-    npools = 0;
-    while (chunks) {
-        chunk *c = chunks;
-        chunks = c->next;
+    chunk *c = atomic_exchange_explicit(&chunks, NULL, memory_order_relaxed);
+    while (c) {
+        chunk *n = c->next;
         /* Forget the stack frames' poison: the addresses may be mapped
          * again, for anything. */
         oak__asan_unpoison(c->addr, c->len);
         munmap(c->addr, c->len);
+        free(c->slots);
         free(c);
+        c = n;
     }
+    atomic_store_explicit(&nclasses, 0, memory_order_relaxed);
     pthread_mutex_unlock(&lock);
 }
 
-static pool *pool_for(size_t size)
+void oak__stack_local_term(oak__sched *s)
 {
-    for (size_t i = 0; i < npools; i++)
-        if (pools[i].size == size)
-            return &pools[i];
-    if (npools == MAX_POOLS)
-        return NULL;
-    pools[npools].size = size;
-    return &pools[npools++];
+    for (unsigned k = 0; k < OAK__STACK_CLASSES; k++) {
+        free(s->stk[k].free);
+        free(s->stk[k].made);
+    }
+    memset(s->stk, 0, sizeof s->stk);
 }
 
-static int pool_push(pool *p, const oak__stack *s)
+uint64_t oak__stack_hword(const oak__sched *s)
 {
-    if (p->len == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        oak__stack *n = realloc(p->items, cap * sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        p->items = n;
-        p->cap = cap;
-    }
-    p->items[p->len++] = *s;
-    return 0;
+    uint64_t era = atomic_load_explicit(&s->era, memory_order_relaxed);
+    return ((uint64_t)(s->id + 1) << ERA_BITS) | (era & ERA_MASK);
 }
 
-/* Map a chunk of stacks of `size` and add them to pool p. Guarded chunks
- * hold few stacks (each guard splits the mapping); unguarded ones many, so
- * that a million stacks need only a few thousand mappings. Under lock. */
-static int grow(pool *p, size_t size)
-{
-    bool guard = guarded_count < guarded_max;
-    size_t slot = size + page;
-    size_t n;
-    if (guard) {
-        n = (2u << 20) / slot;
-        if (n < 1)
-            n = 1;
-        if (n > guarded_max - guarded_count)
-            n = guarded_max - guarded_count;
-    } else {
-        n = (32u << 20) / slot;
-        if (n < 1)
-            n = 1;
-    }
-    size_t len = n * slot;
-    void *addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (addr == MAP_FAILED)
-        return -ENOMEM;
-#ifdef MADV_NOHUGEPAGE
-    /* Huge pages would make every stack's first touch cost 2 MiB and put
-     * real pages under the red zones. */
-    madvise(addr, len, MADV_NOHUGEPAGE);
-#endif
-    chunk *c = malloc(sizeof *c);
-    if (!c) {
-        munmap(addr, len);
-        return -ENOMEM;
-    }
-    c->addr = addr;
-    c->len = len;
-    c->next = chunks;
-    chunks = c;
-    for (size_t i = n; i-- > 0;) {
-        char *s = (char *)addr + i * slot;
-        if (guard && mprotect(s, page, PROT_NONE) != 0) {
-            /* The kernel refused another mapping: go on without guards. */
-            guard = false;
-            guarded_max = guarded_count;
-        }
-        oak__stack st = {.base = s + page, .size = size, .guarded = guard};
-        if (guard)
-            guarded_count++;
-        if (pool_push(p, &st) < 0)
-            return -ENOMEM;
-    }
-    return 0;
-}
+/* ---- size classes ------------------------------------------------------- */
 
-static int take_global(size_t size, oak__stack *out, oak__stack_cache *refill)
-{
-    pthread_mutex_lock(&lock);
-    int rc = 0;
-    pool *p = pool_for(size);
-    if (!p) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (p->len == 0 && (rc = grow(p, size)) < 0)
-        goto out;
-    /* Prefer a guarded stack: look a little way down the pool for one. */
-    size_t pick = p->len - 1;
-    for (size_t i = 0; i < 32 && i < p->len && !p->items[pick].guarded; i++)
-        if (p->items[p->len - 1 - i].guarded)
-            pick = p->len - 1 - i;
-    *out = p->items[pick];
-    p->items[pick] = p->items[--p->len];
-    /* Refill a local cache with a batch, to take the lock less often. */
-    while (refill && p->len > 0 && refill->len < LOCAL_CACHE_MAX / 2) {
-        if (refill->len == refill->cap)
-            break;
-        refill->items[refill->len++] = p->items[--p->len];
-    }
-out:
-    pthread_mutex_unlock(&lock);
-    return rc;
-}
-
-int oak__stack_get(oak__stack_cache *c, size_t size, oak__stack *out)
+static int class_of(size_t size)
 {
     if (size == 0)
-        size = default_size;
+        return 0;
     size = (size + page - 1) & ~(page - 1);
-    if (size == default_size && c) {
-        if (!c->items) {
-            c->items = malloc(LOCAL_CACHE_MAX * sizeof *c->items);
-            c->cap = c->items ? LOCAL_CACHE_MAX : 0;
+    unsigned n = atomic_load_explicit(&nclasses, memory_order_acquire);
+    for (unsigned k = 0; k < n; k++)
+        if (class_size[k] == size)
+            return (int)k;
+    pthread_mutex_lock(&lock);
+    int k = -1;
+    n = atomic_load_explicit(&nclasses, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
+        if (class_size[i] == size)
+            k = (int)i;
+    if (k < 0 && n < OAK__STACK_CLASSES) {
+        class_size[n] = size;
+        /* Release: a reader that sees the count sees the size. */
+        atomic_store_explicit(&nclasses, n + 1, memory_order_release);
+        k = (int)n;
+    }
+    pthread_mutex_unlock(&lock);
+    return k;
+}
+
+/* ---- lists ----------------------------------------------------------------- */
+
+static bool list_push(oak__slot ***items, size_t *len, size_t *cap, oak__slot *e)
+{
+    if (*len == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        oak__slot **n = realloc(*items, ncap * sizeof *n);
+        if (!n)
+            return false;
+        *items = n;
+        *cap = ncap;
+    }
+    (*items)[(*len)++] = e;
+    return true;
+}
+
+/* ---- holding ----------------------------------------------------------------- */
+
+static oak__sched *holder_sched(uint64_t h) { return &oak__rt->scheds[(h >> ERA_BITS) - 1]; }
+
+/* Has the holder h gone to sleep since it took the slot? Acquire: then
+ * everything it wrote before it moved its era on is seen. */
+static bool stale(uint64_t h)
+{
+    oak__sched *o = holder_sched(h);
+    return (atomic_load_explicit(&o->era, memory_order_acquire) & ERA_MASK) != (h & ERA_MASK);
+}
+
+/* Ask the holder of e to let go of it (at its next scheduling round). */
+static void ask(oak__slot *e, uint64_t h)
+{
+    if (atomic_exchange_explicit(&e->wanted, true, memory_order_relaxed))
+        return; /* already asked, not yet answered */
+    oak__sched *o = holder_sched(h);
+    oak__slot *head = atomic_load_explicit(&o->wanted, memory_order_relaxed);
+    do
+        e->next_wanted = head;
+    /* Release: the holder that takes the list sees next_wanted. */
+    while (!atomic_compare_exchange_weak_explicit(&o->wanted, &head, e, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Try to hold e. When `asking`, a holder that is awake is asked to let go. */
+static bool claim(oak__sched *s, oak__slot *e, bool asking)
+{
+    uint64_t h = atomic_load_explicit(&e->holder, memory_order_acquire);
+    for (int tries = 0; tries < 2; tries++) {
+        if (h == s->hword)
+            return true;
+        if (h != 0 && !stale(h)) {
+            if (asking)
+                ask(e, h);
+            return false;
         }
-        if (c->len > 0) {
-            *out = c->items[--c->len];
+        /* Acquire: the last holder's writes (the slot's bytes, the
+         * resident's saved copy) are seen. */
+        if (atomic_compare_exchange_strong_explicit(&e->holder, &h, s->hword, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return true;
+    }
+    return false;
+}
+
+void oak__stack_answer(oak__sched *s)
+{
+    /* Acquire: pairs with the pushes' release (next_wanted). */
+    oak__slot *e = atomic_exchange_explicit(&s->wanted, NULL, memory_order_acquire);
+    while (e) {
+        oak__slot *next = e->next_wanted;
+        atomic_store_explicit(&e->wanted, false, memory_order_relaxed);
+        /* Release: what this scheduler wrote into the slot, and into the
+         * process whose bytes are there, is seen by the next claimer. No
+         * process runs now, so none is using it. */
+        if (atomic_load_explicit(&e->holder, memory_order_relaxed) == s->hword)
+            atomic_store_explicit(&e->holder, 0, memory_order_release);
+        e = next;
+    }
+}
+
+void oak__stack_sleep(oak__sched *s)
+{
+    uint64_t era = atomic_load_explicit(&s->era, memory_order_relaxed);
+    /* Release: a scheduler that sees the new era sees everything this one
+     * wrote into the slots it held (see stale()). */
+    atomic_store_explicit(&s->era, era + 1, memory_order_release);
+    s->hword = oak__stack_hword(s);
+}
+
+/* ---- copying ------------------------------------------------------------------ */
+
+static char *slot_top(const oak__slot *e) { return e->base + e->size; }
+
+/* The bytes of a stack hold other frames' ASan redzones (poisoned), so the
+ * copy is not instrumented. */
+#ifdef OAK_ASAN
+__attribute__((no_sanitize_address))
+#endif
+static void copy_bytes(char *dst, const char *src, size_t n)
+{
+#ifdef OAK_ASAN
+    for (size_t i = 0; i < n; i += sizeof(uint64_t)) {
+        uint64_t w;
+        __builtin_memcpy(&w, src + i, sizeof w);
+        __builtin_memcpy(dst + i, &w, sizeof w);
+    }
+#else
+    memcpy(dst, src, n);
+#endif
+}
+
+/* Copy the resident r of e out to the heap. Returns false on ENOMEM. */
+static bool evict(oak__slot *e, oak__proc *r)
+{
+    char *sp = r->sp;
+    size_t n = (size_t)(slot_top(e) - sp);
+    void *buf = malloc(n ? n : 1);
+    if (!buf)
+        return false;
+    copy_bytes(buf, sp, n);
+    r->saved = buf;
+    e->resident = NULL;
+    return true;
+}
+
+/* Bring p's bytes back into e, at the address they were copied from. */
+static void copy_in(oak__slot *e, oak__proc *p)
+{
+    char *sp = p->sp;
+    /* The slot's shadow holds the redzones of whoever ran there last. */
+    oak__asan_unpoison(e->base, e->size);
+    copy_bytes(sp, p->saved, (size_t)(slot_top(e) - sp));
+    free(p->saved);
+    p->saved = NULL;
+    e->resident = p;
+}
+
+/* ---- making slots ---------------------------------------------------------- */
+
+/* Map up to CHUNK_SLOTS slots of class k, held by s, into its lists.
+ * Returns how many were made (0: the budget is spent, or the kernel said
+ * no). */
+static size_t make_slots(oak__sched *s, unsigned k)
+{
+    pthread_mutex_lock(&lock);
+    size_t size = class_size[k];
+    size_t n = slots_max > slots_made ? slots_max - slots_made : 0;
+    /* Every class gets a few slots, whatever the budget: a process with a
+     * stack size of its own can always run. */
+    if (n == 0 && class_slots[k] < 4)
+        n = 4 - class_slots[k];
+    if (n > CHUNK_SLOTS)
+        n = CHUNK_SLOTS;
+    /* Big stacks come a few at a time. */
+    if (n > 1 && size > ((size_t)4 << 20))
+        n = 1;
+    chunk *c = NULL;
+    void *addr = MAP_FAILED;
+    size_t stride = GAP_BYTES + size;
+    if (n == 0)
+        goto out;
+    addr = mmap(NULL, n * stride, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (addr == MAP_FAILED) {
+        n = 0;
+        goto out;
+    }
+    c = calloc(1, sizeof *c);
+    oak__slot *slots = aligned_alloc(64, n * sizeof *slots);
+    if (!c || !slots) {
+        free(c);
+        free(slots);
+        munmap(addr, n * stride);
+        c = NULL;
+        n = 0;
+        goto out;
+    }
+    memset(slots, 0, n * sizeof *slots);
+    size_t made = 0;
+    for (; made < n; made++) {
+        char *base = (char *)addr + made * stride + GAP_BYTES;
+        if (mprotect(base, size, PROT_READ | PROT_WRITE) != 0) {
+            /* The kernel's mapping limit: no more slots than this. */
+            slots_max = slots_made + made;
+            break;
+        }
+#ifdef MADV_NOHUGEPAGE
+        /* A huge page would make a stack's first touch cost 2 MiB. */
+        madvise(base, size, MADV_NOHUGEPAGE);
+#endif
+        oak__slot *e = &slots[made];
+        e->base = base;
+        e->size = size;
+        e->cls = k;
+        e->low = base + size;
+        atomic_init(&e->holder, s->hword);
+        atomic_init(&e->wanted, false);
+    }
+    if (made == 0) {
+        free(c);
+        free(slots);
+        munmap(addr, n * stride);
+        n = 0;
+        goto out;
+    }
+    n = made;
+    slots_made += n;
+    class_slots[k] += n;
+    c->addr = addr;
+    c->len = n * stride; /* what could not be made stays PROT_NONE */
+    c->cls = k;
+    c->n = n;
+    c->slots = slots;
+    c->next = atomic_load_explicit(&chunks, memory_order_relaxed);
+    /* Release: a walker that sees the chunk sees its slots. */
+    atomic_store_explicit(&chunks, c, memory_order_release);
+out:
+    pthread_mutex_unlock(&lock);
+    oak__stack_local *L = &s->stk[k];
+    size_t added = 0;
+    for (size_t i = 0; c && i < n; i++) {
+        /* A slot that cannot be listed is still found by the chunk walk. */
+        if (list_push(&L->made, &L->nmade, &L->capmade, &c->slots[i]) &&
+            list_push(&L->free, &L->nfree, &L->capfree, &c->slots[i]))
+            added++;
+    }
+    return added;
+}
+
+/* ---- homes ----------------------------------------------------------------- */
+
+/* Take e (held by s) for r's eviction or as it is; true when it is free. */
+static bool vacate(oak__slot *e)
+{
+    oak__proc *r = e->resident;
+    return !r || evict(e, r);
+}
+
+/* A home for p on its first run (or after it hibernated). Without
+ * `may_evict`, only a slot that needs no copy. */
+static int assign(oak__sched *s, oak__proc *p, bool may_evict)
+{
+    int k = class_of(p->stack_size);
+    if (k < 0)
+        return -ENOMEM; /* too many different stack sizes */
+    oak__stack_local *L = &s->stk[k];
+    oak__slot *e;
+    while (L->nfree > 0) {
+        e = L->free[--L->nfree];
+        if (claim(s, e, false) && !e->resident)
             goto got;
-        }
-        if (take_global(size, out, c) < 0)
-            return -ENOMEM;
+    }
+    if (make_slots(s, (unsigned)k) > 0) {
+        e = L->free[--L->nfree];
         goto got;
     }
-    if (take_global(size, out, NULL) < 0)
-        return -ENOMEM;
+    if (!may_evict)
+        return -EAGAIN;
+    /* The budget is spent: reuse one of the slots made here, the next the
+     * clock hand points at that this scheduler can hold. */
+    for (size_t i = 0; i < L->nmade; i++) {
+        e = L->made[L->hand++ % L->nmade];
+        if (claim(s, e, false) && vacate(e))
+            goto got;
+    }
+    /* None of those: any slot of the class that nobody awake holds. */
+    oak__slot *held = NULL;
+    uint64_t held_by = 0;
+    for (chunk *c = atomic_load_explicit(&chunks, memory_order_acquire); c; c = c->next) {
+        if (c->cls != (unsigned)k)
+            continue;
+        for (size_t i = 0; i < c->n; i++) {
+            e = &c->slots[i];
+            if (claim(s, e, false) && vacate(e)) {
+                list_push(&L->made, &L->nmade, &L->capmade, e);
+                goto got;
+            }
+            uint64_t h = atomic_load_explicit(&e->holder, memory_order_relaxed);
+            if (!held && h != s->hword && h != 0) {
+                held = e;
+                held_by = h;
+            }
+        }
+    }
+    if (held)
+        ask(held, held_by); /* the next try may find it let go */
+    return -EAGAIN;
 got:
-    oak__asan_unpoison(out->base, out->size);
+    oak__asan_unpoison(e->base, e->size);
+    e->resident = p;
+    p->home = e;
+    p->sp = NULL; /* the caller writes the first frame */
     return 0;
 }
 
-void oak__stack_put(oak__stack_cache *c, const oak__stack *s)
+int oak__stack_prepare(oak__sched *s, oak__proc *p)
 {
-    if (c && s->size == default_size && c->len < c->cap) {
-        c->items[c->len++] = *s;
-        return;
-    }
-    pthread_mutex_lock(&lock);
-    pool *p = pool_for(s->size);
-    if (p) {
-        if (c && s->size == default_size) {
-            /* Local cache full: move half of it back too. */
-            while (c->len > LOCAL_CACHE_MAX / 2)
-                pool_push(p, &c->items[--c->len]);
+    oak__slot *e = p->home;
+    if (!e) {
+        int rc = assign(s, p, true);
+        if (rc == -EAGAIN) {
+            /* No slot of its size exists, and none can be mapped: the
+             * first run fails for good. */
+            int k = class_of(p->stack_size);
+            pthread_mutex_lock(&lock);
+            if (k >= 0 && class_slots[k] == 0)
+                rc = -ENOMEM;
+            pthread_mutex_unlock(&lock);
         }
-        pool_push(p, s); /* on ENOMEM the stack stays mapped, unused */
+        return rc;
     }
-    pthread_mutex_unlock(&lock);
+    if (!claim(s, e, true))
+        return -EAGAIN;
+    if (e->resident != p) {
+        if (!vacate(e))
+            return -EAGAIN; /* no memory for the copy: try again later */
+        copy_in(e, p);
+    }
+    return 0;
 }
 
-void oak__stack_cache_drain(oak__stack_cache *c)
-{
-    pthread_mutex_lock(&lock);
-    pool *p = pool_for(default_size);
-    while (p && c->len > 0)
-        pool_push(p, &c->items[--c->len]);
-    pthread_mutex_unlock(&lock);
-    free(c->items);
-    c->items = NULL;
-    c->len = c->cap = 0;
-}
+bool oak__stack_fresh(oak__sched *s, oak__proc *p) { return assign(s, p, false) == 0; }
 
-bool oak__stack_redzone_intact(const oak__stack *s)
+/* ---- giving back ---------------------------------------------------------- */
+
+/* Has anything been written to the page just below the kept top? Not
+ * instrumented: the word may lie in another frame's redzone. */
+#ifdef OAK_ASAN
+__attribute__((no_sanitize_address))
+#endif
+static bool touched_below_keep(const oak__slot *e)
 {
-    const uint64_t *w = (const uint64_t *)(s->base - OAK__REDZONE_CHECK);
+    const char *keep = slot_top(e) - OAK__STACK_KEEP_PAGES * page;
+    if (keep <= e->base)
+        return false;
+    if (e->low < keep)
+        return true;
+    /* A frame that went deeper and came back before any switch leaves no
+     * low-water mark; its data (a return address, a saved register) is
+     * seldom all zero. An untouched page reads as the zero page. */
+    const volatile uint64_t *w = (const volatile uint64_t *)(keep - 64);
     uint64_t acc = 0;
-    for (size_t i = 0; i < OAK__REDZONE_CHECK / sizeof *w; i++)
+    for (int i = 0; i < 8; i++)
         acc |= w[i];
-    return acc == 0;
+    return acc != 0;
 }
 
-void oak__stack_redzone_reset(const oak__stack *s)
+static void trim(oak__slot *e)
 {
-    if (!s->guarded)
-        memset(s->base - page, 0, page);
+    char *keep = slot_top(e) - OAK__STACK_KEEP_PAGES * page;
+    if (keep > e->base)
+        madvise(e->base, (size_t)(keep - e->base), MADV_DONTNEED);
+    e->low = slot_top(e);
 }
 
-bool oak__stack_in_guard(const oak__stack *s, const void *addr)
+void oak__stack_release(oak__sched *s, oak__proc *p, bool overflowed)
 {
+    oak__slot *e = p->home;
+    free(p->saved);
+    p->saved = NULL;
+    p->home = NULL;
+    if (!e || e->resident != p)
+        return;
+    e->resident = NULL;
+    if (overflowed || touched_below_keep(e))
+        trim(e);
+    oak__stack_local *L = &s->stk[e->cls];
+    /* On ENOMEM the slot is still found by the clock or the chunk walk. */
+    list_push(&L->free, &L->nfree, &L->capfree, e);
+}
+
+void oak__stack_forget(oak__proc *p)
+{
+    free(p->saved);
+    p->saved = NULL;
+    p->home = NULL;
+}
+
+bool oak__stack_in_guard(const oak__proc *p, const void *addr)
+{
+    const oak__slot *e = p->home;
     const char *a = addr;
-    return a >= s->base - page && a < s->base;
+    return e && a >= e->base - GAP_BYTES && a < e->base;
 }

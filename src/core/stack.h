@@ -1,66 +1,143 @@
-/* stack.h - process stacks: cached, guarded against overflow.
+/* stack.h - execution stacks: every running process has a hardware guard.
  *
- * Each stack sits in a slot of a larger mapping (a chunk), with one page
- * below its usable area:
+ * A process runs on an execution stack (a "slot"): a stack of the process's
+ * size with a large PROT_NONE gap below it. Each slot costs two kernel
+ * memory mappings (the gap and the stack), so there are a bounded number of
+ * them (oak_config.guarded_stacks), however many processes there are:
  *
- *   low                                                         high
- *   +-----------+--------------------------------------------------+
- *   | guard or  |  usable stack (grows down from the top)          |
- *   | red zone  |                                                  |
- *   +-----------+--------------------------------------------------+
- *   ^ slot      ^ base                                             ^ base+size
+ *   low                                                           high
+ *   +---------------------------+------------------------------------+
+ *   | gap: PROT_NONE, 1 MiB     |  usable stack, grows down from top |
+ *   +---------------------------+------------------------------------+
+ *                               ^ base                               ^ top
  *
- * A guarded stack's page is PROT_NONE: running into it faults at once and
- * kills only that process. Each guard splits its chunk's mapping in two, so a
- * guarded stack costs two kernel mappings (vm.max_map_count is 65,530 by
- * default); the runtime guards at most `guarded_stacks` stacks. The others
- * get a red zone instead: a readable page that must stay all zero. It is
- * never written in normal operation, so it stays mapped to the kernel's
- * shared zero page and costs no memory; the scheduler checks its top bytes
- * each time the process leaves the CPU, and a process that wrote there is
- * killed with reason stack_overflow. See docs/design/stacks.md.
+ * A process is given a slot, its home, when it first runs, and from then on
+ * it runs at that address only (its frames hold pointers into themselves).
+ * Several processes may share a home; one of them, the resident, has its
+ * bytes in the slot. When another one is to run there, the resident's used
+ * bytes - from its saved stack pointer to the top, a few hundred bytes for
+ * a process idle in receive - are copied out to the heap (it is evicted),
+ * and the newcomer's saved bytes are copied back in to the same address.
+ * A process that is resident runs with no copy at all, which is the common
+ * case: the hot paths (a call, a ping-pong, a ring shorter than the number
+ * of slots) never copy.
  *
- * Stacks are never unmapped while the runtime runs: a dead process's stack
- * goes to its scheduler's cache (then to a global pool) for the next spawn.
+ * Who may touch a slot: the scheduler that holds it. `holder` names the
+ * holding scheduler and its era (a scheduler's era moves on each time it
+ * goes to sleep, which lets go of every slot it held at once, without
+ * touching them). A slot is claimed with a CAS from "nobody" or from a
+ * holder whose era has passed; a holder that is awake is asked to let go
+ * (it does at its next scheduling round) and the process waits meanwhile.
+ * See docs/design/stacks.md.
  */
 #ifndef OAK_CORE_STACK_H
 #define OAK_CORE_STACK_H
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-typedef struct oak__stack {
-    char *base;   /* lowest usable byte */
-    size_t size;  /* usable bytes, a multiple of the page size */
-    bool guarded; /* a PROT_NONE page lies below base */
-} oak__stack;
+struct oak__proc;
+struct oak__sched;
 
-typedef struct oak__stack_cache {
-    oak__stack *items; /* LIFO of free stacks of the default size */
-    size_t len, cap;
-} oak__stack_cache;
+typedef struct oak__slot {
+    /* ---- any thread ---- */
+    /* 0: held by nobody; else oak__stack_hword() of the holder: its
+     * scheduler id + 1 in the top 16 bits, its era below. Claimed by CAS
+     * (acquire: what the last holder wrote into the slot and into the
+     * processes it evicted is seen); stored 0 by the holder (release). */
+    alignas(64) _Atomic uint64_t holder;
+    /* A scheduler has asked the holder to let go: set by exchange, so
+     * that the slot is pushed onto the holder's request list only once. */
+    _Atomic bool wanted;
+    struct oak__slot *next_wanted; /* in the holder's request list        */
 
-/* Bytes of the red zone checked at each switch. */
-#define OAK__REDZONE_CHECK 256
+    /* ---- set at creation ---- */
+    char *base;                    /* lowest usable byte                  */
+    size_t size;                   /* usable bytes                        */
+    unsigned cls;                  /* its size class                      */
 
-int oak__stack_init(size_t default_size, size_t guarded_max);
+    /* ---- the holder only ---- */
+    struct oak__proc *resident;    /* whose bytes are in it, or NULL      */
+    /* The lowest stack pointer seen at a switch since the slot was last
+     * trimmed: below it, pages may have been touched. */
+    char *low;
+} oak__slot;
+
+/* Per scheduler, per size class: slots held with no resident, and the
+ * slots this scheduler made (where it looks for one to reuse). Owner only. */
+typedef struct oak__stack_local {
+    oak__slot **free;
+    size_t nfree, capfree;
+    oak__slot **made;
+    size_t nmade, capmade, hand;
+} oak__stack_local;
+
+#define OAK__STACK_CLASSES 16
+
+/* Pages of a slot's top that are kept when a slot is trimmed. */
+#define OAK__STACK_KEEP_PAGES 4
+
+int oak__stack_init(size_t default_size, size_t slots);
 void oak__stack_term(void);
 
-/* A stack of at least size bytes (0 = default). Returns 0 or -ENOMEM. */
-int oak__stack_get(oak__stack_cache *c, size_t size, oak__stack *out);
-/* Give a stack back. */
-void oak__stack_put(oak__stack_cache *c, const oak__stack *s);
-/* Return a cache's stacks to the global pool. */
-void oak__stack_cache_drain(oak__stack_cache *c);
+/* The holder word of scheduler s in its current era. */
+uint64_t oak__stack_hword(const struct oak__sched *s);
 
-/* For an unguarded stack: is its red zone still all zero? */
-bool oak__stack_redzone_intact(const oak__stack *s);
-/* Make the red zone zero again after an overflow was detected. */
-void oak__stack_redzone_reset(const oak__stack *s);
-/* Is addr in the guard page or red zone below this stack? */
-bool oak__stack_in_guard(const oak__stack *s, const void *addr);
+/* Is p ready to run on s with no copy (resident in a slot s holds)? */
+static inline bool oak__stack_resident(uint64_t hword, const struct oak__proc *p,
+                                       const oak__slot *home)
+{
+    /* Relaxed: a holder word equal to ours can only have been stored by
+     * this thread; nobody else changes it while it is ours. */
+    return home && home->resident == p &&
+           atomic_load_explicit(&home->holder, memory_order_relaxed) == hword;
+}
+
+/* Make p's stack ready on s, in scheduler context: give it a home on its
+ * first run (with its first frame), claim its home, evict the resident and
+ * copy p's bytes in. Returns 0 when p can run, -EAGAIN when its home is
+ * held by another scheduler that is awake (it has been asked to let go:
+ * try again after a scheduling round), -ENOMEM when no stack can be had. */
+int oak__stack_prepare(struct oak__sched *s, struct oak__proc *p);
+
+/* A home for p on its first run that needs no copy and no wait (for a
+ * hand-off on another process's stack). False: use oak__stack_prepare(). */
+bool oak__stack_fresh(struct oak__sched *s, struct oak__proc *p);
+
+/* p left the CPU with its context saved at p->sp: note how deep it was. */
+static inline void oak__stack_left(struct oak__proc *p, oak__slot *home, char *sp)
+{
+    if (sp < home->low)
+        home->low = sp;
+}
+
+/* p is dead, or hibernating: its home is given up (the slot keeps no
+ * bytes of it), pages beyond the first few are given back when it was
+ * used deeply (always after an overflow), saved bytes are freed. On the
+ * scheduler that holds p's home. */
+void oak__stack_release(struct oak__sched *s, struct oak__proc *p, bool overflowed);
+
+/* Let go of the slots other schedulers asked for. Scheduler context. */
+void oak__stack_answer(struct oak__sched *s);
+
+/* s goes to sleep: it lets go of every slot it holds (its era moves on). */
+void oak__stack_sleep(struct oak__sched *s);
+
+/* Is addr in the gap below p's stack? */
+bool oak__stack_in_guard(const struct oak__proc *p, const void *addr);
+
+/* Free what p's stack left on the heap (runtime teardown). */
+void oak__stack_forget(struct oak__proc *p);
+
+/* Per scheduler state. */
+void oak__stack_local_term(struct oak__sched *s);
 
 size_t oak__page_size(void);
 size_t oak__stack_default_size(void);
+/* Bytes of the PROT_NONE gap below every stack. */
+size_t oak__stack_gap(void);
 
 #endif
