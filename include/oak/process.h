@@ -57,6 +57,20 @@ OAK_API oak_pid oak_self(void);
  * process's turn again. Exit signals sent to the caller take effect here. */
 OAK_API void oak_yield(void);
 
+/* Hibernate, as Erlang's erlang:hibernate/3: the caller gives up its stack
+ * and waits for a message with no stack at all; when one arrives (at once,
+ * if one is already queued), fn(arg) runs on a fresh stack, as if it were
+ * the process's entry function (when it returns, the process exits
+ * normal). Everything but the stack is kept: pid, links, monitors, aliases,
+ * registered name, trap_exit, the mailbox and its messages, cleanups
+ * (oak_defer), oak_alloc() memory and messages received and not yet freed.
+ * Pointers into the old stack are dangling afterwards: keep what fn needs
+ * in arg (oak_alloc() memory is freed with the process). An exit signal
+ * acts on a hibernating process as on one waiting in receive.
+ * Does not return on success; returns -EINVAL for a NULL fn, -EPERM outside
+ * a process or in a cleanup. In a process only. */
+OAK_API int oak_hibernate(oak_entry fn, void *arg);
+
 /* ---- exits ------------------------------------------------------------- */
 
 /* End the calling process with `reason` (and detail text, which may be

@@ -636,6 +636,24 @@ void oak_yield(void)
     oak__drain(p);
 }
 
+int oak_hibernate(oak_entry fn, void *arg)
+{
+    oak__proc *p = self_blocking();
+    if (!p)
+        return -EPERM;
+    if (!fn)
+        return -EINVAL;
+    oak__drain(p); /* signals act now; messages already here wake at once */
+    p->fn = fn;
+    p->arg = arg;
+    p->hibernated = true;
+    /* The frames below are given up in after_switch (core/sched.c): the
+     * process comes back in proc_main(), on whatever slot its next
+     * scheduler gives it. */
+    oak__proc_switch_out(p, p->q_head ? OAK__SW_HIBERNATE_NOW : OAK__SW_HIBERNATE);
+    abort(); /* never resumed here */
+}
+
 /* ---- spawn ------------------------------------------------------------------ */
 
 static void proc_main(void *arg)
@@ -648,6 +666,12 @@ static void proc_main(void *arg)
     /* Its spawner wrote the inbox line on another core, most likely;
      * a short-lived process closes it at exit soon. */
     __builtin_prefetch(&p->inbox, 1);
+    if (p->hibernated) {
+        /* Woken from hibernation: exit signals that arrived meanwhile
+         * act before fn runs, as they would in a receive. */
+        p->hibernated = false;
+        oak__drain(p);
+    }
     p->fn(p->arg);
     oak__proc_exit(p, OAK_NORMAL, NULL);
 }

@@ -179,6 +179,7 @@ typedef struct oak__proc {
     bool timed_out;              /* set by the timer that woke it          */
     bool in_cleanup;             /* cleanups running: no blocking          */
     bool is_main;                /* the first process of oak_run()         */
+    bool hibernated;             /* resumes from oak_hibernate()           */
     uint32_t reductions;         /* left before a forced yield             */
 
     /* Private queue: messages taken from the inbox, oldest first. */

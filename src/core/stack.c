@@ -479,9 +479,9 @@ static bool touched_below_keep(const oak__slot *e)
     return acc != 0;
 }
 
-static void trim(oak__slot *e)
+static void trim(oak__slot *e, size_t pages)
 {
-    char *keep = slot_top(e) - OAK__STACK_KEEP_PAGES * page;
+    char *keep = slot_top(e) - pages * page;
     if (keep > e->base)
         madvise(e->base, (size_t)(keep - e->base), MADV_DONTNEED);
     e->low = slot_top(e);
@@ -496,8 +496,11 @@ void oak__stack_release(oak__sched *s, oak__proc *p, bool overflowed)
     if (!e || e->resident != p)
         return;
     e->resident = NULL;
-    if (overflowed || touched_below_keep(e))
-        trim(e);
+    /* After an overflow every page was touched: only the top one stays. */
+    if (overflowed)
+        trim(e, 1);
+    else if (touched_below_keep(e))
+        trim(e, OAK__STACK_KEEP_PAGES);
     oak__stack_local *L = &s->stk[e->cls];
     /* On ENOMEM the slot is still found by the clock or the chunk walk. */
     list_push(&L->free, &L->nfree, &L->capfree, e);
