@@ -18,7 +18,8 @@
 #                       the time it started, so installs count too)
 #   BENCH_TIMEOUT=120   seconds for one run of one program
 #   BENCH_IMPLS="oak erlang go caf"
-#   BENCH_FIGURES="spawn pingpong ring skynet call restart restart_quiet mem mem_100k"
+#   BENCH_FIGURES="spawn pingpong ring skynet call restart restart_quiet mem mem_100k
+#                  mem_hibernated wake_hibernated"
 #   BENCH_QUICK=1       counts divided by 100 and one run: a smoke test whose
 #                       figures are not comparable with a full run
 #   BENCH_BUILD=build-bench   build directory (logs in $BENCH_BUILD/logs)
@@ -35,7 +36,7 @@ BUDGET=${BENCH_BUDGET:-520}
 LIMIT=${BENCH_LIMIT:-585}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 IMPLS=${BENCH_IMPLS:-"oak erlang go caf"}
-FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k"}
+FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated"}
 QUICK=${BENCH_QUICK:-0}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -57,10 +58,10 @@ elapsed() { echo $(($(date +%s) - START)); }
 if [ "$QUICK" = 1 ]; then
     RUNS=1
     N_SPAWN=10000 N_TRIPS=10000 N_RING=1000 N_HOPS=10000 N_SKYNET=10000
-    N_CALLS=10000 N_CYCLES=1000 N_MEM=10000 N_MEM_SMALL=1000
+    N_CALLS=10000 N_CYCLES=1000 N_MEM=10000 N_MEM_SMALL=1000 N_HIB=10000 N_WAKE=10000
 else
     N_SPAWN=1000000 N_TRIPS=1000000 N_RING=10000 N_HOPS=1000000 N_SKYNET=1000000
-    N_CALLS=1000000 N_CYCLES=100000 N_MEM=1000000 N_MEM_SMALL=100000
+    N_CALLS=1000000 N_CYCLES=100000 N_MEM=1000000 N_MEM_SMALL=100000 N_HIB=1000000 N_WAKE=1000000
 fi
 
 # ---- the machine and the toolchains ----------------------------------------
@@ -171,6 +172,8 @@ command_for() {
         restart_quiet) prog=restart args="$N_CYCLES quiet" ;;
         mem) prog=mem args="$N_MEM mem" ;;
         mem_100k) prog=mem args="$N_MEM_SMALL mem_100k" ;;
+        mem_hibernated) prog=mem_hibernated args=$N_HIB ;;
+        wake_hibernated) prog=wake_hibernated args=$N_WAKE ;;
         *) echo "skip: unknown figure"; return 1 ;;
     esac
     case $impl in
@@ -193,12 +196,22 @@ command_for() {
             # oak's default.
             echo "erl -noshell +P 4194304 -pa $OUT/erlang -run bench_$prog main $args" ;;
         go)
+            # Goroutines cannot give up their stacks: their idle servers
+            # are the mem figure's, under this figure's name.
+            case $prog in
+                mem_hibernated) echo "$OUT/go/bin/mem $N_HIB mem_hibernated"; return 0 ;;
+                wake_hibernated) echo "skip: Go has no hibernation"; return 1 ;;
+            esac
             if [ "$prog" = restart ]; then
                 echo "skip: Go has no supervisor (goroutines have no links or restart)"
                 return 1
             fi
             echo "$OUT/go/bin/$prog $args" ;;
         caf)
+            case $prog in
+                mem_hibernated) echo "$OUT/caf/mem $N_HIB mem_hibernated"; return 0 ;;
+                wake_hibernated) echo "skip: CAF has no hibernation"; return 1 ;;
+            esac
             if [ "$prog" = restart ]; then
                 echo "skip: CAF 0.17 has no supervisor"
                 return 1

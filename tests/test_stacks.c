@@ -41,7 +41,7 @@
 
 #define BIG_FRAME ((size_t)256 * 1024) /* four times the default stack */
 
-static volatile int sink;
+static _Atomic int sink; /* keeps frames from being optimised away */
 
 /* ---- the overflows ---------------------------------------------------------- */
 

@@ -145,6 +145,14 @@ OAK_API void oak_gen_server_set_timeout(oak_gen_server *gs, int64_t ms);
 OAK_API int oak_gen_server_set_continue(oak_gen_server *gs, uint64_t tag,
                                         const void *data, size_t size);
 
+/* After this callback, hibernate (OTP's `hibernate` in a callback's
+ * result): the server gives up its stack (oak_hibernate()) until the next
+ * message, which it then handles as usual. Its state must be reachable from
+ * the state pointer (heap or oak_alloc() memory), never from a callback's
+ * stack. After continues run, if any. Applies to the current callback's
+ * result only. */
+OAK_API void oak_gen_server_set_hibernate(oak_gen_server *gs);
+
 /* Replace the state pointer passed to the next callbacks. */
 OAK_API void oak_gen_server_set_state(oak_gen_server *gs, void *state);
 
@@ -215,6 +223,9 @@ typedef struct oak_gen_server_opts {
                          * with name) */
     int64_t timeout_ms; /* how long init may take; 0 = OAK_INFINITY */
     size_t stack_size;  /* 0 = the runtime's default */
+    int64_t hibernate_after_ms; /* hibernate after this long with no message
+                         * (OTP 20's hibernate_after); 0 = never. Not while
+                         * a callback's inactivity timeout is pending */
     size_t arg_size;    /* > 0: arg points to arg_size bytes that are copied
                          * into the server (freed when it ends); 0: the
                          * pointer itself is passed to init */

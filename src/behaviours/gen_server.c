@@ -166,6 +166,7 @@ typedef struct start_block {
     oak_atom name;
     bool has_via;
     oak_via via;     /* a copy: the starter's may be gone when it is used */
+    int64_t hibernate_after; /* ms idle before hibernating; 0: never */
     void *arg_ptr;   /* with arg_size 0 */
     size_t arg_size; /* > 0: the argument follows at `bytes` */
     _Alignas(16) unsigned char bytes[];
@@ -188,9 +189,12 @@ struct oak_gen_server {
     enum phase phase;
     jmp_buf jump; /* target of oak_gen_server_exit() */
 
+    int64_t hibernate_after; /* ms idle before hibernating; 0: never */
+
     /* Result of the current callback. */
     oak_reason stop;     /* OAK_GS_STOP / oak_gen_server_exit() reason */
     int64_t timeout;     /* inactivity timeout after this callback */
+    bool hibernate;      /* hibernate after this callback */
     bool has_reply;
     uint64_t reply_tag;
     void *reply;         /* oak_alloc'd, reused while it is big enough */
@@ -262,6 +266,12 @@ int oak_gen_server_set_continue(oak_gen_server *gs, uint64_t tag,
     return 0;
 }
 
+void oak_gen_server_set_hibernate(oak_gen_server *gs)
+{
+    if (gs)
+        gs->hibernate = true;
+}
+
 void oak_gen_server_set_state(oak_gen_server *gs, void *state)
 {
     if (gs)
@@ -309,6 +319,7 @@ static void reset_result(oak_gen_server *gs)
     reason_bare(&gs->stop, OAK_NORMAL);
     gs->timeout = OAK_INFINITY;
     gs->has_reply = false;
+    gs->hibernate = false;
 }
 
 static void send_ack(oak_gen_server *gs, int kind, const oak_reason *why,
@@ -480,12 +491,23 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
     }
 }
 
+static void wake(void *p);
+
 static OAK_NORETURN void loop(oak_gen_server *gs)
 {
     for (;;) {
         run_continues(gs);
+        if (gs->hibernate) {
+            gs->hibernate = false;
+            oak_hibernate(wake, gs); /* does not return */
+        }
+        /* hibernate_after applies when no inactivity timeout is set, as
+         * in OTP. */
+        bool idle_hibernate = gs->hibernate_after > 0 && gs->timeout == OAK_INFINITY;
         oak_msg *m = NULL;
-        int r = oak_receive(&m, gs->timeout, NULL, NULL);
+        int r = oak_receive(&m, idle_hibernate ? gs->hibernate_after : gs->timeout, NULL, NULL);
+        if (r == -ETIMEDOUT && idle_hibernate)
+            oak_hibernate(wake, gs);
         if (r == -ETIMEDOUT) {
             oak_msg t = {.tag = OAK_TIMEOUT};
             reset_result(gs);
@@ -501,6 +523,16 @@ static OAK_NORETURN void loop(oak_gen_server *gs)
         dispatch(gs, m);
         oak_msg_free(m);
     }
+}
+
+/* Back from hibernation: the server's state is all in gs (heap); only the
+ * jump target of oak_gen_server_exit() must be made again, on this stack. */
+static void wake(void *p)
+{
+    oak_gen_server *volatile gs = p;
+    if (setjmp(gs->jump))
+        stop_server(gs, NULL);
+    loop(gs);
 }
 
 static void server_entry(void *p)
@@ -521,6 +553,7 @@ static void server_entry(void *p)
         gs->via = b->via;
     gs->phase = PHASE_INIT;
     gs->timeout = OAK_INFINITY;
+    gs->hibernate_after = b->hibernate_after;
 
     if (gs->name) {
         int r = oak_register(gs->name, gs->self);
@@ -649,6 +682,7 @@ int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
         b->has_via = true;
         b->via = *o.via;
     }
+    b->hibernate_after = o.hibernate_after_ms > 0 ? o.hibernate_after_ms : 0;
     b->arg_ptr = arg;
     b->arg_size = o.arg_size;
     if (o.arg_size)

@@ -165,7 +165,9 @@ static bool stale(uint64_t h)
 /* Ask the holder of e to let go of it (at its next scheduling round). */
 static void ask(oak__slot *e, uint64_t h)
 {
-    if (atomic_exchange_explicit(&e->wanted, true, memory_order_relaxed))
+    /* Acquire: pairs with the holder's release when it answered the last
+     * request, so its read of next_wanted came before our write. */
+    if (atomic_exchange_explicit(&e->wanted, true, memory_order_acquire))
         return; /* already asked, not yet answered */
     oak__sched *o = holder_sched(h);
     oak__slot *head = atomic_load_explicit(&o->wanted, memory_order_relaxed);
@@ -203,7 +205,8 @@ void oak__stack_answer(oak__sched *s)
     oak__slot *e = atomic_exchange_explicit(&s->wanted, NULL, memory_order_acquire);
     while (e) {
         oak__slot *next = e->next_wanted;
-        atomic_store_explicit(&e->wanted, false, memory_order_relaxed);
+        /* Release: next_wanted was read before a new request may write it. */
+        atomic_store_explicit(&e->wanted, false, memory_order_release);
         /* Release: what this scheduler wrote into the slot, and into the
          * process whose bytes are there, is seen by the next claimer. No
          * process runs now, so none is using it. */

@@ -91,9 +91,10 @@ static inline bool oak__stack_resident(uint64_t hword, const struct oak__proc *p
                                        const oak__slot *home)
 {
     /* Relaxed: a holder word equal to ours can only have been stored by
-     * this thread; nobody else changes it while it is ours. */
-    return home && home->resident == p &&
-           atomic_load_explicit(&home->holder, memory_order_relaxed) == hword;
+     * this thread; nobody else changes it while it is ours. Only then is
+     * `resident` ours to read. */
+    return home && atomic_load_explicit(&home->holder, memory_order_relaxed) == hword &&
+           home->resident == p;
 }
 
 /* Make p's stack ready on s, in scheduler context: give it a home on its
