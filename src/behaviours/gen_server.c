@@ -187,12 +187,15 @@ struct oak_gen_server {
     bool has_via;
     oak_via via;
     enum phase phase;
-    jmp_buf jump; /* target of oak_gen_server_exit() */
+    /* Both live in the frame that runs the server loop (see with_frame()),
+     * not here: a hibernating server keeps neither, and an idle one is
+     * this much smaller. */
+    jmp_buf *jump;       /* target of oak_gen_server_exit() */
 
     int64_t hibernate_after; /* ms idle before hibernating; 0: never */
 
     /* Result of the current callback. */
-    oak_reason stop;     /* OAK_GS_STOP / oak_gen_server_exit() reason */
+    oak_reason *stop;    /* OAK_GS_STOP / oak_gen_server_exit() reason */
     int64_t timeout;     /* inactivity timeout after this callback */
     bool hibernate;      /* hibernate after this callback */
     bool has_reply;
@@ -244,7 +247,7 @@ int oak_gen_server_set_stop(oak_gen_server *gs, oak_atom reason,
 {
     if (!gs || !reason)
         return -EINVAL;
-    return oak_reason_set(&gs->stop, reason, detail);
+    return oak_reason_set(gs->stop, reason, detail);
 }
 
 void oak_gen_server_set_timeout(oak_gen_server *gs, int64_t ms)
@@ -286,8 +289,8 @@ oak_pid oak_gen_server_parent(const oak_gen_server *gs)
 void oak_gen_server_exit(oak_gen_server *gs, oak_atom reason,
                          const char *detail)
 {
-    oak_reason_set(&gs->stop, reason ? reason : OAK_NORMAL, detail);
-    longjmp(gs->jump, 1);
+    oak_reason_set(gs->stop, reason ? reason : OAK_NORMAL, detail);
+    longjmp(*gs->jump, 1);
 }
 
 oak_pid oak_via_whereis(const oak_via *via)
@@ -316,7 +319,7 @@ static inline void reason_bare(oak_reason *r, oak_atom atom)
 
 static void reset_result(oak_gen_server *gs)
 {
-    reason_bare(&gs->stop, OAK_NORMAL);
+    reason_bare(gs->stop, OAK_NORMAL);
     gs->timeout = OAK_INFINITY;
     gs->has_reply = false;
     gs->hibernate = false;
@@ -378,7 +381,7 @@ static void log_crash(oak_gen_server *gs, const oak_reason *why)
 static OAK_NORETURN void stop_server(oak_gen_server *gs,
                                      const oak_gen_from *from)
 {
-    oak_reason why = gs->stop;
+    oak_reason why = *gs->stop;
     if (gs->phase != PHASE_TERMINATE) {
         gs->phase = PHASE_TERMINATE;
         if (gs->cb->terminate)
@@ -395,7 +398,7 @@ static OAK_NORETURN void bad_return(oak_gen_server *gs, int ret)
 {
     char d[32];
     snprintf(d, sizeof d, "%d", ret);
-    oak_reason_set(&gs->stop, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
+    oak_reason_set(gs->stop, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
     stop_server(gs, NULL);
 }
 
@@ -457,7 +460,7 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
             if (!cb->handle_call) {
                 char d[32];
                 snprintf(d, sizeof d, "%llu", (unsigned long long)req.tag);
-                oak_reason_set(&gs->stop, oak__batom(OAK__A_BAD_CALL), d);
+                oak_reason_set(gs->stop, oak__batom(OAK__A_BAD_CALL), d);
                 stop_server(gs, NULL);
             }
             finish(gs, cb->handle_call(gs, gs->state, &req, &from), &from);
@@ -472,14 +475,14 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
     gs->last_tag = m->tag;
     if (m->tag == oak__batom(OAK__A_GEN_STOP) && m->size >= sizeof(stop_msg)) {
         const stop_msg *s = m->data;
-        oak_reason_set(&gs->stop, s->reason, s->detail[0] ? s->detail : NULL);
+        oak_reason_set(gs->stop, s->reason, s->detail[0] ? s->detail : NULL);
         stop_server(gs, NULL);
     }
     if (m->tag == OAK_TAG_EXIT && m->from == gs->parent &&
         gs->parent != gs->self) {
         /* The parent asks us to stop (we trap exits, or this would not be a
          * message): terminate with its reason, as OTP does. */
-        oak__reason_of(m, &gs->stop);
+        oak__reason_of(m, gs->stop);
         stop_server(gs, NULL);
     }
     if (cb->handle_info) {
@@ -517,7 +520,7 @@ static OAK_NORETURN void loop(oak_gen_server *gs)
             continue;
         }
         if (r < 0) {
-            oak_reason_set(&gs->stop, OAK_BADARG, NULL);
+            oak_reason_set(gs->stop, OAK_BADARG, NULL);
             stop_server(gs, NULL);
         }
         dispatch(gs, m);
@@ -525,20 +528,39 @@ static OAK_NORETURN void loop(oak_gen_server *gs)
     }
 }
 
-/* Back from hibernation: the server's state is all in gs (heap); only the
- * jump target of oak_gen_server_exit() must be made again, on this stack. */
-static void wake(void *p)
+/* Run body(gs, arg) with the server's jump target and stop reason in this
+ * frame (they are body's caller's locals, so a longjmp back into body
+ * finds them as they were). */
+static OAK_NORETURN void with_frame(oak_gen_server *gs, void (*body)(oak_gen_server *, void *),
+                                    void *arg)
 {
-    oak_gen_server *volatile gs = p;
-    if (setjmp(gs->jump))
+    jmp_buf jump;
+    oak_reason stop;
+    reason_bare(&stop, OAK_NORMAL);
+    gs->jump = &jump;
+    gs->stop = &stop;
+    body(gs, arg);
+    oak_exit(OAK_NORMAL); /* body ends the process itself */
+}
+
+static void wake_body(oak_gen_server *gs, void *arg)
+{
+    (void)arg;
+    if (setjmp(*gs->jump))
         stop_server(gs, NULL);
     loop(gs);
 }
 
+/* Back from hibernation: the server's state is all in gs (heap); only the
+ * jump target of oak_gen_server_exit() must be made again, on this stack. */
+static void wake(void *p) { with_frame(p, wake_body, NULL); }
+
+static void entry_body(oak_gen_server *gs, void *p);
+
 static void server_entry(void *p)
 {
     start_block *b = p;
-    oak_gen_server *volatile gs = oak_alloc(sizeof *gs);
+    oak_gen_server *gs = oak_alloc(sizeof *gs);
     if (!gs)
         oak_exit(OAK_SYSTEM_LIMIT); /* the starter sees the DOWN */
     memset(gs, 0, sizeof *gs);
@@ -554,6 +576,12 @@ static void server_entry(void *p)
     gs->phase = PHASE_INIT;
     gs->timeout = OAK_INFINITY;
     gs->hibernate_after = b->hibernate_after;
+    with_frame(gs, entry_body, b);
+}
+
+static void entry_body(oak_gen_server *gs, void *p)
+{
+    start_block *b = p;
 
     if (gs->name) {
         int r = oak_register(gs->name, gs->self);
@@ -583,10 +611,10 @@ static void server_entry(void *p)
         }
     }
 
-    if (setjmp(gs->jump)) {
+    if (setjmp(*gs->jump)) {
         /* oak_gen_server_exit() from a callback. */
         if (gs->phase == PHASE_INIT) {
-            oak_reason why = gs->stop;
+            oak_reason why = *gs->stop;
             unregister_name(gs);
             send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
             oak_exit_detail(why.atom, oak_reason_detail(&why));
@@ -601,13 +629,17 @@ static void server_entry(void *p)
     case OAK_GS_OK:
         gs->phase = PHASE_RUN;
         send_ack(gs, ACK_OK, NULL, OAK_NOPID);
+        /* Everything the server needs is in gs now. The block is kept only
+         * when it holds init's argument, which the state may point into. */
+        if (!b->arg_size)
+            oak_free(b);
         loop(gs);
     case OAK_GS_IGNORE:
         unregister_name(gs);
         send_ack(gs, ACK_IGNORE, NULL, OAK_NOPID);
         oak_exit(OAK_NORMAL);
     case OAK_GS_STOP: {
-        oak_reason why = gs->stop;
+        oak_reason why = *gs->stop;
         unregister_name(gs);
         send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
         oak_exit_detail(why.atom, oak_reason_detail(&why));

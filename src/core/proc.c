@@ -667,10 +667,17 @@ static void proc_main(void *arg)
      * a short-lived process closes it at exit soon. */
     __builtin_prefetch(&p->inbox, 1);
     if (p->hibernated) {
-        /* Woken from hibernation: exit signals that arrived meanwhile
-         * act before fn runs, as they would in a receive. */
-        p->hibernated = false;
+        /* Woken from hibernation: signals that arrived meanwhile act
+         * before fn runs, as they would in a receive. Only a message ends
+         * the hibernation: after a signal that leaves none (a demonitor,
+         * an unlink, an exit signal that was trapped into nothing) the
+         * process gives its new stack up again at once. */
         oak__drain(p);
+        if (!p->q_head) {
+            oak__proc_switch_out(p, OAK__SW_HIBERNATE);
+            abort(); /* resumes in proc_main, never here */
+        }
+        p->hibernated = false;
     }
     p->fn(p->arg);
     oak__proc_exit(p, OAK_NORMAL, NULL);

@@ -393,11 +393,19 @@ static int assign(oak__sched *s, oak__proc *p, bool may_evict)
     }
     if (!may_evict)
         return -EAGAIN;
-    /* The budget is spent: reuse one of the slots made here, the next the
-     * clock hand points at that this scheduler can hold. */
-    for (size_t i = 0; i < L->nmade; i++) {
+    /* The budget is spent: reuse one of the slots made here that this
+     * scheduler can hold, by the CLOCK rule: an empty one, or one whose
+     * resident has not run since the hand last passed (two turns at
+     * most: the first clears the bits). */
+    for (size_t i = 0; i < 2 * L->nmade; i++) {
         e = L->made[L->hand++ % L->nmade];
-        if (claim(s, e, false) && vacate(e))
+        if (!claim(s, e, false))
+            continue;
+        if (e->resident && e->used) {
+            e->used = false;
+            continue;
+        }
+        if (vacate(e))
             goto got;
     }
     /* None of those: any slot of the class that nobody awake holds. */

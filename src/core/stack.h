@@ -64,6 +64,9 @@ typedef struct oak__slot {
     /* The lowest stack pointer seen at a switch since the slot was last
      * trimmed: below it, pages may have been touched. */
     char *low;
+    /* Its resident ran since the clock hand last passed (CLOCK's
+     * reference bit): the hand evicts the ones that did not. */
+    bool used;
 } oak__slot;
 
 /* Per scheduler, per size class: slots held with no resident, and the
@@ -111,8 +114,10 @@ bool oak__stack_fresh(struct oak__sched *s, struct oak__proc *p);
 /* p left the CPU with its context saved at p->sp: note how deep it was. */
 static inline void oak__stack_left(struct oak__proc *p, oak__slot *home, char *sp)
 {
+    (void)p;
     if (sp < home->low)
         home->low = sp;
+    home->used = true;
 }
 
 /* p is dead, or hibernating: its home is given up (the slot keeps no
