@@ -972,7 +972,7 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
         scan = NULL;
         if (expired || timeout_ms == 0)
             return -ETIMEDOUT;
-        int64_t rel = timeout_ms > 0 ? timeout_ms * 1000000 : 0;
+        int64_t rel = oak__timeout_ns(timeout_ms);
         if (rel && waited) {
             int64_t now = oak__now_ns();
             if (!deadline)
