@@ -34,7 +34,7 @@ static void *poller_main(void *arg)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            oak_log(OAK_LOG_ERROR, "runtime", "fd poller stopped: epoll_wait: %s", strerror(errno));
+            oak_log(OAK_LOG_ERROR, "runtime", "event=fd_poller_stopped error=%s", strerror(errno));
             return NULL;
         }
         for (int i = 0; i < n; i++) {
