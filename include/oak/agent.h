@@ -36,6 +36,7 @@
  *   -ECONNRESET  the agent exited during the call; why holds its reason
  *                (a crashing function, {bad_return_value, X}, ...)
  *   -EDEADLK     the agent called itself (why: calling_self)
+ *   -EINVAL      a negative timeout_ms other than OAK_INFINITY
  * They must be called from a process and may block; oak_agent_cast() may be
  * called from any thread.
  */
