@@ -1218,30 +1218,38 @@ int oak_supervisor_start_fn(const oak_child_args *args, oak_pid *pid,
 
 /* ---- client side ------------------------------------------------------------------------ */
 
-/* Make an admin call. Returns 0 with a data reply in *m, a supervisor's
- * result code (its sup_rep), a call error, or -EPROTO when the answer is
- * no supervisor's (server is some other gen_server). */
+/* Take a result-code reply: its code (with pid and why), or -EPROTO when
+ * m is no supervisor's reply. Frees m. */
+static int take_rep(oak_msg *m, oak_pid *pid, oak_reason *why)
+{
+    int r = -EPROTO;
+    if (why)
+        oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    if (m->tag == oak__batom(OAK__A_SUP_REPLY) && m->size == sizeof(sup_rep)) {
+        const sup_rep *rep = m->data;
+        r = rep->code;
+        if (pid)
+            *pid = rep->pid;
+        if (why)
+            *why = rep->why;
+    }
+    oak_msg_free(m);
+    return r;
+}
+
+/* Make an admin call whose answer is data. Returns 0 with the data reply
+ * in *m, the supervisor's error code, a call error, or -EPROTO when the
+ * answer is no supervisor's (sup_pid is some other gen_server). */
 static int sup_call_raw(oak_pid sup_pid, const sup_req *q, size_t size,
                         oak_msg **m, oak_reason *why)
 {
     int r = oak_gen_server_call(sup_pid, oak__batom(OAK__A_SUP_CALL), q, size, m,
                                 OAK_INFINITY, why);
-    if (r < 0)
+    if (r < 0 || (*m)->tag == oak__batom(OAK__A_SUP_DATA))
         return r;
-    if ((*m)->tag == oak__batom(OAK__A_SUP_DATA))
-        return 0;
-    r = -EPROTO;
-    if ((*m)->tag == oak__batom(OAK__A_SUP_REPLY) && (*m)->size == sizeof(sup_rep)) {
-        const sup_rep *rep = (*m)->data;
-        r = rep->code < 0 ? rep->code : -EPROTO; /* data calls succeed with data */
-        if (why)
-            *why = rep->why;
-    } else if (why) {
-        oak_reason_set(why, OAK_ATOM_NONE, NULL);
-    }
-    oak_msg_free(*m);
+    r = take_rep(*m, NULL, why);
     *m = NULL;
-    return r;
+    return r < 0 ? r : -EPROTO; /* data calls succeed with data */
 }
 
 /* An admin call answered by a result code (and a pid). */
@@ -1249,24 +1257,11 @@ static int simple_call(oak_pid sup_pid, sup_req *q, size_t size, oak_pid *pid,
                        oak_reason *why)
 {
     oak_msg *m = NULL;
-    oak_reason dummy;
-    if (!why)
-        why = &dummy;
     int r = oak_gen_server_call(sup_pid, oak__batom(OAK__A_SUP_CALL), q, size, &m,
                                 OAK_INFINITY, why);
     if (r < 0)
         return r;
-    r = -EPROTO;
-    oak_reason_set(why, OAK_ATOM_NONE, NULL);
-    if (m->tag == oak__batom(OAK__A_SUP_REPLY) && m->size == sizeof(sup_rep)) {
-        const sup_rep *rep = m->data;
-        r = rep->code;
-        if (pid)
-            *pid = rep->pid;
-        *why = rep->why;
-    }
-    oak_msg_free(m);
-    return r;
+    return take_rep(m, pid, why);
 }
 
 int oak_supervisor_start_child(oak_pid sup_pid, const oak_child_spec *spec,
