@@ -345,6 +345,78 @@ static void long_schedule_warning_is_key_value_and_names_the_registered_name(voi
     assert_string_equal(seen_kind, "long_schedule");
 }
 
+/* ---- gen_server report reasons ------------------------------------------------------------ */
+
+static char gs_reason[256];
+
+static void capture_gs(oak_log_level level, const char *kind, const char *line, void *ctx)
+{
+    (void)ctx;
+    const char *r = strstr(line, "reason=");
+    if (level == OAK_LOG_ERROR && !strcmp(kind, "gen_server_report") && r) {
+        pthread_mutex_lock(&seen_lock);
+        snprintf(gs_reason, sizeof gs_reason, "%s", r + strlen("reason="));
+        pthread_mutex_unlock(&seen_lock);
+    }
+}
+
+static int crash_call(oak_gen_server *gs, void *state, const oak_msg *req,
+                      const oak_gen_from *from)
+{
+    (void)state, (void)from;
+    const char *detail = req->size ? (const char *)req->data : NULL;
+    if (req->tag == A("stop")) {
+        oak_gen_server_set_stop(gs, A("boom"), detail);
+        return OAK_GS_STOP;
+    }
+    oak_gen_server_exit(gs, (oak_atom)req->tag, detail);
+}
+
+static const oak_gen_server_callbacks crash_cb = {.init = plain_init,
+                                                  .handle_call = crash_call};
+
+/* Crash a fresh server with call (tag, detail); return the reported reason. */
+static const char *reported(const char *tag, const char *detail)
+{
+    oak_pid p = 0;
+    OT_CHECK_INT_EQ(oak_gen_server_start(&crash_cb, NULL, NULL, &p, NULL), 0);
+    oak_ref r = oak_monitor(p);
+    oak_msg *m = NULL;
+    oak_reason why;
+    pthread_mutex_lock(&seen_lock);
+    gs_reason[0] = '\0';
+    pthread_mutex_unlock(&seen_lock);
+    OT_CHECK_INT_EQ(oak_gen_server_call(p, A(tag), detail, detail ? strlen(detail) + 1 : 0,
+                                        &m, OT_LONG_MS, &why), -ECONNRESET);
+    ot_signal d = OT_RECV_DOWN(r, OT_LONG_MS);
+    /* The exit reason is the bare reason. */
+    OT_CHECK_ATOM_EQ(d.reason, !strcmp(tag, "stop") ? A("boom") : A(tag));
+    OT_CHECK_INT_EQ(d.has_detail, detail != NULL);
+    static char out[256];
+    pthread_mutex_lock(&seen_lock);
+    snprintf(out, sizeof out, "%s", gs_reason);
+    pthread_mutex_unlock(&seen_lock);
+    return out;
+}
+
+static void gen_server_report_main(void *arg)
+{
+    (void)arg;
+    OT_CHECK_STR_EQ(reported("boom", NULL), "{boom,_}");
+    OT_CHECK_STR_EQ(reported("boom", "detail"), "{{boom,detail},_}");
+    OT_CHECK_STR_EQ(reported("badarith", "_"), "{badarith,_}");
+    OT_CHECK_STR_EQ(reported("stop", NULL), "boom");
+    OT_CHECK_STR_EQ(reported("stop", "detail"), "{boom,detail}");
+}
+
+static void gen_server_report_wraps_a_crash_reason_once(void **state)
+{
+    (void)state;
+    oak_log_set_handler(capture_gs, NULL);
+    OT_RUN(gen_server_report_main, NULL);
+    oak_log_set_handler(NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +428,7 @@ int main(void)
         cmocka_unit_test(outside_a_running_runtime_no_process_is_alive),
         cmocka_unit_test(fault_report_is_key_value_and_names_the_registered_name),
         cmocka_unit_test(long_schedule_warning_is_key_value_and_names_the_registered_name),
+        cmocka_unit_test(gen_server_report_wraps_a_crash_reason_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
