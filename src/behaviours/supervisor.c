@@ -736,6 +736,11 @@ typedef struct sup_req {
     _Alignas(16) unsigned char bytes[];
 } sup_req;
 
+/* Every admin request is a call with tag '$sup_call' and a sup_req. The
+ * answer is tagged: '$sup_reply' carries a sup_rep (a result code), and
+ * '$sup_data' the data of which_children, count_children and
+ * get_childspec. The callers check tag and size, so a process that is no
+ * supervisor cannot make them read its reply as theirs (-EPROTO). */
 typedef struct sup_rep {
     int32_t code;
     oak_pid pid;
