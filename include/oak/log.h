@@ -36,6 +36,8 @@ typedef enum oak_log_level {
  *   gen_server_report  server=NAME last_message=TAG reason=R (error);
  *                      server=NAME event=cast_dropped|info_dropped ... (warning)
  *   supervisor_report  supervisor=NAME context=C id=ID pid=PID action=A reason=R
+ *                      (context=unexpected_message: supervisor=NAME
+ *                      context=unexpected_message tag=TAG)
  *   progress           supervisor=NAME event=started id=ID pid=PID
  *   application_report application=APP event=started|exit ...
  *   runtime            event=E ...
