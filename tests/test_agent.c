@@ -210,7 +210,7 @@ static void body_start(void *arg)
     OT_CHECK_UINT_EQ(oak_whereis(A("named_agent")), ag);
     oak_pid other = OAK_NOPID;
     r = oak_agent_start(init_long, &v, sizeof v, &o, &other, &why);
-    OT_CHECK_INT_EQ(r, -EEXIST);
+    OT_CHECK_INT_EQ(r, -EALREADY);
     OT_CHECK_UINT_EQ(other, ag);
     OT_CHECK_ATOM_EQ(why.atom, A("already_started"));
     OT_CHECK_INT_EQ(oak_agent_start(NULL, NULL, 0, NULL, &other, NULL), -EINVAL);

@@ -204,6 +204,19 @@ static void application_that_cannot_start_exits_non_zero(void **st)
     assert_int_equal(status, 1);
 }
 
+/* OTP keeps the value of a bad return: {bad_return, X}. */
+static void application_start_callback_bad_return_is_reported_with_its_value(void **st)
+{
+    child c;
+    spawn_program(&c, "badreturn", NULL);
+    assert_true(read_until(&c, NULL, LONG_MS));
+    int status = wait_exit(&c, LONG_MS);
+    assert_string_equal(c.buf,
+                        "app_start_callback returns 42\n"
+                        "report app_exit demo {bad_return,42} permanent\n");
+    assert_int_equal(status, 1);
+}
+
 static void second_signal_ends_a_stuck_stop_at_once(void **st)
 {
     child c;

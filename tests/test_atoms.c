@@ -139,8 +139,11 @@ static void atoms_live_across_runs(void **state)
 static void strerror_names_every_code(void **state)
 {
     (void)state;
+    /* Every code the headers document. */
     const int codes[] = {-EINVAL, -ENOMEM, -EAGAIN, -EPERM, -ESRCH,
-                         -EEXIST, -EBUSY, -ENOENT, -ETIMEDOUT};
+                         -EEXIST, -EBUSY, -ENOENT, -ETIMEDOUT, -ECANCELED,
+                         -ECONNRESET, -EDEADLK, -EALREADY, -EOPNOTSUPP,
+                         -ENOSPC, -EBADF, -EPROTO};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *s = oak_strerror(codes[i]);
         assert_non_null(s);
@@ -149,6 +152,26 @@ static void strerror_names_every_code(void **state)
             assert_string_not_equal(s, oak_strerror(codes[j]));
     }
     assert_non_null(strstr(oak_strerror(-ESRCH), "process"));
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        assert_string_not_equal(oak_strerror(codes[i]), "unknown error");
+    assert_non_null(strstr(oak_strerror(-ECONNRESET), "exited"));
+    assert_non_null(strstr(oak_strerror(-EDEADLK), "self"));
+}
+
+/* The supervisor's codes in its own sense; the others as oak_strerror. */
+static void supervisor_strerror_names_codes_in_the_supervisor_sense(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(oak_supervisor_strerror(-EAGAIN), "restarting"));
+    assert_non_null(strstr(oak_supervisor_strerror(-EEXIST), "already_present"));
+    assert_non_null(strstr(oak_supervisor_strerror(-EALREADY), "already started"));
+    assert_non_null(strstr(oak_supervisor_strerror(-ENOSPC), "max_children"));
+    assert_non_null(strstr(oak_supervisor_strerror(-EOPNOTSUPP), "simple_one_for_one"));
+    assert_non_null(strstr(oak_supervisor_strerror(-EBUSY), "running"));
+    assert_non_null(strstr(oak_supervisor_strerror(-EPROTO), "not a supervisor"));
+    assert_string_equal(oak_supervisor_strerror(-ESRCH), oak_strerror(-ESRCH));
+    assert_string_equal(oak_supervisor_strerror(-ECONNRESET), oak_strerror(-ECONNRESET));
+    assert_non_null(oak_supervisor_strerror(-123456));
     assert_non_null(oak_strerror(0));
     assert_non_null(oak_strerror(-123456));
     assert_non_null(oak_strerror(123456));
@@ -219,6 +242,7 @@ int main(void)
         cmocka_unit_test(atoms_interned_from_many_threads_at_once_agree),
         cmocka_unit_test(atoms_live_across_runs),
         cmocka_unit_test(strerror_names_every_code),
+        cmocka_unit_test(supervisor_strerror_names_codes_in_the_supervisor_sense),
         cmocka_unit_test(pid_formats_as_erlang_prints_it),
         cmocka_unit_test(reason_formats_as_an_erlang_term),
     };

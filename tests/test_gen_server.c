@@ -297,7 +297,7 @@ static void body_names(void)
     srv cfg = {.val = 1};
     assert_int_equal(start_srv(cfg, OAK_GEN_LINK, A("named"), &p, NULL), 0);
     assert_int_equal(oak_whereis(A("named")), p);
-    assert_int_equal(start_srv(cfg, OAK_GEN_LINK, A("named"), &q, &why), -EEXIST);
+    assert_int_equal(start_srv(cfg, OAK_GEN_LINK, A("named"), &q, &why), -EALREADY);
     assert_int_equal(q, p);
     assert_int_equal(why.atom, A("already_started"));
     cfg.val = -2;

@@ -231,7 +231,7 @@ static void body_via(void *arg)
     oak_reason why;
     OT_CHECK_INT_EQ(oak_gen_server_start(&echo_cb, NULL, &o, &p, NULL), 0);
     OT_CHECK_UINT_EQ(oak_via_whereis(&via), p);
-    OT_CHECK_INT_EQ(oak_gen_server_start(&echo_cb, NULL, &o, &q, &why), -EEXIST);
+    OT_CHECK_INT_EQ(oak_gen_server_start(&echo_cb, NULL, &o, &q, &why), -EALREADY);
     OT_CHECK_UINT_EQ(q, p);
     OT_CHECK_ATOM_EQ(why.atom, A("already_started"));
     int rc;

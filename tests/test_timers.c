@@ -447,6 +447,60 @@ static void timed_receives_under_churn_never_end_early_or_hang(void **state)
     OT_RUN(churn_main, NULL);
 }
 
+/* ---- timeouts beyond the clock ------------------------------------------------------------ */
+
+/* Every timeout >= 0 is valid; those too long for the clock to hold as a
+ * deadline wait forever (no signed overflow, no early end). */
+static const int64_t huge_timeouts[] = {INT64_MAX / 1000, INT64_MAX / 1000000 + 1,
+                                        INT64_MAX / 2, INT64_MAX};
+
+static void huge_sleeper(void *arg)
+{
+    oak_sleep(*(const int64_t *)arg);
+    OT_FAIL("oak_sleep(%lld) returned", (long long)*(const int64_t *)arg);
+}
+
+static void huge_timeouts_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    for (size_t i = 0; i < sizeof huge_timeouts / sizeof *huge_timeouts; i++) {
+        int64_t t = huge_timeouts[i];
+        /* send_after: never fires, but can be cancelled. */
+        oak_ref far = oak_send_after(t, me, OT_TAG_STRAY, NULL, 0);
+        OT_CHECK_UINT_NE(far, 0);
+        /* receive: waits until a message comes. */
+        oak_ref near = oak_send_after(60, me, OT_TAG_DATA, NULL, 0);
+        int64_t t0 = ot_now_ns();
+        oak_msg *m = NULL;
+        OT_CHECK_INT_EQ(oak_receive(&m, t, NULL, NULL), 0);
+        OT_CHECK_INT_GE(ot_ms_since(t0), 50);
+        OT_CHECK_UINT_EQ(m->ref, near);
+        oak_msg_free(m);
+        /* receive_ref: the same. */
+        near = oak_send_after(60, me, OT_TAG_DATA, NULL, 0);
+        t0 = ot_now_ns();
+        OT_CHECK_INT_EQ(oak_receive_ref(&m, near, t), 0);
+        OT_CHECK_INT_GE(ot_ms_since(t0), 50);
+        oak_msg_free(m);
+        /* sleep: still asleep a while later. */
+        oak_ref mon;
+        oak_pid sleeper = OT_SPAWN_COPY_MONITOR(huge_sleeper, &t, 0, &mon);
+        OT_NO_MSG(OAK_TAG_DOWN, OT_SETTLE_MS);
+        OT_CHECK(oak_is_alive(sleeper));
+        OT_CHECK_INT_EQ(oak_exit_pid(sleeper, OAK_KILL), 0);
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(mon, OT_LONG_MS).reason, OAK_KILLED);
+        OT_NO_MSG(OT_TAG_STRAY, 0);
+        OT_CHECK_INT_GE(oak_cancel_timer(far), 0);
+    }
+}
+
+static void timeouts_too_long_for_the_clock_wait_forever(void **state)
+{
+    (void)state;
+    OT_RUN(huge_timeouts_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +518,7 @@ int main(void)
         cmocka_unit_test(receive_timeout_holds_while_other_messages_keep_waking_it),
         cmocka_unit_test(timed_receives_ended_by_messages_leave_no_timer_behind),
         cmocka_unit_test(timed_receives_under_churn_never_end_early_or_hang),
+        cmocka_unit_test(timeouts_too_long_for_the_clock_wait_forever),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

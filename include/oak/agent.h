@@ -36,6 +36,7 @@
  *   -ECONNRESET  the agent exited during the call; why holds its reason
  *                (a crashing function, {bad_return_value, X}, ...)
  *   -EDEADLK     the agent called itself (why: calling_self)
+ *   -EINVAL      a negative timeout_ms other than OAK_INFINITY
  * They must be called from a process and may block; oak_agent_cast() may be
  * called from any thread.
  */
@@ -88,7 +89,7 @@ typedef struct oak_agent_opts {
 
 /* Start an agent whose state is made by init(ctx, &state, arg, size) inside
  * the new process (the arg bytes are copied). opts may be NULL. Returns what
- * oak_gen_server_start() returns: 0 (pid stored), -EEXIST (name taken, *why
+ * oak_gen_server_start() returns: 0 (pid stored), -EALREADY (name taken, *why
  * {already_started, Pid}), -ECANCELED (init crashed with oak_agent_exit();
  * *why holds the reason: Elixir's {error, Reason}), ... Blocks until init
  * has run. Process context. */

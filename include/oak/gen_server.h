@@ -158,7 +158,10 @@ OAK_API void oak_gen_server_set_state(oak_gen_server *gs, void *state);
 
 /* Crash the server from inside a callback, as exit(Reason) in an Erlang
  * callback: the current callback is abandoned, terminate runs with the
- * reason, and the process exits with it. Called from init, the starter gets
+ * reason, and the process exits with it. The gen_server error report names
+ * {Reason,_} (OTP's {Reason, Stacktrace}); a reason whose detail is already
+ * "_" ({badarith,_}) is reported as it is. A {stop, R} result
+ * (OAK_GS_STOP) is reported as the bare R. Called from init, the starter gets
  * the error and terminate does not run. Never returns. Only from the server
  * process, inside a callback (it unwinds with longjmp to the server loop, so
  * the callback must not hold resources that a jump would leak). */
@@ -237,13 +240,17 @@ typedef struct oak_gen_server_opts {
  * Returns:
  *   0            started; the pid is in *pid
  *   OAK_IGNORED  init returned OAK_GS_IGNORE; the process exits `normal`
- *   -EEXIST      the name (or via name) is taken: *pid holds the owner and
- *                *why is {already_started, Pid}; init did not run
+ *   -EALREADY    the name (or via name) is taken: *pid holds the owner and
+ *                *why is {already_started, Pid}; init did not run (the same
+ *                code as oak_supervisor_start and start_child give for
+ *                {already_started, Pid})
  *   -ECANCELED   init failed: *why holds the reason ({error, Reason} in
  *                OTP). The process then exits with that reason, so a linked
  *                caller that does not trap exits dies too, as in OTP.
  *   -ETIMEDOUT   init took longer than timeout_ms; the process was killed
- *   -EINVAL      cb or cb->init NULL; -EAGAIN, -ENOMEM from oak_spawn
+ *   -EINVAL      cb or cb->init NULL, a negative timeout_ms other than
+ *                OAK_INFINITY, arg NULL with arg_size > 0, a bad via;
+ *                -EAGAIN, -ENOMEM from oak_spawn; -EPERM outside a process
  * pid and why may be NULL. Blocks until init has returned. */
 OAK_API int oak_gen_server_start(const oak_gen_server_callbacks *cb,
                                  void *arg, oak_gen_server_opts *opts,
@@ -264,7 +271,10 @@ OAK_API int oak_gen_server_start(const oak_gen_server_callbacks *cb,
  *   -ESRCH       no such process (OAK_NOPID, or dead) (why: noproc)
  *   -ECONNRESET  the server exited before replying; why holds its reason
  *   -EDEADLK     server is the caller itself (why: calling_self)
- *   -EINVAL      reply NULL; -EPERM outside a process
+ *   -EINVAL      reply NULL, req NULL with size > 0, a runtime tag
+ *                (OAK_TAG_EXIT, ...: the top bit set), a negative
+ *                timeout_ms other than OAK_INFINITY (as oak_send and
+ *                oak_receive); -EPERM outside a process
  * In OTP the caller exits with {Why, {gen_server, call, ...}}; in C the
  * caller decides (see docs/otp-differences.md). why may be NULL.
  * Blocks. To call a registered name, pass oak_whereis(name). */
@@ -288,7 +298,8 @@ OAK_API int oak_gen_server_reply(const oak_gen_from *from, uint64_t tag,
  * the caller waits up to timeout_ms for it to be gone. detail may be NULL.
  * Returns 0, -ESRCH (not alive), -ETIMEDOUT (still terminating after
  * timeout_ms; it goes on), -ECONNRESET (it exited with another reason, in
- * *why). Blocks. */
+ * *why), -EDEADLK (server is the caller: OTP's calling_self, in *why),
+ * -EPERM outside a process. A negative timeout_ms waits forever. Blocks. */
 OAK_API int oak_gen_server_stop(oak_pid server, oak_atom reason,
                                 const char *detail, int64_t timeout_ms,
                                 oak_reason *why);

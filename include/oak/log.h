@@ -23,7 +23,25 @@ typedef enum oak_log_level {
 } oak_log_level;
 
 /* An event: its level, a short kind ("crash_report", "supervisor_report",
- * "progress", ...) and the formatted line (no trailing newline). */
+ * "progress", ...) and the formatted line (no trailing newline).
+ *
+ * Every line the runtime and the behaviours log has one shape: key=value
+ * fields separated by one space, keys in [a-z_], values without spaces
+ * except the last field's (a reason or an error text), which runs to the end
+ * of the line. A report about a process starts with the process as OTP
+ * names it, its registered name where it has one, and then its pid:
+ *   crash_report       process=NAME pid=PID class=exit|error reason=R
+ *                      (a fault: class=error reason={sigsegv,"..."})
+ *   long_schedule      process=NAME pid=PID scheduler=N held_ms=MS
+ *   gen_server_report  server=NAME last_message=TAG reason=R (error);
+ *                      server=NAME event=cast_dropped|info_dropped ... (warning)
+ *   supervisor_report  supervisor=NAME context=C id=ID pid=PID action=A reason=R
+ *                      (context=unexpected_message: supervisor=NAME
+ *                      context=unexpected_message tag=TAG)
+ *   progress           supervisor=NAME event=started id=ID pid=PID
+ *   application_report application=APP event=started|exit ...
+ *   runtime            event=E ...
+ * where NAME is the registered name, or the pid when there is none. */
 typedef void (*oak_log_handler)(oak_log_level level, const char *kind,
                                 const char *line, void *ctx);
 

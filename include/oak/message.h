@@ -45,7 +45,8 @@ typedef struct oak_down {
  * tag to pid. Sending to a dead process is a silent no-op that returns 0, as
  * in Erlang. Returns 0, -EINVAL (pid 0, data NULL with size > 0, a runtime
  * tag), -ENOMEM. May yield after many sends (fairness). Any thread: from
- * outside a process the message's `from` is OAK_NOPID. */
+ * outside a process the message's `from` is OAK_NOPID. Outside a running
+ * runtime no process is alive and it returns -ESRCH. */
 OAK_API int oak_send(oak_pid to, uint64_t tag, const void *data, size_t size);
 
 /* The same, attaching a reference (e.g. the ref of a call being replied). */
@@ -93,8 +94,10 @@ typedef bool (*oak_match_fn)(const oak_msg *msg, void *arg);
  * for which match(msg, arg) is true (match NULL takes any message); messages
  * that do not match stay where they are, in order. Waits up to timeout_ms
  * (OAK_INFINITY: forever; 0: only looks). Stores the message in *msg.
- * Returns 0, -ETIMEDOUT, -EINVAL (msg NULL), -EPERM (not in a process, or in
- * a cleanup). May block. Exit signals that reach the caller while it waits
+ * Returns 0, -ETIMEDOUT, -EINVAL (msg NULL, or a negative timeout_ms other
+ * than OAK_INFINITY), -EPERM (not in a process, or in a cleanup). Every
+ * timeout >= 0 is valid; one too long for the clock (beyond about 146
+ * years) waits forever. May block. Exit signals that reach the caller while it waits
  * take effect here. */
 OAK_API int oak_receive(oak_msg **msg, int64_t timeout_ms, oak_match_fn match,
                         void *arg);
@@ -104,14 +107,16 @@ OAK_API int oak_receive(oak_msg **msg, int64_t timeout_ms, oak_match_fn match,
  * a long queue of other messages does not slow it down (Erlang's receive
  * marker): make ref with oak_make_ref() or oak_monitor() in this process
  * right before the send that causes the reply. Same returns as
- * oak_receive(). */
+ * oak_receive(), and -EINVAL for ref 0 (never a reference). */
 OAK_API int oak_receive_ref(oak_msg **msg, oak_ref ref, int64_t timeout_ms);
 
 /* Give a received message back to the runtime. NULL does nothing. */
 OAK_API void oak_msg_free(oak_msg *msg);
 
 /* A new unique reference. In a process it also marks the current end of the
- * mailbox for oak_receive_ref(). Any thread. */
+ * mailbox for oak_receive_ref(). Any thread inside a running runtime;
+ * outside one (before oak_run() or after it returned) it returns 0, which is
+ * never a reference. */
 OAK_API oak_ref oak_make_ref(void);
 
 /* Messages waiting in the caller's mailbox. */
@@ -120,13 +125,16 @@ OAK_API size_t oak_message_count(void);
 /* ---- timers -------------------------------------------------------------- */
 
 /* Suspend the caller for ms milliseconds (messages stay queued). Returns 0,
- * -EINVAL (negative ms other than OAK_INFINITY), -EPERM. */
+ * -EINVAL (negative ms other than OAK_INFINITY), -EPERM. A time too long
+ * for the clock sleeps forever, as OAK_INFINITY. */
 OAK_API int oak_sleep(int64_t ms);
 
 /* Send the message to `to` after ms milliseconds. The message carries the
  * timer's reference in its `ref` field. Returns the reference, or 0 on error
- * (ms < 0, pid 0, out of memory). The timer is not tied to the caller: it
- * fires even if the caller dies. Any thread inside a running runtime. */
+ * (ms < 0, pid 0, out of memory, outside a running runtime). The timer is
+ * not tied to the caller: it fires even if the caller dies. A delay too
+ * long for the clock never fires (it can be cancelled). Any thread inside a
+ * running runtime. */
 OAK_API oak_ref oak_send_after(int64_t ms, oak_pid to, uint64_t tag,
                                const void *data, size_t size);
 

@@ -86,7 +86,8 @@ OAK_API OAK_NORETURN void oak_exit_detail(oak_atom reason, const char *detail);
  *  - any other reason kills a process that does not trap exits, and
  *    becomes an EXIT message {'EXIT', Caller, Reason} in one that does.
  * Returns 0, also when pid is dead (as Erlang returns true), -EINVAL for
- * OAK_NOPID or a bad atom. Any thread (the sender is then OAK_NOPID). */
+ * OAK_NOPID or a bad atom. Any thread (the sender is then OAK_NOPID);
+ * outside a running runtime no process is alive and it returns -ESRCH. */
 OAK_API int oak_exit_pid(oak_pid pid, oak_atom reason);
 OAK_API int oak_exit_pid_detail(oak_pid pid, oak_atom reason,
                                 const char *detail);
@@ -103,7 +104,8 @@ OAK_API int oak_trap_exit(bool on);
  * If pid is not alive: a caller that traps exits gets the message
  * {'EXIT', pid, noproc} and 0 is returned; otherwise -ESRCH is returned and
  * the caller goes on (as Erlang's link/1 raising noproc). Linking to self is
- * a no-op. */
+ * a no-op. OAK_NOPID is no pid: -EINVAL (Erlang's badarg). -ENOMEM,
+ * -EPERM outside a process. */
 OAK_API int oak_link(oak_pid pid);
 
 /* Remove the link between the caller and pid, if any. Once this returns, no
@@ -118,7 +120,9 @@ OAK_API oak_ref oak_monitor(oak_pid pid);
 
 /* Monitor the process registered under `name`; the DOWN payload carries the
  * name and `from` is the pid that was registered (OAK_NOPID if none was, and
- * the reason is then `noproc`). */
+ * the reason is then `noproc`). A name that is not an atom (0, or no atom
+ * value) is Erlang's badarg: it returns 0, and no DOWN comes. Returns 0
+ * outside a process too. */
 OAK_API oak_ref oak_monitor_name(oak_atom name);
 
 /* ---- aliases (as Erlang's alias/0, unalias/1 and monitor's alias
@@ -153,8 +157,9 @@ OAK_API int oak_demonitor(oak_ref ref, unsigned flags);
 
 /* Register pid under name. A process has at most one name.
  * Returns 0, -EEXIST (name taken), -EBUSY (pid already has a name), -ESRCH
- * (pid not alive), -EINVAL (bad atom or the name `undefined`). A name is
- * released when its process dies. Any thread. */
+ * (pid not alive, or outside a running runtime), -EINVAL (bad atom, the
+ * name `undefined`, or pid OAK_NOPID, which is no pid). A name is released
+ * when its process dies. Any thread. */
 OAK_API int oak_register(oak_atom name, oak_pid pid);
 
 /* Remove a name. Returns 0 or -ENOENT. Any thread. */

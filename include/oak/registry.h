@@ -46,7 +46,7 @@ typedef struct oak_registry_def {
 } oak_registry_def;
 
 /* Start a registry (flags: OAK_GEN_LINK or 0). Returns
- * oak_gen_server_start()'s results: 0, -EEXIST (the name is taken), -EINVAL
+ * oak_gen_server_start()'s results: 0, -EALREADY (the name is taken), -EINVAL
  * (no name, bad keys). Process context. */
 OAK_API int oak_registry_start(const oak_registry_def *def, unsigned flags,
                                oak_pid *pid, oak_reason *why);

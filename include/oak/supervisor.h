@@ -19,11 +19,31 @@
  *   -EOPNOTSUPP   {error, simple_one_for_one}
  *   -ENOSPC       {error, max_children} (DynamicSupervisor)
  *   -EINVAL       {error, SpecError}: *why is the validation error, e.g.
- *                 {invalid_shutdown, -5}
+ *                 {invalid_shutdown, -5}; also a spec with arg NULL and
+ *                 arg_size > 0 ({invalid_arg, Size}, an oak error)
  *   -ECANCELED    the child's start failed: *why is the reason
+ *   -EPROTO       sup is a process that answered, but is no supervisor
+ *                 (e.g. a plain gen_server): nothing is stored
  *   -ESRCH, ...   the supervisor itself is gone (as oak_gen_server_call)
  * Each takes an optional oak_reason *why. They are calls to the supervisor
  * process (timeout infinity): process context, may block.
+ * oak_supervisor_strerror() gives the text of each code in this sense.
+ *
+ * Zero means "default". The structs below are meant to be
+ * zero-initialised: a field left 0 takes OTP's default (period 0 = 5 s,
+ * shutdown 0 = 5000 ms for a worker and infinity for a supervisor, restart
+ * 0 = permanent, type 0 = worker, strategy 0 = one_for_one). So OTP's
+ * invalid values period 0 and shutdown -1 cannot be expressed (oak's -1 is
+ * OAK_INFINITY); see docs/otp-differences.md.
+ *
+ * Out-of-range values. An enum field holding a value outside its enum is
+ * rejected with -EINVAL, and *why holds OTP's error with the number as
+ * given: strategy {supervisor_data, {invalid_strategy, N}}, auto_shutdown
+ * {supervisor_data, {invalid_auto_shutdown, N}}, restart
+ * {invalid_restart_type, N}, child type {invalid_child_type, N} (the
+ * last two as oak_supervisor_start's {start_spec, E}, or as start_child's
+ * {error, E}). oak_supervisor_check_childspecs' auto_shutdown argument
+ * out of range is {badarg, N}.
  */
 #ifndef OAK_SUPERVISOR_H
 #define OAK_SUPERVISOR_H
@@ -54,6 +74,10 @@ typedef enum oak_restart {
 typedef enum oak_child_type { OAK_WORKER = 0, OAK_SUPERVISOR = 1 } oak_child_type;
 
 typedef enum oak_auto_shutdown {
+    /* Only for oak_supervisor_check_childspecs(): OTP's check_childspecs/1,
+     * where auto_shutdown is undefined and a significant child is checked
+     * only against restart permanent. */
+    OAK_AUTO_SHUTDOWN_UNDEFINED = -1,
     OAK_AUTO_SHUTDOWN_NEVER = 0,
     OAK_ANY_SIGNIFICANT = 1,
     OAK_ALL_SIGNIFICANT = 2,
@@ -165,7 +189,8 @@ typedef struct oak_supervisor_def {
 /* Start a supervisor and its children; returns once they have all started.
  * def must stay valid while the supervisor may be (re)started: for a child
  * supervisor, give it static storage. flags: OAK_GEN_LINK or 0.
- * Returns 0 (pid stored), OAK_IGNORED, -EEXIST ({already_started, Pid}),
+ * Returns 0 (pid stored), OAK_IGNORED, -EALREADY ({already_started, Pid}:
+ * the name is taken; the owner's pid stored),
  * -ECANCELED with *why e.g. {shutdown,{failed_to_start_child,Id,R}},
  * {supervisor_data,{invalid_intensity,-1}}, {start_spec,E},
  * {bad_start_spec,N}. Process context; blocks. */
@@ -177,22 +202,35 @@ OAK_API int oak_supervisor_start(const oak_supervisor_def *def, unsigned flags,
 OAK_API int oak_supervisor_start_fn(const oak_child_args *args, oak_pid *pid,
                                     oak_reason *why);
 
-/* Check specs as supervisor:check_childspecs/2 does. Returns 0 or -EINVAL
- * with the first error in *why. Any thread. */
+/* Check specs as supervisor:check_childspecs/2 does, or as
+ * check_childspecs/1 with auto_shutdown OAK_AUTO_SHUTDOWN_UNDEFINED.
+ * Returns 0 or -EINVAL with the first error in *why: {badarg, N} for an
+ * auto_shutdown outside the enum (checked before any spec), {badarg} for
+ * specs NULL with count > 0, then the spec errors in OTP's order of checks.
+ * Does not block. Any thread. */
 OAK_API int oak_supervisor_check_childspecs(const oak_child_spec *specs,
                                             size_t count,
                                             oak_auto_shutdown auto_shutdown,
                                             oak_reason *why);
 
-/* Add and start a child (not for simple_one_for_one). */
+/* Add and start a child (not for simple_one_for_one). Returns 0 (pid
+ * stored), OAK_IGNORED, -EALREADY (a child with that id is running: its pid
+ * stored, *why {already_started, Pid}), -EEXIST (already_present), -ENOSPC,
+ * -EINVAL, -ECANCELED, -EPROTO, or a call error; see the table above.
+ * Process context; blocks. */
 OAK_API int oak_supervisor_start_child(oak_pid sup, const oak_child_spec *spec,
                                        oak_pid *pid, oak_reason *why);
 
-/* simple_one_for_one: start a child from the template with extra bytes. */
+/* simple_one_for_one: start a child from the template with extra bytes
+ * (-EINVAL for extra NULL with extra_size > 0). Returns as start_child.
+ * Process context; blocks. */
 OAK_API int oak_supervisor_start_child_args(oak_pid sup, const void *extra,
                                             size_t extra_size, oak_pid *pid,
                                             oak_reason *why);
 
+/* terminate_child / restart_child / delete_child: results as in the table
+ * above (0, -ENOENT, -EBUSY, -EAGAIN, -EOPNOTSUPP, -ECANCELED, -EPROTO, or
+ * a call error). Process context; block. */
 OAK_API int oak_supervisor_terminate_child(oak_pid sup, oak_atom id);
 /* For simple_one_for_one and dynamic supervisors. */
 OAK_API int oak_supervisor_terminate_child_pid(oak_pid sup, oak_pid child);
@@ -214,18 +252,24 @@ typedef struct oak_child_info {
 } oak_child_info;
 
 /* Children in OTP's order (last started first). Fills up to max entries and
- * returns how many children there are (which may be more than max). */
+ * returns how many children there are (which may be more than max), or a
+ * negative code (-EPROTO: not a supervisor; a call error), leaving out
+ * untouched. Process context; blocks. */
 OAK_API int oak_supervisor_which_children(oak_pid sup, oak_child_info *out,
                                           size_t max);
 
 typedef struct oak_child_counts {
     size_t specs, active, supervisors, workers;
 } oak_child_counts;
+/* Returns 0 with *out filled (out may be NULL), or a negative code as
+ * which_children. Process context; blocks. */
 OAK_API int oak_supervisor_count_children(oak_pid sup, oak_child_counts *out);
 
 /* The spec of child id (or, with the _pid form, of the child pid's
  * template/spec), defaults filled in. The spec's arg points into *holder,
- * a message to free with oak_msg_free() when done. */
+ * a message to free with oak_msg_free() when done. Returns 0, -ENOENT,
+ * -EINVAL (out or holder NULL), -EPROTO, or a call error. Process context;
+ * blocks. */
 OAK_API int oak_supervisor_get_childspec(oak_pid sup, oak_atom id,
                                          oak_child_spec *out,
                                          oak_msg **holder);
@@ -234,9 +278,14 @@ OAK_API int oak_supervisor_get_childspec_pid(oak_pid sup, oak_pid child,
                                              oak_msg **holder);
 
 /* Stop a supervisor as gen_server:stop (reason normal; children stopped in
- * reverse order). Returns 0 or an oak_gen_server_stop() error. */
+ * reverse order). Returns 0 or an oak_gen_server_stop() error. Process
+ * context; blocks. */
 OAK_API int oak_supervisor_stop(oak_pid sup);
 
+/* The text of a code returned by the functions of this header, in the
+ * sense in which they return it (e.g. -EAGAIN "child is restarting", where
+ * oak_strerror() says "process limit reached"). Never NULL. Any thread. */
+OAK_API const char *oak_supervisor_strerror(int err);
 #ifdef __cplusplus
 }
 #endif

@@ -93,7 +93,11 @@ OAK_API oak_atom oak_atom_from_n(const char *name, size_t len);
 OAK_API const char *oak_atom_name(oak_atom a);
 
 /* A short text for an error code returned by oak (e.g. -ESRCH gives "no such
- * process"). Never NULL. */
+ * process"), in the sense in which the runtime and gen_server return it:
+ * every code the headers document has its own text. The supervisor admin
+ * calls give some codes another sense (-EAGAIN: a child is restarting,
+ * -EEXIST: already_present): name those with oak_supervisor_strerror().
+ * Never NULL. Any thread. */
 OAK_API const char *oak_strerror(int err);
 
 /* Write pid as Erlang prints it, "<0.SLOT.GEN>", NUL-terminated, into buf.

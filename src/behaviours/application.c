@@ -209,9 +209,12 @@ static void master_main(void *p)
             oak_reason_str(&why, reason, sizeof reason);
         else if (r < 0)
             snprintf(reason, sizeof reason, "%s", oak_strerror(r));
-        else /* ignore, or no pid: OTP's bad_return */
-            snprintf(reason, sizeof reason, "{bad_return,%s}",
-                     r == OAK_IGNORED ? "ignore" : "undefined");
+        else if (r == OAK_IGNORED)
+            snprintf(reason, sizeof reason, "{bad_return,ignore}");
+        else if (r > 0) /* a code the callback may not return, kept as OTP keeps X */
+            snprintf(reason, sizeof reason, "{bad_return,%d}", r);
+        else /* 0 without a pid: OTP's bad_return of {ok, undefined} */
+            snprintf(reason, sizeof reason, "{bad_return,undefined}");
         report_exit(app, reason);
         snprintf(d, sizeof d, "%s,%s", app->name, reason);
         oak_exit_detail(oak_atom_from("application_start_failure"), d);

@@ -46,6 +46,8 @@ static const char *const batom_names[OAK__A_COUNT] = {
     [OAK__A_REACHED_MAX] = "reached_max_restart_intensity",
     [OAK__A_TRY_AGAIN] = "$try_again_restart",
     [OAK__A_SUP_CALL] = "$sup_call",
+    [OAK__A_SUP_REPLY] = "$sup_reply",
+    [OAK__A_SUP_DATA] = "$sup_data",
     [OAK__A_RESTART_TIMER] = "$restart_timer",
     [OAK__A_NOREPLY_EXIT] = "noreply_exit",
 };
@@ -196,6 +198,7 @@ struct oak_gen_server {
 
     /* Result of the current callback. */
     oak_reason *stop;    /* OAK_GS_STOP / oak_gen_server_exit() reason */
+    bool crashed;        /* stop comes from oak_gen_server_exit() */
     int64_t timeout;     /* inactivity timeout after this callback */
     bool hibernate;      /* hibernate after this callback */
     bool has_reply;
@@ -290,6 +293,7 @@ void oak_gen_server_exit(oak_gen_server *gs, oak_atom reason,
                          const char *detail)
 {
     oak_reason_set(gs->stop, reason ? reason : OAK_NORMAL, detail);
+    gs->crashed = true;
     longjmp(*gs->jump, 1);
 }
 
@@ -364,17 +368,28 @@ static void log_crash(oak_gen_server *gs, const oak_reason *why)
     if (!oak_log_enabled(OAK_LOG_ERROR))
         return;
     char who[64], reason[OAK_REASON_DETAIL_MAX + 300], last[80];
+    char reported[sizeof reason + 8];
     oak__who(gs->self, who, sizeof who);
     oak_reason_str(why, reason, sizeof reason);
+    /* A callback that crashed is reported with its stack, as OTP's
+     * {Reason, Stacktrace}: {Reason,_}. A reason that is already of that
+     * shape ({badarith,_}, {function_clause,_}) has its stack. terminate,
+     * the exit and the crash report get the bare reason. */
+    if (gs->crashed && strcmp(why->detail, "_") != 0)
+        snprintf(reported, sizeof reported, "{%s,_}", reason);
+    else
+        snprintf(reported, sizeof reported, "%s", reason);
     const char *t = gs->last_tag < (1u << 31) ? oak_atom_name((oak_atom)gs->last_tag) : NULL;
     if (t)
         snprintf(last, sizeof last, "%s", t);
     else
         snprintf(last, sizeof last, "%llu", (unsigned long long)gs->last_tag);
     oak_log(OAK_LOG_ERROR, "gen_server_report",
-            "server=%s last_message=%s reason=%s", who, last, reason);
-    oak_log(OAK_LOG_ERROR, "crash_report", "process=%s class=exit reason=%s",
-            who, reason);
+            "server=%s last_message=%s reason=%s", who, last, reported);
+    char p[40];
+    oak_pid_format(gs->self, p, sizeof p);
+    oak_log(OAK_LOG_ERROR, "crash_report", "process=%s pid=%s class=exit reason=%s",
+            who, p, reason);
 }
 
 /* Run terminate, send the pending reply (if from is given), log, exit. */
@@ -467,8 +482,10 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
         } else if (cb->handle_cast) {
             finish(gs, cb->handle_cast(gs, gs->state, &req), NULL);
         } else {
+            char who[64];
             oak_log(OAK_LOG_WARNING, "gen_server_report",
-                    "cast dropped: no handle_cast");
+                    "server=%s event=cast_dropped cause=no_handle_cast tag=%llu",
+                    oak__who(gs->self, who, sizeof who), (unsigned long long)req.tag);
         }
         return;
     }
@@ -488,9 +505,10 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
     if (cb->handle_info) {
         finish(gs, cb->handle_info(gs, gs->state, m), NULL);
     } else {
+        char who[64];
         oak_log(OAK_LOG_WARNING, "gen_server_report",
-                "unexpected message dropped: no handle_info (tag %llu)",
-                (unsigned long long)m->tag);
+                "server=%s event=info_dropped cause=no_handle_info tag=%llu",
+                oak__who(gs->self, who, sizeof who), (unsigned long long)m->tag);
     }
 }
 
@@ -687,6 +705,9 @@ int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
         *pid_out = OAK_NOPID;
     if (!cb || !cb->init)
         return -EINVAL;
+    if (opts && ((opts->timeout_ms < 0 && opts->timeout_ms != OAK_INFINITY) ||
+                 (opts->arg_size && !arg)))
+        return -EINVAL;
     if (opts && opts->via &&
         (!opts->via->ops || !opts->via->ops->register_name || opts->name ||
          opts->via->key_size > OAK_VIA_KEY_MAX))
@@ -776,7 +797,7 @@ int oak_gen_server_start(const oak_gen_server_callbacks *cb, void *arg,
         oak_reason_set(why, oak__batom(OAK__A_ALREADY_STARTED), p);
         if (pid_out)
             *pid_out = a->pid;
-        result = -EEXIST;
+        result = -EALREADY;
         break;
     }
     default:
@@ -834,7 +855,8 @@ int oak_gen_server_call(oak_pid server, uint64_t tag, const void *req,
     if (!why)
         why = &dummy;
     reason_bare(why, OAK_ATOM_NONE);
-    if (!reply || (size && !req))
+    if (!reply || (size && !req) || (tag >> 63) ||
+        (timeout_ms < 0 && timeout_ms != OAK_INFINITY))
         return -EINVAL;
     *reply = NULL;
     oak_pid self = oak_self();
@@ -848,8 +870,6 @@ int oak_gen_server_call(oak_pid server, uint64_t tag, const void *req,
         oak_reason_set(why, oak__batom(OAK__A_CALLING_SELF), NULL);
         return -EDEADLK;
     }
-    if (timeout_ms < 0)
-        timeout_ms = OAK_INFINITY;
 
     /* The request's ref is a monitor of the server, the receive marker
      * and an alias for the reply. */
@@ -895,6 +915,10 @@ int oak_gen_server_stop(oak_pid server, oak_atom reason, const char *detail,
     if (server == OAK_NOPID) {
         oak_reason_set(why, OAK_NOPROC, NULL);
         return -ESRCH;
+    }
+    if (server == oak_self()) {
+        oak_reason_set(why, oak__batom(OAK__A_CALLING_SELF), NULL);
+        return -EDEADLK;
     }
     if (timeout_ms < 0)
         timeout_ms = OAK_INFINITY;

@@ -23,6 +23,8 @@ enum oak__batom_id {
     OAK__A_REACHED_MAX,   /* reached_max_restart_intensity */
     OAK__A_TRY_AGAIN,     /* '$try_again_restart' */
     OAK__A_SUP_CALL,      /* '$sup_call' admin requests */
+    OAK__A_SUP_REPLY,     /* '$sup_reply' an admin call's result code */
+    OAK__A_SUP_DATA,      /* '$sup_data' an admin call's data (children, spec) */
     OAK__A_RESTART_TIMER, /* '$restart_timer' backoff timer */
     OAK__A_NOREPLY_EXIT,
     OAK__A_COUNT

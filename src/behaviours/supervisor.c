@@ -30,6 +30,8 @@ typedef struct child {
     oak_child_spec spec; /* spec.arg points to owned bytes when arg_size > 0 */
     uint64_t key;        /* unique in this supervisor: names it in messages */
     oak_pid pid;         /* OAK_NOPID unless running */
+    oak_pid last_pid;    /* the pid it had when it last exited: the
+                          * DynamicSupervisor's reports name it so */
     bool restarting;
     void *extra;         /* simple_one_for_one: start_child's bytes (owned) */
     size_t extra_size;
@@ -113,23 +115,30 @@ static bool is_dyn_flavour(const sup *s)
 
 /* ---- reports ----------------------------------------------------------------- */
 
-static void offender(const sup *s, const child_rec *c, oak_pid pid, char *buf,
-                     size_t size)
+/* How a report names child c: by id, or for a DynamicSupervisor by pid, as
+ * {restarting, Pid} while a restart of the child is being retried (Pid is
+ * the one it had before it exited). */
+static void offender(const sup *s, const child_rec *c, oak_pid pid, bool restarting,
+                     char *buf, size_t size)
 {
-    if (is_dyn_flavour(s))
-        oak_pid_format(pid, buf, size);
-    else
+    char p[40];
+    oak_pid_format(pid, p, sizeof p);
+    if (!is_dyn_flavour(s))
         snprintf(buf, size, "%s", aname(c->spec.id));
+    else if (restarting)
+        snprintf(buf, size, "{restarting,%s}", p);
+    else
+        snprintf(buf, size, "%s", p);
 }
 
-static void report(const sup *s, const char *ctx, const child_rec *c, oak_pid pid,
-                   const oak_reason *why, const char *action)
+static void report_as(const sup *s, const char *ctx, const child_rec *c, oak_pid pid,
+                      bool restarting, const oak_reason *why, const char *action)
 {
     if (!oak_log_enabled(OAK_LOG_ERROR))
         return;
-    char who[64], id[64], p[40], r[OAK_REASON_DETAIL_MAX + 300];
+    char who[64], id[80], p[40], r[OAK_REASON_DETAIL_MAX + 300];
     oak__who(s->self, who, sizeof who);
-    offender(s, c, pid, id, sizeof id);
+    offender(s, c, pid, restarting, id, sizeof id);
     oak_pid_format(pid, p, sizeof p);
     oak_reason_str(why, r, sizeof r);
     oak_log(OAK_LOG_ERROR, "supervisor_report",
@@ -137,15 +146,21 @@ static void report(const sup *s, const char *ctx, const child_rec *c, oak_pid pi
             ctx, id, pid ? p : "undefined", action, r);
 }
 
+static void report(const sup *s, const char *ctx, const child_rec *c, oak_pid pid,
+                   const oak_reason *why, const char *action)
+{
+    report_as(s, ctx, c, pid, false, why, action);
+}
+
 static void report_progress(const sup *s, const child_rec *c)
 {
     if (!oak_log_enabled(OAK_LOG_INFO))
         return;
-    char who[64], id[64], p[40];
+    char who[64], id[80], p[40];
     oak__who(s->self, who, sizeof who);
-    offender(s, c, c->pid, id, sizeof id);
+    offender(s, c, c->pid, false, id, sizeof id);
     oak_pid_format(c->pid, p, sizeof p);
-    oak_log(OAK_LOG_INFO, "progress", "supervisor=%s started id=%s pid=%s",
+    oak_log(OAK_LOG_INFO, "progress", "supervisor=%s event=started id=%s pid=%s",
             who, id, p);
 }
 
@@ -178,6 +193,8 @@ static int check_spec(const oak_child_spec *c, oak_auto_shutdown as, bool dyn,
         set_why(why, "invalid_mfa", "%s", c->name);
     else if (!c->start)
         set_why(why, "missing_start", NULL);
+    else if (c->arg_size && !c->arg)
+        set_why(why, "invalid_arg", "%zu", c->arg_size);
     else if ((unsigned)c->restart > OAK_TEMPORARY)
         set_why(why, "invalid_restart_type", "%d", (int)c->restart);
     else if (c->significant && as == OAK_AUTO_SHUTDOWN_NEVER)
@@ -211,6 +228,10 @@ int oak_supervisor_check_childspecs(const oak_child_spec *specs, size_t count,
     if (!why)
         why = &dummy;
     oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    if ((int)as < (int)OAK_AUTO_SHUTDOWN_UNDEFINED || (int)as > (int)OAK_ALL_SIGNIFICANT) {
+        set_why(why, "badarg", "%d", (int)as);
+        return -EINVAL;
+    }
     if (count && !specs) {
         set_why(why, "badarg", NULL);
         return -EINVAL;
@@ -599,7 +620,7 @@ static void restart_single(sup *s, size_t i)
     if (r < 0) {
         c->pid = OAK_NOPID;
         c->restarting = true;
-        report(s, "start_error", c, OAK_NOPID, &why, "retry");
+        report_as(s, "start_error", c, c->last_pid, true, &why, "retry");
         try_again(s, c);
     }
 }
@@ -612,7 +633,7 @@ static bool restart(sup *s, size_t i)
     if (!add_restart(s)) {
         oak_reason r;
         oak_reason_set(&r, oak__batom(OAK__A_REACHED_MAX), NULL);
-        report(s, "shutdown", c, OAK_NOPID, &r, "shutdown");
+        report_as(s, "shutdown", c, c->last_pid, c->restarting, &r, "shutdown");
         c->pid = OAK_NOPID;
         c->restarting = false;
         if (c->spec.restart == OAK_TEMPORARY || s->dynamic)
@@ -675,6 +696,7 @@ static bool child_exited(sup *s, size_t i, const oak_reason *r)
 {
     child_rec *c = &s->v[i];
     oak_pid pid = c->pid;
+    c->last_pid = pid;
     bool clean = oak_reason_is_clean(r->atom, oak_reason_detail(r));
     if (c->spec.restart == OAK_PERMANENT ||
         (c->spec.restart == OAK_TRANSIENT && !clean)) {
@@ -714,6 +736,11 @@ typedef struct sup_req {
     _Alignas(16) unsigned char bytes[];
 } sup_req;
 
+/* Every admin request is a call with tag '$sup_call' and a sup_req. The
+ * answer is tagged: '$sup_reply' carries a sup_rep (a result code), and
+ * '$sup_data' the data of which_children, count_children and
+ * get_childspec. The callers check tag and size, so a process that is no
+ * supervisor cannot make them read its reply as theirs (-EPROTO). */
 typedef struct sup_rep {
     int32_t code;
     oak_pid pid;
@@ -728,7 +755,7 @@ static void reply_rep(sup *s, int code, oak_pid pid, const oak_reason *why)
     rep.pid = pid;
     if (why)
         rep.why = *why;
-    oak_gen_server_set_reply(s->gs, 0, &rep, sizeof rep);
+    oak_gen_server_set_reply(s->gs, oak__batom(OAK__A_SUP_REPLY), &rep, sizeof rep);
 }
 
 static void handle_start_child(sup *s, const oak_child_spec *spec)
@@ -906,7 +933,7 @@ static void handle_which(sup *s)
                                              : OAK_CHILD_UNDEFINED;
         v[k].type = c->spec.type;
     }
-    oak_gen_server_set_reply(s->gs, 0, v, n * sizeof *v);
+    oak_gen_server_set_reply(s->gs, oak__batom(OAK__A_SUP_DATA), v, n * sizeof *v);
     oak_free(v);
 }
 
@@ -925,7 +952,7 @@ static void handle_count(sup *s)
     k.specs = s->flags.strategy == OAK_SIMPLE_ONE_FOR_ONE ? 1 : s->n;
     if (is_dyn_flavour(s))
         k.specs = s->n; /* Elixir: every child, restarting ones included */
-    oak_gen_server_set_reply(s->gs, 0, &k, sizeof k);
+    oak_gen_server_set_reply(s->gs, oak__batom(OAK__A_SUP_DATA), &k, sizeof k);
 }
 
 static void handle_get_childspec(sup *s, const sup_req *q)
@@ -952,14 +979,16 @@ static void handle_get_childspec(sup *s, const sup_req *q)
     }
     size_t total = sizeof(sup_req) + c->spec.arg_size;
     sup_req *out = oak_alloc(total);
-    if (!out)
+    if (!out) {
+        reply_rep(s, -ENOMEM, OAK_NOPID, NULL);
         return;
+    }
     memset(out, 0, sizeof *out);
     out->spec = c->spec;
     out->spec.shutdown = child_shutdown(&c->spec);
     if (c->spec.arg_size)
         memcpy(out->bytes, c->spec.arg, c->spec.arg_size);
-    oak_gen_server_set_reply(s->gs, 1, out, total);
+    oak_gen_server_set_reply(s->gs, oak__batom(OAK__A_SUP_DATA), out, total);
     oak_free(out);
 }
 
@@ -1055,9 +1084,11 @@ static int sup_init(oak_gen_server *gs, void *arg, void **state)
     return OAK_GS_OK;
 }
 
+/* A request that is no supervisor's: OTP's supervisor has no clause for it
+ * and exits {function_clause, Stacktrace}, which oak writes {function_clause,_}. */
 static int stop_function_clause(oak_gen_server *gs)
 {
-    oak_gen_server_set_stop(gs, oak_atom_from("function_clause"), NULL);
+    oak_gen_server_set_stop(gs, oak_atom_from("function_clause"), "_");
     return OAK_GS_STOP;
 }
 
@@ -1192,33 +1223,50 @@ int oak_supervisor_start_fn(const oak_child_args *args, oak_pid *pid,
 
 /* ---- client side ------------------------------------------------------------------------ */
 
+/* Take a result-code reply: its code (with pid and why), or -EPROTO when
+ * m is no supervisor's reply. Frees m. */
+static int take_rep(oak_msg *m, oak_pid *pid, oak_reason *why)
+{
+    int r = -EPROTO;
+    if (why)
+        oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    if (m->tag == oak__batom(OAK__A_SUP_REPLY) && m->size == sizeof(sup_rep)) {
+        const sup_rep *rep = m->data;
+        r = rep->code;
+        if (pid)
+            *pid = rep->pid;
+        if (why)
+            *why = rep->why;
+    }
+    oak_msg_free(m);
+    return r;
+}
+
+/* Make an admin call whose answer is data. Returns 0 with the data reply
+ * in *m, the supervisor's error code, a call error, or -EPROTO when the
+ * answer is no supervisor's (sup_pid is some other gen_server). */
 static int sup_call_raw(oak_pid sup_pid, const sup_req *q, size_t size,
                         oak_msg **m, oak_reason *why)
 {
-    return oak_gen_server_call(sup_pid, oak__batom(OAK__A_SUP_CALL), q, size, m,
-                               OAK_INFINITY, why);
+    int r = oak_gen_server_call(sup_pid, oak__batom(OAK__A_SUP_CALL), q, size, m,
+                                OAK_INFINITY, why);
+    if (r < 0 || (*m)->tag == oak__batom(OAK__A_SUP_DATA))
+        return r;
+    r = take_rep(*m, NULL, why);
+    *m = NULL;
+    return r < 0 ? r : -EPROTO; /* data calls succeed with data */
 }
 
+/* An admin call answered by a result code (and a pid). */
 static int simple_call(oak_pid sup_pid, sup_req *q, size_t size, oak_pid *pid,
                        oak_reason *why)
 {
     oak_msg *m = NULL;
-    oak_reason dummy;
-    if (!why)
-        why = &dummy;
-    int r = sup_call_raw(sup_pid, q, size, &m, why);
+    int r = oak_gen_server_call(sup_pid, oak__batom(OAK__A_SUP_CALL), q, size, &m,
+                                OAK_INFINITY, why);
     if (r < 0)
         return r;
-    const sup_rep *rep = m->data;
-    r = rep->code;
-    if (pid)
-        *pid = rep->pid;
-    if (m->size >= sizeof *rep)
-        *why = rep->why;
-    else
-        oak_reason_set(why, OAK_ATOM_NONE, NULL);
-    oak_msg_free(m);
-    return r;
+    return take_rep(m, pid, why);
 }
 
 int oak_supervisor_start_child(oak_pid sup_pid, const oak_child_spec *spec,
@@ -1226,6 +1274,10 @@ int oak_supervisor_start_child(oak_pid sup_pid, const oak_child_spec *spec,
 {
     if (!spec)
         return -EINVAL;
+    if (spec->arg_size && !spec->arg) {
+        set_why(why, "invalid_arg", "%zu", spec->arg_size);
+        return -EINVAL;
+    }
     size_t total = sizeof(sup_req) + spec->arg_size;
     sup_req *q = calloc(1, total);
     if (!q)
@@ -1243,6 +1295,8 @@ int oak_supervisor_start_child_args(oak_pid sup_pid, const void *extra,
                                     size_t extra_size, oak_pid *pid,
                                     oak_reason *why)
 {
+    if (extra_size && !extra)
+        return -EINVAL;
     size_t total = sizeof(sup_req) + extra_size;
     sup_req *q = calloc(1, total);
     if (!q)
@@ -1308,8 +1362,12 @@ int oak_supervisor_which_children(oak_pid sup_pid, oak_child_info *out,
 {
     oak_msg *m;
     int r = id_query(sup_pid, OP_WHICH_CHILDREN, 0, 0, &m);
-    if (r < 0)
+    if (r != 0)
         return r;
+    if (m->size % sizeof(oak_child_info)) {
+        oak_msg_free(m);
+        return -EPROTO;
+    }
     size_t n = m->size / sizeof(oak_child_info);
     if (out)
         memcpy(out, m->data, (n < max ? n : max) * sizeof *out);
@@ -1321,12 +1379,14 @@ int oak_supervisor_count_children(oak_pid sup_pid, oak_child_counts *out)
 {
     oak_msg *m;
     int r = id_query(sup_pid, OP_COUNT_CHILDREN, 0, 0, &m);
-    if (r < 0)
+    if (r != 0)
         return r;
-    if (out && m->size == sizeof *out)
+    if (m->size != sizeof *out)
+        r = -EPROTO;
+    else if (out)
         memcpy(out, m->data, sizeof *out);
     oak_msg_free(m);
-    return 0;
+    return r;
 }
 
 static int get_spec(oak_pid sup_pid, int op, oak_atom id, oak_pid child,
@@ -1337,13 +1397,13 @@ static int get_spec(oak_pid sup_pid, int op, oak_atom id, oak_pid child,
     *holder = NULL;
     oak_msg *m;
     int r = id_query(sup_pid, op, id, child, &m);
-    if (r < 0)
+    if (r != 0)
         return r;
-    if (m->tag != 1) {
-        oak_msg_free(m);
-        return -ENOENT;
-    }
     sup_req *rep = m->data;
+    if (m->size < sizeof *rep || m->size != sizeof *rep + rep->spec.arg_size) {
+        oak_msg_free(m);
+        return -EPROTO;
+    }
     *out = rep->spec;
     out->arg = rep->spec.arg_size ? rep->bytes : rep->spec.arg;
     *holder = m;
@@ -1365,4 +1425,22 @@ int oak_supervisor_get_childspec_pid(oak_pid sup_pid, oak_pid child,
 int oak_supervisor_stop(oak_pid sup_pid)
 {
     return oak_gen_server_stop(sup_pid, OAK_NORMAL, NULL, OAK_INFINITY, NULL);
+}
+
+const char *oak_supervisor_strerror(int err)
+{
+    switch (err) {
+    case OAK_IGNORED: return "ignored (ok, undefined)";
+    case -ENOENT: return "no such child (not_found)";
+    case -EBUSY: return "child is running";
+    case -EAGAIN: return "child is restarting";
+    case -EALREADY: return "already started";
+    case -EEXIST: return "child spec already present (already_present)";
+    case -EOPNOTSUPP: return "not for a simple_one_for_one supervisor";
+    case -ENOSPC: return "max_children reached";
+    case -EINVAL: return "invalid child spec or argument";
+    case -ECANCELED: return "start failed";
+    case -EPROTO: return "not a supervisor";
+    default: return oak_strerror(err);
+    }
 }

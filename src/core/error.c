@@ -3,8 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/error.h"
+
 #include "core/proc.h"
 
+/* One text per code, in the sense in which the core and gen_server return
+ * it; the supervisor's own senses are oak_supervisor_strerror()'s. */
 const char *oak_strerror(int err)
 {
     switch (err) {
@@ -13,15 +17,32 @@ const char *oak_strerror(int err)
     case -ESRCH: return "no such process";
     case -ETIMEDOUT: return "timed out";
     case -EEXIST: return "name already registered";
-    case -EBUSY: return "busy";
+    case -EBUSY: return "busy (the process already has a name, or the runtime is running)";
     case -ENOENT: return "not found";
     case -ENOMEM: return "out of memory";
     case -EAGAIN: return "process limit reached";
     case -EPERM: return "not allowed outside a process";
     case -ECHILD: return "not a child";
-    case -ECANCELED: return "cancelled";
+    case -ECANCELED: return "start failed (init returned an error)";
+    case -ECONNRESET: return "server exited before replying";
+    case -EDEADLK: return "calling self";
+    case -EALREADY: return "already started";
+    case -EOPNOTSUPP: return "not supported";
+    case -ENOSPC: return "limit reached";
+    case -EBADF: return "bad file descriptor";
+    case -EPROTO: return "unexpected reply (not the expected kind of server)";
     default: return "unknown error";
     }
+}
+
+char *oak__report_who(oak_pid pid, char *buf, size_t size)
+{
+    char p[32];
+    oak_pid_format(pid, p, sizeof p);
+    oak_atom name = oak_process_name(pid);
+    const char *n = name ? oak_atom_name(name) : NULL;
+    snprintf(buf, size, "process=%s pid=%s", n ? n : p, p);
+    return buf;
 }
 
 int oak_pid_format(oak_pid pid, char *buf, size_t size)

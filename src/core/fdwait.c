@@ -34,7 +34,7 @@ static void *poller_main(void *arg)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            oak_log(OAK_LOG_ERROR, "runtime", "fd poller stopped: epoll_wait: %s", strerror(errno));
+            oak_log(OAK_LOG_ERROR, "runtime", "event=fd_poller_stopped error=%s", strerror(errno));
             return NULL;
         }
         for (int i = 0; i < n; i++) {
@@ -182,7 +182,8 @@ int oak_wait_fd(int fd, unsigned events, int64_t timeout_ms)
             return -errno;
     }
 
-    int64_t deadline = timeout_ms > 0 ? oak__now_ns() + timeout_ms * 1000000 : 0;
+    int64_t rel = oak__timeout_ns(timeout_ms);
+    int64_t deadline = rel ? oak__now_ns() + rel : 0;
     int result = -ETIMEDOUT;
     for (;;) {
         /* Messages go to the mailbox (the inbox must be empty to park);
@@ -195,7 +196,7 @@ int oak_wait_fd(int fd, unsigned events, int64_t timeout_ms)
         }
         if (timeout_ms == 0 || (deadline && oak__now_ns() >= deadline))
             break;
-        bool expired = oak__park(p, &deadline, deadline ? timeout_ms * 1000000 : 0);
+        bool expired = oak__park(p, &deadline, deadline ? rel : 0);
         if (expired) {
             got = atomic_exchange_explicit(&p->fd_revents, 0, memory_order_acquire);
             result = got ? (int)got : -ETIMEDOUT;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/ctx.h"
+#include "core/error.h"
 #include "core/fault.h"
 #include "core/name.h"
 #include "core/msgmem.h"
@@ -303,7 +304,7 @@ void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind, oak_re
     oak__msg *m = exit_item(to, from, kind, ref, reason, detail, name);
     if (!m) {
         /* Out of memory on a signal that must not be lost: log it. */
-        oak_log(OAK_LOG_ERROR, "runtime", "out of memory: an exit signal was lost");
+        oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=exit_signal");
         return;
     }
     if (oak__deliver(m) < 0)
@@ -463,7 +464,7 @@ static bool accept_message(oak__proc *p, oak__msg *m)
 {
     if (m->kind == OAK__SIG_REQUEST) {
         if (oak__map_add(&p->monitors_in, m->pub.ref, m->pub.from) < 0)
-            oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
+            oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=monitor");
         return true;
     }
     /* A reply from the process we monitor with this ref, which has dropped
@@ -512,14 +513,14 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
         break;
     case OAK__SIG_LINK:
         if (oak__map_put(&p->links, from, 0) < 0)
-            oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a link was lost");
+            oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=link");
         break;
     case OAK__SIG_UNLINK:
         oak__map_del(&p->links, from, NULL);
         break;
     case OAK__SIG_MONITOR:
         if (oak__map_put(&p->monitors_in, m->pub.ref, from) < 0)
-            oak_log(OAK_LOG_ERROR, "runtime", "out of memory: a monitor was lost");
+            oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=monitor");
         break;
     case OAK__SIG_FD_READY:
         break; /* only a wake-up: fd_revents holds the news */
@@ -619,7 +620,7 @@ void oak_exit_detail(oak_atom reason, const char *detail)
 {
     oak__proc *p = oak__proc_self();
     if (!p || p->in_cleanup) {
-        oak_log(OAK_LOG_ERROR, "runtime", "oak_exit called outside a process");
+        oak_log(OAK_LOG_ERROR, "runtime", "event=oak_exit_outside_a_process");
         abort();
     }
     if (!oak_atom_name(reason))
@@ -793,10 +794,9 @@ void oak__proc_first_frame(oak__proc *p)
 
 void oak__proc_no_stack(oak__proc *p)
 {
-    char pidbuf[32];
-    oak_pid_format(p->self, pidbuf, sizeof pidbuf);
-    oak_log(OAK_LOG_ERROR, "crash_report", "process %s could not get a stack: system_limit",
-            pidbuf);
+    char who[OAK_ATOM_MAX_LEN + 64];
+    oak_log(OAK_LOG_ERROR, "crash_report", "%s class=exit reason=system_limit cause=no_stack",
+            oak__report_who(p->self, who, sizeof who));
     p->exit_reason = OAK_SYSTEM_LIMIT;
     oak__proc_dispose(p, true);
 }
@@ -1000,7 +1000,7 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
         scan = NULL;
         if (expired || timeout_ms == 0)
             return -ETIMEDOUT;
-        int64_t rel = timeout_ms > 0 ? timeout_ms * 1000000 : 0;
+        int64_t rel = oak__timeout_ns(timeout_ms);
         if (rel && waited) {
             int64_t now = oak__now_ns();
             if (!deadline)

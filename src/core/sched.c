@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/ctx.h"
+#include "core/error.h"
 #include "core/fault.h"
 #include "core/fdwait.h"
 #include "core/name.h"
@@ -555,10 +556,9 @@ static void watch_others(oak__sched *s)
         }
         if (!w->reported && now - w->since >= limit) {
             w->reported = true;
-            char buf[32];
-            oak_pid_format(pid, buf, sizeof buf);
-            oak_log(OAK_LOG_WARNING, "long_schedule",
-                    "process %s has held scheduler %u for %lld ms without yielding", buf, o->id,
+            char who[OAK_ATOM_MAX_LEN + 64];
+            oak_log(OAK_LOG_WARNING, "long_schedule", "%s scheduler=%u held_ms=%lld",
+                    oak__report_who(pid, who, sizeof who), o->id,
                     (long long)((now - w->since) / 1000000));
         }
     }
@@ -807,10 +807,9 @@ static void fault_exit(oak__proc *p)
     oak_atom reason;
     char detail[160];
     oak__fault_reason(p, &reason, detail, sizeof detail);
-    char pidbuf[32];
-    oak_pid_format(p->self, pidbuf, sizeof pidbuf);
-    oak_log(OAK_LOG_ERROR, "crash_report", "process %s crashed: {%s,%s}", pidbuf,
-            oak_atom_name(reason), detail);
+    char who[OAK_ATOM_MAX_LEN + 64];
+    oak_log(OAK_LOG_ERROR, "crash_report", "%s class=error reason={%s,%s}",
+            oak__report_who(p->self, who, sizeof who), oak_atom_name(reason), detail);
     free(p->exit_detail);
     p->exit_reason = reason;
     p->exit_detail = strdup(detail);
@@ -1185,8 +1184,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
                                &rt->scheds[started]);
         pthread_attr_destroy(&attr);
         if (e != 0) {
-            oak_log(OAK_LOG_WARNING, "runtime", "could not start scheduler %u: %s", started,
-                    strerror(e));
+            oak_log(OAK_LOG_WARNING, "runtime", "event=scheduler_not_started scheduler=%u error=%s",
+                    started, strerror(e));
             break; /* run with the schedulers we have */
         }
     }

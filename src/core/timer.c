@@ -241,7 +241,9 @@ static oak_ref oak_send_after_in_runtime(int64_t ms, oak_pid to, uint64_t tag, c
     m->pub.ref = ref;
     m->pub.from = OAK_NOPID;
     t->kind = OAK__TIMER_SEND;
-    t->deadline = oak__now_ns() + ms * 1000000;
+    /* A timeout too long for the clock never fires (but may be cancelled). */
+    int64_t rel = oak__timeout_ns(ms);
+    t->deadline = rel || ms == 0 ? oak__now_ns() + rel : INT64_MAX;
     t->msg = m;
     t->ref = ref;
     t->index = OAK__TIMER_IDLE;

@@ -11,6 +11,20 @@
 
 #include "core/sched.h"
 
+/* Every timeout >= 0 is valid, but only those up to OAK__TIMEOUT_MAX_MS
+ * (about 146 years) get a deadline: with it, now + timeout in nanoseconds
+ * cannot overflow. Longer ones are beyond what the clock can hold and wait
+ * forever, as OAK_INFINITY does. */
+#define OAK__TIMEOUT_MAX_MS (INT64_MAX / 1000000 / 2)
+
+/* A relative timeout of ms milliseconds in nanoseconds, or 0 (no deadline)
+ * for OAK_INFINITY, any other negative value and timeouts beyond
+ * OAK__TIMEOUT_MAX_MS. The callers look at ms == 0 (poll) themselves. */
+static inline int64_t oak__timeout_ns(int64_t ms)
+{
+    return ms < 0 || ms > OAK__TIMEOUT_MAX_MS ? 0 : ms * 1000000;
+}
+
 /* Arm t (its deadline and kind set) in s's heap. Returns 0 or -ENOMEM. */
 int oak__timer_add(oak__sched *s, oak__timer *t);
 /* Remove t if it has not fired. Returns true if it was removed. */

@@ -302,7 +302,7 @@ static void log_handler(oak_log_level level, const char *kind,
         field(line, "id", id, sizeof id, false);
         or_ev("report progress %s %s", subst_pids(sup), subst_pids(id));
     } else if (!strcmp(kind, "gen_server_report")) {
-        if (!(reports_on & OR_REPORT_CRASH) || !strstr(line, "server="))
+        if (!(reports_on & OR_REPORT_CRASH) || level != OAK_LOG_ERROR)
             return;
         field(line, "server", sup, sizeof sup, false);
         field(line, "reason", r, sizeof r, true);
@@ -794,15 +794,20 @@ static oak_ref watch_of(const char *id)
 
 void or_await_top(const char *id)
 {
+    or_await_sup(watch_of(id), id);
+}
+
+void or_await_sup(oak_ref ref, const char *name)
+{
     oak_msg *m = NULL;
-    if (oak_receive_ref(&m, watch_of(id), 15000) == 0) {
+    if (oak_receive_ref(&m, ref, 15000) == 0) {
         oak_reason r;
         const oak_down *d = m->data;
         oak_reason_set(&r, d->reason, d->detail);
-        or_ev("sup_exit %s %s", id, or_r(&r));
+        or_ev("sup_exit %s %s", name, or_r(&r));
         oak_msg_free(m);
     } else {
-        or_ev("sup_alive %s", id);
+        or_ev("sup_alive %s", name);
     }
 }
 

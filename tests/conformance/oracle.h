@@ -102,6 +102,8 @@ void or_exit_child(const char *id, const char *reason);
 void or_kill_child(const char *id, const char *signal);
 void or_stop_top(const char *id, const char *reason);
 void or_await_top(const char *id);
+/* The same for a supervisor watched with or_watch(): "sup_exit NAME R". */
+void or_await_sup(oak_ref ref, const char *name);
 void or_show_children(const char *id);
 void or_show_counts(const char *id);
 oak_ref or_watch(oak_pid pid);

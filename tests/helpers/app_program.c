@@ -13,6 +13,7 @@
  *              temporary; default permanent)
  *   stuck      top: a, s; s takes 30 s to terminate (shutdown infinity)
  *   badstart   top: a, f; f's init fails, so the application cannot start
+ *   badreturn  the start callback returns 42, a code it may not return
  */
 #include "oak.h"
 
@@ -98,6 +99,12 @@ static int app_start(void *arg, oak_pid *top, oak_reason *why)
     return r;
 }
 
+static int app_start_42(void *arg, oak_pid *top, oak_reason *why)
+{
+    printf("app_start_callback returns 42\n");
+    return 42;
+}
+
 static void app_prep_stop(void *arg) { printf("prep_stop\n"); }
 static void app_stop(void *arg) { printf("app_stop\n"); }
 
@@ -146,11 +153,13 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "badstart")) {
         top_def.children = badstart_children;
         top_def.count = 2;
+    } else if (!strcmp(mode, "badreturn")) {
+        app.start = app_start_42;
     } else if (!strcmp(mode, "stuck")) {
         top_def.children = stuck_children;
         top_def.count = 2;
     } else {
-        fprintf(stderr, "app_program: usage: app_program stop|giveup [type]|stuck|badstart\n");
+        fprintf(stderr, "app_program: usage: app_program stop|giveup [type]|stuck|badstart|badreturn\n");
         return 100;
     }
     oak_log_set_handler(on_log, NULL);

@@ -131,16 +131,7 @@ static void scenario(void)
     counts();
     int r = oak_supervisor_stop(dsup);
     or_ev("stop dsup -> %s", r == 0 ? "ok" : or_result(r, 0, NULL, NULL));
-    oak_msg *m = NULL;
-    if (oak_receive_ref(&m, ref, 15000) == 0) {
-        oak_reason why;
-        const oak_down *d = m->data;
-        oak_reason_set(&why, d->reason, d->detail);
-        or_ev("sup_exit dsup %s", or_r(&why));
-        oak_msg_free(m);
-    } else {
-        or_ev("sup_alive dsup");
-    }
+    or_await_sup(ref, "dsup");
 }
 
 int main(void) { return or_run(scenario, OR_REPORT_SUPERVISOR); }
