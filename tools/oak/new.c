@@ -6,6 +6,8 @@
  * leaves no partial project behind.
  */
 #include "cli.h"
+
+#include <oak/version.h>
 #include "templates.h"
 
 #include <ctype.h>
@@ -18,9 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef OAK_VERSION
-#define OAK_VERSION "unknown"
-#endif
 
 #define NAME_MAX_LEN 64
 
@@ -269,7 +268,7 @@ int cli_new(int argc, char **argv)
     for (size_t i = 0; i <= n; i++)
         upper[i] = (char)toupper((unsigned char)name[i]);
     const char *const keys[][2] = {
-        {"NAME", name}, {"NAME_UPPER", upper}, {"OAK_VERSION", OAK_VERSION}};
+        {"NAME", name}, {"NAME_UPPER", upper}, {"OAK_VERSION", OAK_VERSION_STRING}};
     size_t nkeys = sizeof keys / sizeof keys[0];
 
     created c = {.n = 0};

@@ -3,13 +3,12 @@
  */
 #include "cli.h"
 
+#include <oak/version.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef OAK_VERSION
-#define OAK_VERSION "unknown"
-#endif
 
 static const char usage_text[] =
     "usage: oak COMMAND [ARGS...]\n"
@@ -59,7 +58,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("oak %s\n", OAK_VERSION);
+        printf("oak %s\n", OAK_VERSION_STRING);
         return 0;
     }
     if (!strcmp(cmd, "new"))
