@@ -3,17 +3,23 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# make install PREFIX=DIR [DESTDIR=STAGE]: DESTDIR is prepended to every
+# installed path (for packaging); make uninstall takes the same two.
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build test demo bench conformance sanitize check-arch install clean
+.PHONY: all deps build test demo bench conformance sanitize check-arch install uninstall clean
 
 all: build
 
 deps:
 	@sh tools/ensure-deps.sh build
 
+CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
 $(BUILD)/CMakeCache.txt:
 	@sh tools/ensure-deps.sh build
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	$(CONFIGURE)
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -25,7 +31,16 @@ conformance: build
 	cmake --build $(BUILD) --target conformance_programs -j $(JOBS)
 	sh tests/conformance/run.sh $(BUILD)
 
-demo: build
+# Only what the demo needs (the library and examples/sequence), quietly:
+# the build's output goes to $(BUILD)/demo-build.log and is shown if it
+# fails.
+demo:
+	@sh tools/ensure-deps.sh build
+	@echo "demo: building examples/sequence (log: $(BUILD)/demo-build.log)"
+	@mkdir -p $(BUILD)
+	@{ [ -f $(BUILD)/CMakeCache.txt ] || $(CONFIGURE); } > $(BUILD)/demo-build.log 2>&1 && \
+	  cmake --build $(BUILD) --target sequence -j $(JOBS) >> $(BUILD)/demo-build.log 2>&1 || \
+	  { cat $(BUILD)/demo-build.log; exit 1; }
 	@sh tools/demo.sh $(BUILD)
 
 bench:
@@ -44,7 +59,10 @@ check-arch:
 	@sh tools/check-arch.sh build-arch
 
 install: build
-	cmake --install $(BUILD)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+uninstall:
+	@sh tools/uninstall.sh "$(BUILD)" "$(PREFIX)" "$(DESTDIR)"
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-arch
