@@ -35,8 +35,10 @@ static void usage(FILE *to)
             fprintf(to, "  NAME/%s\n", scaffold_templates[i].path);
     fputs("\n"
           "--sup  an application: a top supervisor (one_for_one) with one\n"
-          "       worker, a gen_server; main() runs the tree until SIGINT or\n"
-          "       SIGTERM. This is the only kind so far, and the default.\n"
+          "       worker, a gen_server; main() runs it with\n"
+          "       oak_application_run() until SIGINT or SIGTERM; a CTest test\n"
+          "       crashes the worker and checks that it is restarted. This is\n"
+          "       the only kind so far, and the default.\n"
           "\n"
           "NAME prefixes the project's functions, files and registered names:\n"
           "a letter, then letters, digits and _, at most 64 in all; not oak\n"
@@ -45,6 +47,7 @@ static void usage(FILE *to)
           "Build it against the installed oak:\n"
           "  cmake -S NAME -B NAME/build -DCMAKE_PREFIX_PATH=OAK_PREFIX\n"
           "  cmake --build NAME/build && NAME/build/NAME\n"
+          "  cd NAME/build && ctest\n"
           "\n"
           "Exit status: 0 on success, 100 for a usage error (a bad name),\n"
           "111 for a system error (NAME exists, a write failed).\n",
