@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build test demo bench conformance sanitize check-arch install uninstall clean
+.PHONY: all deps build test demo docs bench conformance sanitize check-arch install uninstall clean
 
 all: build
 
@@ -24,7 +24,9 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The suite's install test runs make install, which builds the docs.
 test: build
+	@sh tools/ensure-deps.sh docs
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 conformance: build
@@ -48,6 +50,7 @@ bench:
 
 sanitize:
 	@sh tools/ensure-deps.sh build
+	@sh tools/ensure-deps.sh docs
 	cmake -S . -B build-asan -DOAK_SANITIZE=address -DOAK_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
@@ -58,7 +61,12 @@ sanitize:
 check-arch:
 	@sh tools/check-arch.sh build-arch
 
-install: build
+# The HTML reference of the headers, from Doxygen: $(BUILD)/docs/html.
+docs: $(BUILD)/CMakeCache.txt
+	@sh tools/ensure-deps.sh docs
+	@cmake --build $(BUILD) --target docs
+
+install: build docs
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 uninstall:

@@ -2,7 +2,9 @@
 # test-install.sh SOURCE_DIR BUILD_DIR [CC [SANITIZE]]: the install, as a
 # user does it.
 #
-#  - make install PREFIX=TMP/prefix, then two programs against it, both
+#  - make install PREFIX=TMP/prefix installs the library, the CMake package,
+#    oak.pc, the oak command, its man page and the HTML reference;
+#  - then two programs against it, both
 #    run without LD_LIBRARY_PATH: the README's first example, built with
 #    pkg-config (shared, with the -Wl,-rpath the README gives; then with
 #    pkg-config --static into a fully static program), and a CMake project
@@ -37,6 +39,10 @@ needs() { # needs FILE LIBRARY: the dynamic section of FILE lists LIBRARY
   readelf -d "$1" | grep -q "NEEDED.*\[$2\]" || fail "$1 does not link $2"
 }
 
+# make install builds the reference with doxygen, which make test installs.
+command -v doxygen > /dev/null ||
+  fail "no doxygen for make install (make test installs it; or: sh tools/ensure-deps.sh docs)"
+
 # ---- make install PREFIX --------------------------------------------------------
 prefix=$tmp/prefix
 make -C "$src" install BUILD="$build" PREFIX="$prefix" > "$tmp/install.log" 2>&1 ||
@@ -46,6 +52,10 @@ pc=$prefix/lib/pkgconfig/oak.pc
 [ -f "$pc" ] || fail "no oak.pc in $prefix"
 [ -n "$(find "$prefix" -name oakConfig.cmake)" ] || fail "no oakConfig.cmake in $prefix"
 [ -x "$prefix/bin/oak" ] || fail "no bin/oak in $prefix"
+[ -f "$prefix/share/doc/oak/html/index.html" ] || fail "no HTML reference in $prefix/share/doc/oak/html"
+grep -q 'oak_spawn' "$prefix/share/doc/oak/html/process_8h.html" ||
+  fail "the HTML reference of oak/process.h does not document oak_spawn"
+[ -f "$prefix/share/man/man1/oak.1" ] || fail "no man page share/man/man1/oak.1"
 [ -z "$(find /usr/local -newer "$tmp/install.log" -name 'oak*' 2>/dev/null)" ] ||
   fail "make install PREFIX wrote to /usr/local"
 

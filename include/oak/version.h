@@ -23,7 +23,7 @@ extern "C" {
 #define OAK_VERSION_PATCH 0
 
 /* The three numbers in one integer, 0xMMmmpp: compare versions with < and
- * >, e.g. #if OAK_VERSION_HEX >= 0x000200 for "0.2.0 or later". */
+ * >, e.g. `#if OAK_VERSION_HEX >= 0x000200` for "0.2.0 or later". */
 #define OAK_VERSION_HEX \
     ((OAK_VERSION_MAJOR << 16) | (OAK_VERSION_MINOR << 8) | OAK_VERSION_PATCH)
 

@@ -54,6 +54,19 @@ grep -q '^usage: oak new --sup NAME' out || fail "oak new --help: no usage line"
 grep -q 'NAME/src/main.c' out || fail "oak new --help does not list the files"
 status 0 "$oak" --version
 grep -q '^oak [0-9]' out || fail "oak --version"
+version=$(sed 's/^oak //' out)
+
+# The man page: installed, for this version, and naming every command and
+# option that --help names.
+man1=$tmp/prefix/share/man/man1/oak.1
+[ -f "$man1" ] || fail "no share/man/man1/oak.1 in the installed prefix"
+grep -q "^\.TH OAK 1 .*oak $version" "$man1" || fail "oak.1 is not the page of oak $version"
+"$oak" --help > help.txt
+"$oak" new --help >> help.txt
+sed 's/\\-/-/g; s/\\f[BIRP]//g' "$man1" > man.txt
+for opt in $(grep -o -- '--[a-z][a-z-]*' help.txt | sort -u) new; do
+  grep -q -- "$opt" man.txt || fail "oak.1 does not mention $opt"
+done
 
 status 100 "$oak"
 errline "oak: fatal: unable to run: no command given (try oak --help)"
