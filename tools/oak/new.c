@@ -304,8 +304,9 @@ int cli_new(int argc, char **argv)
     const char *prefix = install_prefix();
     if (prefix)
         snprintf(hint, sizeof hint, " -DCMAKE_PREFIX_PATH=%s", prefix);
-    printf("oak: new project %s (%zu files); build it with\n"
-           "  cmake -S %s -B %s/build%s && cmake --build %s/build\n",
-           name, files, name, name, hint, name);
+    printf("oak: new project %s (%zu files); build and test it with\n"
+           "  cmake -S %s -B %s/build%s && cmake --build %s/build\n"
+           "  (cd %s/build && ctest)\n",
+           name, files, name, name, hint, name, name);
     return 0;
 }
