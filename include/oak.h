@@ -7,6 +7,7 @@
 #define OAK_H
 
 #include "oak/types.h"
+#include "oak/version.h"
 #include "oak/runtime.h"
 #include "oak/process.h"
 #include "oak/message.h"

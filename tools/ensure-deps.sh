@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install, with apt-get, what a fresh Debian machine lacks for a target:
 #   build  - compiler, cmake, pkg-config, cmocka
+#   docs   - doxygen, for make docs (the HTML reference of the headers)
 #   bench  - compiler, cmake, pkg-config, then each peer of the benchmark on
 #            its own: Erlang (erlang-base), Go (golang-go), CAF (g++,
 #            libcaf-dev). A peer that cannot be installed is reported, and
@@ -31,6 +32,10 @@ install() { # packages... (all missing); returns apt-get's status
 case "${1:-build}" in
   build)
     want=$(missing_of gcc make cmake pkg-config libcmocka-dev)
+    # shellcheck disable=SC2086
+    [ -z "$want" ] || install $want ;;
+  docs)
+    want=$(missing_of doxygen)
     # shellcheck disable=SC2086
     [ -z "$want" ] || install $want ;;
   bench)

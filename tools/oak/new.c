@@ -6,6 +6,8 @@
  * leaves no partial project behind.
  */
 #include "cli.h"
+
+#include <oak/version.h>
 #include "templates.h"
 
 #include <ctype.h>
@@ -18,9 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef OAK_VERSION
-#define OAK_VERSION "unknown"
-#endif
 
 #define NAME_MAX_LEN 64
 
@@ -36,8 +35,10 @@ static void usage(FILE *to)
             fprintf(to, "  NAME/%s\n", scaffold_templates[i].path);
     fputs("\n"
           "--sup  an application: a top supervisor (one_for_one) with one\n"
-          "       worker, a gen_server; main() runs the tree until SIGINT or\n"
-          "       SIGTERM. This is the only kind so far, and the default.\n"
+          "       worker, a gen_server; main() runs it with\n"
+          "       oak_application_run() until SIGINT or SIGTERM; a CTest test\n"
+          "       crashes the worker and checks that it is restarted. This is\n"
+          "       the only kind so far, and the default.\n"
           "\n"
           "NAME prefixes the project's functions, files and registered names:\n"
           "a letter, then letters, digits and _, at most 64 in all; not oak\n"
@@ -46,6 +47,7 @@ static void usage(FILE *to)
           "Build it against the installed oak:\n"
           "  cmake -S NAME -B NAME/build -DCMAKE_PREFIX_PATH=OAK_PREFIX\n"
           "  cmake --build NAME/build && NAME/build/NAME\n"
+          "  cd NAME/build && ctest\n"
           "\n"
           "Exit status: 0 on success, 100 for a usage error (a bad name),\n"
           "111 for a system error (NAME exists, a write failed).\n",
@@ -269,7 +271,7 @@ int cli_new(int argc, char **argv)
     for (size_t i = 0; i <= n; i++)
         upper[i] = (char)toupper((unsigned char)name[i]);
     const char *const keys[][2] = {
-        {"NAME", name}, {"NAME_UPPER", upper}, {"OAK_VERSION", OAK_VERSION}};
+        {"NAME", name}, {"NAME_UPPER", upper}, {"OAK_VERSION", OAK_VERSION_STRING}};
     size_t nkeys = sizeof keys / sizeof keys[0];
 
     created c = {.n = 0};
@@ -302,8 +304,9 @@ int cli_new(int argc, char **argv)
     const char *prefix = install_prefix();
     if (prefix)
         snprintf(hint, sizeof hint, " -DCMAKE_PREFIX_PATH=%s", prefix);
-    printf("oak: new project %s (%zu files); build it with\n"
-           "  cmake -S %s -B %s/build%s && cmake --build %s/build\n",
-           name, files, name, name, hint, name);
+    printf("oak: new project %s (%zu files); build and test it with\n"
+           "  cmake -S %s -B %s/build%s && cmake --build %s/build\n"
+           "  (cd %s/build && ctest)\n",
+           name, files, name, name, hint, name, name);
     return 0;
 }

@@ -3,21 +3,21 @@
  */
 #include "cli.h"
 
+#include <oak/version.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef OAK_VERSION
-#define OAK_VERSION "unknown"
-#endif
 
 static const char usage_text[] =
     "usage: oak COMMAND [ARGS...]\n"
     "\n"
     "Commands:\n"
     "  new --sup NAME   write a new CMake project NAME/: an application with\n"
-    "                   a top supervisor and one worker (a gen_server), built\n"
-    "                   against the installed oak (see oak new --help)\n"
+    "                   a top supervisor, one worker (a gen_server) and a\n"
+    "                   test, built against the installed oak (see oak new\n"
+    "                   --help)\n"
     "\n"
     "Options:\n"
     "  --help           print this help and exit\n"
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("oak %s\n", OAK_VERSION);
+        printf("oak %s\n", OAK_VERSION_STRING);
         return 0;
     }
     if (!strcmp(cmd, "new"))

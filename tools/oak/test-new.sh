@@ -5,9 +5,9 @@
 # checks the installed command's help and errors, writes a project with
 # `oak new --sup demo_app`, builds it against the installed package
 # (find_package(oak) with CMAKE_PREFIX_PATH), runs it, stops it with
-# SIGTERM and checks what it printed. Also builds a small program with the
-# installed oak.pc. Everything happens under one temporary directory that
-# is removed at the end.
+# SIGTERM and checks what it printed; runs the project's own test with its
+# own CTest (the worker crashes and is restarted). Everything happens under
+# one temporary directory that is removed at the end.
 set -eu
 build=$(cd "$1" && pwd)
 cc=${2:-cc}
@@ -15,6 +15,8 @@ build_type=${3:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oak-new.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
+# Run by CTest under `make test`: the outer make's jobserver is not ours.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 fail() {
   echo "test-new: FAIL: $*" >&2
@@ -30,8 +32,6 @@ oak="$tmp/prefix/bin/oak"
 [ -x "$oak" ] || fail "no bin/oak in the installed prefix"
 config=$(find "$tmp/prefix" -name oakConfig.cmake | head -n 1)
 [ -n "$config" ] || fail "no oakConfig.cmake in the installed prefix"
-pc=$(find "$tmp/prefix" -name oak.pc | head -n 1)
-[ -n "$pc" ] || fail "no oak.pc in the installed prefix"
 
 mkdir "$tmp/work"
 cd "$tmp/work"
@@ -54,6 +54,19 @@ grep -q '^usage: oak new --sup NAME' out || fail "oak new --help: no usage line"
 grep -q 'NAME/src/main.c' out || fail "oak new --help does not list the files"
 status 0 "$oak" --version
 grep -q '^oak [0-9]' out || fail "oak --version"
+version=$(sed 's/^oak //' out)
+
+# The man page: installed, for this version, and naming every command and
+# option that --help names.
+man1=$tmp/prefix/share/man/man1/oak.1
+[ -f "$man1" ] || fail "no share/man/man1/oak.1 in the installed prefix"
+grep -q "^\.TH OAK 1 .*oak $version" "$man1" || fail "oak.1 is not the page of oak $version"
+"$oak" --help > help.txt
+"$oak" new --help >> help.txt
+sed 's/\\-/-/g; s/\\f[BIRP]//g' "$man1" > man.txt
+for opt in $(grep -o -- '--[a-z][a-z-]*' help.txt | sort -u) new; do
+  grep -q -- "$opt" man.txt || fail "oak.1 does not mention $opt"
+done
 
 status 100 "$oak"
 errline "oak: fatal: unable to run: no command given (try oak --help)"
@@ -90,10 +103,20 @@ fi
 # ---- the generated project --------------------------------------------------
 "$oak" new --sup demo_app > new.log 2>&1 || fail "oak new --sup demo_app"
 for f in CMakeLists.txt README.md src/main.c src/demo_app.h src/demo_app_sup.c \
-         src/demo_app_worker.c; do
+         src/demo_app_worker.c tests/demo_app_test.c; do
   [ -f "demo_app/$f" ] || fail "no demo_app/$f"
 done
 ! grep -rq '@[A-Z_]*@' demo_app || fail "a template placeholder was left in demo_app"
+grep -q 'oak_application_run(' demo_app/src/main.c ||
+  fail "main.c does not run the application with oak_application_run()"
+! grep -Eq 'sigwait|pthread_create|sigaction' demo_app/src/main.c ||
+  fail "main.c handles signals itself"
+# Every function the header declares is called somewhere besides its
+# definition.
+for f in $(sed -n 's/^int \(demo_app_[a-z_]*\)(.*/\1/p' demo_app/src/demo_app.h); do
+  uses=$(cat demo_app/src/*.c demo_app/tests/*.c | grep -cw "$f")
+  [ "$uses" -ge 2 ] || fail "demo_app.h declares $f, which nothing calls"
+done
 
 set -- -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc"
 [ -n "$build_type" ] && set -- "$@" -DCMAKE_BUILD_TYPE="$build_type"
@@ -104,6 +127,17 @@ grep -q "oak_DIR:PATH=$tmp/prefix" demo_app/build/CMakeCache.txt ||
 cmake --build demo_app/build > build.log 2>&1 || fail "building demo_app"
 ! grep -q 'warning:' build.log || fail "the generated code has warnings"
 
+# Its own test, with its own CTest: the worker crashes and is restarted.
+(cd demo_app/build && ctest --output-on-failure) > ctest.log 2>&1 ||
+  fail "the generated project's test failed"
+grep -q 'demo_app_restarts_a_crashed_worker .*Passed' ctest.log ||
+  fail "the generated project's ctest did not run its test"
+(cd demo_app/build && ctest -V) > ctest-v.log 2>&1 || fail "ctest -V"
+grep -q 'supervisor_report= supervisor=demo_app_sup context=child_terminated id=demo_app_worker .*action=restart reason=bad_call' ctest-v.log ||
+  fail "ctest -V does not show the supervisor restarting the worker"
+[ "$(grep -c '^[0-9]*: demo_app_worker: started$' ctest-v.log)" = 2 ] ||
+  fail "ctest -V does not show the worker starting twice"
+
 # Run it, then stop it with SIGTERM; -k kills it if it does not stop.
 set +e
 timeout --preserve-status -s TERM -k 20 3 demo_app/build/demo_app > out 2> err
@@ -112,28 +146,11 @@ set -e
 [ "$st" = 0 ] || fail "demo_app exited with status $st, want 0"
 [ "$(head -n 1 out)" = "demo_app_worker: started" ] ||
   fail "the supervisor did not start the worker first"
-grep -qx 'demo_app: running' out || fail "no 'demo_app: running'"
 grep -qx 'demo_app_worker: tick 1' out || fail "the worker did not tick"
 grep -q '^demo_app_worker: stopped (shutdown) after [0-9]* ticks$' out ||
   fail "the worker's terminate did not run with shutdown"
 [ "$(tail -n 1 out)" = "demo_app: stopped" ] || fail "no clean stop at the end"
-[ ! -s err ] || fail "demo_app wrote to stderr"
-
-# ---- pkg-config ---------------------------------------------------------------
-cat > hello.c <<'C'
-#include <oak.h>
-#include <stdio.h>
-static void hello(void *arg) { printf("hello from a process: %d\n", oak_self() != OAK_NOPID); }
-int main(void) { return oak_run(hello, NULL, NULL); }
-C
-PKG_CONFIG_PATH=$(dirname "$pc")
-export PKG_CONFIG_PATH
-# shellcheck disable=SC2046
-"$cc" -o hello hello.c $(pkg-config --cflags --libs oak) > cc.log 2>&1 ||
-  fail "building with pkg-config oak ($(pkg-config --cflags --libs oak))"
-libdir=$(pkg-config --variable=libdir oak)
-[ -f "$libdir/liboak.a" ] || fail "oak.pc's libdir $libdir has no liboak.a"
-LD_LIBRARY_PATH=$libdir ./hello > out 2> err || fail "the pkg-config program failed"
-[ "$(cat out)" = "hello from a process: 1" ] || fail "the pkg-config program printed '$(cat out)'"
+[ "$(cat err)" = "=notice application_report= application=demo_app event=exit reason=stopped type=permanent" ] ||
+  fail "demo_app's stderr is not the one application report"
 
 echo "test-new: ok"
