@@ -216,6 +216,11 @@ OAK_API oak_pid oak_via_whereis(const oak_via *via);
 #define OAK_GEN_MONITOR 0x2u /* the caller monitors the server; the ref is
                               * stored in monitor_ref (start_monitor) */
 
+/* The hibernate_after_ms that oak's own behaviours built on gen_server
+ * (supervisor, agent, registry) use: idle that long, they give up their
+ * stacks until the next request. */
+#define OAK_GEN_IDLE_HIBERNATE_MS 1000
+
 /* Positive result of a start whose init returned OAK_GS_IGNORE. */
 #define OAK_IGNORED 1
 

@@ -175,7 +175,8 @@ int oak_agent_start(oak_agent_fn init, const void *arg, size_t size,
     agent_req *q = make_req(init, arg, size, &total);
     if (!q)
         return -ENOMEM;
-    oak_gen_server_opts o = {.arg_size = total};
+    oak_gen_server_opts o = {.arg_size = total,
+                            .hibernate_after_ms = OAK_GEN_IDLE_HIBERNATE_MS};
     if (opts) {
         o.flags = opts->flags;
         o.name = opts->name;

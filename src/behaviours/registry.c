@@ -420,7 +420,8 @@ int oak_registry_start(const oak_registry_def *def, unsigned flags,
 {
     if (!def || !def->name || (unsigned)def->keys > OAK_REGISTRY_DUPLICATE)
         return -EINVAL;
-    oak_gen_server_opts o = {.flags = flags & (OAK_GEN_LINK | OAK_GEN_MONITOR),
+    oak_gen_server_opts o = {.hibernate_after_ms = OAK_GEN_IDLE_HIBERNATE_MS,
+                            .flags = flags & (OAK_GEN_LINK | OAK_GEN_MONITOR),
                              .name = def->name, .arg_size = sizeof *def};
     return oak_gen_server_start(&reg_callbacks, (void *)def, &o, pid, why);
 }

@@ -1210,7 +1210,8 @@ int oak_supervisor_start(const oak_supervisor_def *def, unsigned flags,
     if (!def)
         return -EINVAL;
     start_arg a = {def};
-    oak_gen_server_opts o = {.flags = flags & OAK_GEN_LINK, .name = def->name,
+    oak_gen_server_opts o = {.hibernate_after_ms = OAK_GEN_IDLE_HIBERNATE_MS,
+                             .flags = flags & OAK_GEN_LINK, .name = def->name,
                              .via = def->via, .arg_size = sizeof a};
     return oak_gen_server_start(&sup_callbacks, &a, &o, pid, why);
 }
