@@ -25,10 +25,12 @@ typedef struct oak_config {
     size_t stack_size;
     /* Size of the process table; 0 = OAK_DEFAULT_MAX_PROCESSES. */
     size_t max_processes;
-    /* How many stacks may carry a hardware guard page. Each guarded stack
-     * costs two kernel memory mappings and vm.max_map_count is 65,530 by
-     * default; beyond this count stacks get a software red zone instead
-     * (see docs/design/stacks.md). 0 = a quarter of vm.max_map_count. */
+    /* How many execution stacks to make: every process runs on one, with a
+     * 1 MiB PROT_NONE guard gap below it; processes beyond this count share
+     * them, and an idle process keeps only the bytes of stack it used (see
+     * docs/design/stacks.md). Each costs two kernel memory mappings, and
+     * vm.max_map_count is 65,530 by default. 0 = a quarter of
+     * vm.max_map_count (16,382 on a stock kernel). */
     size_t guarded_stacks;
     /* Messages a process may send (and other reductions it may spend)
      * before it is made to yield; 0 = 2000. */
