@@ -41,12 +41,62 @@ static void hog_main(void *arg)
     pthread_mutex_unlock(&seen_lock);
 }
 
+/* Cooperative scheduling (preemption off): a loop holds its scheduler. */
+static void hog_main_preempted(void *arg)
+{
+    (void)arg;
+    oak_ref r = 0;
+    OT_SPAWN_MONITOR(busy, NULL, 0, &r);
+    OT_RECV_DOWN(r, OT_LONG_MS);
+    pthread_mutex_lock(&seen_lock);
+    OT_EXPECT_INT_EQ(seen_count, 0);
+    pthread_mutex_unlock(&seen_lock);
+}
+
 static void process_holding_a_scheduler_too_long_is_reported_once(void **state)
 {
     (void)state;
     oak_log_set_handler(capture, NULL);
-    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300};
+    seen_count = 0;
+    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300, .time_slice_ms = -1};
     OT_RUN_CFG(hog_main, NULL, &cfg);
+    oak_log_set_handler(NULL, NULL);
+}
+
+static void blocked(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {1, 200 * 1000000}; /* a raw blocking call */
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static void blocked_main(void *arg)
+{
+    (void)arg;
+    oak_ref r = 0;
+    oak_pid b = OT_SPAWN_MONITOR(blocked, NULL, 0, &r);
+    OT_CHECK_UINT_EQ(OT_RECV_DOWN(r, OT_LONG_MS).from, b);
+    char want[64];
+    oak_pid_format(b, want, sizeof want);
+    pthread_mutex_lock(&seen_lock);
+    OT_EXPECT_INT_EQ(seen_count, 1);
+    OT_EXPECT(strstr(seen_line, want) != NULL);
+    pthread_mutex_unlock(&seen_lock);
+}
+
+/* With preemption on, a loop is preempted and never reported; a process
+ * stuck in a blocking system call holds its scheduler and is reported
+ * (the monitor does not interrupt the call). */
+static void process_in_a_blocking_call_is_reported_with_preemption_on(void **state)
+{
+    (void)state;
+    oak_log_set_handler(capture, NULL);
+    seen_count = 0;
+    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300};
+    OT_RUN_CFG(blocked_main, NULL, &cfg);
+    seen_count = 0;
+    OT_RUN_CFG(hog_main_preempted, NULL, &cfg);
     oak_log_set_handler(NULL, NULL);
 }
 
@@ -82,6 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(process_holding_a_scheduler_too_long_is_reported_once),
+        cmocka_unit_test(process_in_a_blocking_call_is_reported_with_preemption_on),
         cmocka_unit_test(processes_that_yield_are_not_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

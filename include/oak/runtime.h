@@ -40,6 +40,19 @@ typedef struct oak_config {
      * Idle schedulers watch the busy ones, so a runtime with one scheduler
      * reports nothing. */
     unsigned long_schedule_ms;
+    /* A process that runs this long without giving up its scheduler is
+     * preempted (sent to the back of the queue, as Erlang's reductions
+     * do), and one that is sent an exit signal while it runs is preempted
+     * within a few milliseconds to act on it. 0 = 10 ms; negative = never
+     * (scheduling is then cooperative: processes give the scheduler up in
+     * receive, yield and after their reductions only). Preemption happens
+     * only while the process runs its own code: the program's, or a module
+     * named in preempt_modules; see docs/design/preemption.md. */
+    int time_slice_ms;
+    /* Shared libraries whose code may be preempted as the program's own:
+     * substrings of their paths, NULL-terminated; NULL = none. liboak,
+     * libc and the dynamic loader never are. */
+    const char *const *preempt_modules;
 } oak_config;
 
 #define OAK_DEFAULT_STACK_SIZE ((size_t)64 * 1024)

@@ -29,6 +29,7 @@
 #include "core/sanitizer.h"
 #include "core/sched.h"
 #include "core/timer.h"
+#include "core/preempt.h"
 #include "oak/log.h"
 
 /* ---- lookups ----------------------------------------------------------- */
@@ -962,6 +963,16 @@ static inline __attribute__((always_inline)) bool park(oak__proc *p, int64_t *de
 
 bool oak__park(oak__proc *p, int64_t *deadline, int64_t rel_ns) { return park(p, deadline, rel_ns); }
 
+/* A match function is the user's code, called in the middle of receive's
+ * scan: it is not preempted (core/preempt.h). */
+static bool matches(oak__msg *m, oak_match_fn match, void *arg)
+{
+    oak__preempt_off++;
+    bool yes = match(&m->pub, arg);
+    oak__preempt_off--;
+    return yes;
+}
+
 /* Receive the first message that match accepts (match NULL: any), or with
  * ref != 0 the first that carries ref. Six arguments, all in registers, so
  * that oak_receive() and oak_receive_ref() end in a jump to it: a process
@@ -985,7 +996,7 @@ static int receive(oak__proc *p, oak_msg **out, int64_t timeout_ms, oak_match_fn
     bool expired = false;
     for (;;) {
         for (oak__msg *m = scan; m; m = m->next) {
-            if (by_ref ? m->pub.ref == ref : (!match || match(&m->pub, arg))) {
+            if (by_ref ? m->pub.ref == ref : (!match || matches(m, match, arg))) {
                 oak__queue_remove(p, m);
                 hold(p, m);
                 *out = &m->pub;

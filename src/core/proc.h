@@ -107,6 +107,7 @@ enum oak__switch {
     OAK__SW_FAULT,     /* a synchronous signal: fault_* are set          */
     OAK__SW_HIBERNATE, /* park with no stack: fn(arg) runs anew on wake  */
     OAK__SW_HIBERNATE_NOW, /* the same, with messages already queued     */
+    OAK__SW_PREEMPT,   /* preempted by the monitor: runnable, pinned     */
 };
 
 /* A timer in a scheduler's heap. */

@@ -30,6 +30,7 @@
 #include "core/fault.h"
 #include "core/fdwait.h"
 #include "core/name.h"
+#include "core/preempt.h"
 #include "core/sanitizer.h"
 #include "core/timer.h"
 #include "oak/log.h"
@@ -483,7 +484,8 @@ static bool work_visible(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
     if (atomic_load_explicit(&rt->stopping, memory_order_relaxed) ||
-        atomic_load_explicit(&rt->gq_len, memory_order_relaxed) > 0 || s->runnext)
+        atomic_load_explicit(&rt->gq_len, memory_order_relaxed) > 0 || s->runnext ||
+        s->pinned_head)
         return true;
     for (unsigned i = 0; i < rt->nscheds; i++)
         if (local_waiting(&rt->scheds[i]))
@@ -641,6 +643,26 @@ static void publish_park(oak__sched *s)
     }
 }
 
+/* Preempted processes wait here for their turn; owner only, never stolen
+ * (core/preempt.h: they resume on this thread). */
+static void pinned_push(oak__sched *s, oak__proc *p)
+{
+    p->gq_next = NULL;
+    if (s->pinned_tail)
+        s->pinned_tail->gq_next = p;
+    else
+        s->pinned_head = p;
+    s->pinned_tail = p;
+}
+
+static oak__proc *pinned_pop(oak__sched *s)
+{
+    oak__proc *p = s->pinned_head;
+    if (p && !(s->pinned_head = p->gq_next))
+        s->pinned_tail = NULL;
+    return p;
+}
+
 static oak__proc *local_take(oak__sched *s)
 {
     if (s->runnext) {
@@ -659,12 +681,14 @@ static oak__proc *local_take(oak__sched *s)
     /* New processes first (depth first), but the ring's turn comes at
      * least every 16 picks, so that spawning cannot starve it. */
     oak__proc *p = NULL;
-    if ((++s->picks & 15) == 0)
-        p = ring_pop(s);
+    if ((++s->picks & 15) == 0 && !(p = ring_pop(s)))
+        p = pinned_pop(s);
     if (!p)
         p = deque_pop(s);
     if (!p)
         p = ring_pop(s);
+    if (!p)
+        p = pinned_pop(s);
     return p;
 }
 
@@ -757,7 +781,7 @@ static oak__proc *find_work(oak__sched *s)
             return p;
         }
         check_timers(s);
-        if (s->runnext || local_waiting(s))
+        if (s->runnext || s->pinned_head || local_waiting(s))
             continue;
         /* Spin: look at the others for a while before sleeping, since
          * waking a sleeping thread costs tens of microseconds. Spin only
@@ -784,7 +808,7 @@ static oak__proc *find_work(oak__sched *s)
                      !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
         }
         check_timers(s);
-        if (s->runnext || local_waiting(s))
+        if (s->runnext || s->pinned_head || local_waiting(s))
             continue;
         /* Going idle: give back the message memory that has come home. */
         oak__msgmem_sweep(s->blocks);
@@ -831,6 +855,10 @@ static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
         oak__stack_left(p, p->home, p->sp);
         if (ring_push(s, p) > 0) /* more than this one waits */
             wakep();
+        break;
+    case OAK__SW_PREEMPT:
+        oak__stack_left(p, p->home, p->sp);
+        pinned_push(s, p);
         break;
     case OAK__SW_HIBERNATE_NOW:
         /* Its frames are given up; it starts again in fn(arg) at once. */
@@ -916,7 +944,9 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
     oak__sched *s = p->sched;
     p->switch_reason = (uint8_t)why;
     s->prev = p;
-    oak__proc *next = why == OAK__SW_FAULT ? NULL : next_direct(s);
+    /* A preempted process goes through the loop, which fires timers and
+     * looks at the global queue: a run of preemptions never starves them. */
+    oak__proc *next = why == OAK__SW_FAULT || why == OAK__SW_PREEMPT ? NULL : next_direct(s);
     /* A dead or hibernating process's fake stack (ASan) is released: its
      * frames never resume. */
     void **fake_save = why == OAK__SW_EXIT || why == OAK__SW_HIBERNATE ||
@@ -1000,6 +1030,7 @@ static void sched_loop(oak__sched *s)
     }
 #endif
     oak__fault_thread_init(s);
+    oak__preempt_thread_init(s);
     oak__proc *p;
     while ((p = find_work(s)) != NULL)
         if (make_ready(s, p))
@@ -1124,6 +1155,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         c.reductions = 2000;
     if (c.long_schedule_ms == 0)
         c.long_schedule_ms = 1000;
+    if (c.time_slice_ms == 0)
+        c.time_slice_ms = 10;
     if (atomic_flag_test_and_set(&running))
         return -EBUSY;
 
@@ -1166,11 +1199,18 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     atomic_store_explicit(&rt_public, rt, memory_order_seq_cst);
     if ((rc = oak__fault_install()) < 0)
         goto fail_installed;
+    if ((rc = oak__preempt_init(rt)) < 0)
+        goto fail_faults;
+    /* This thread is scheduler 0 until oak_run returns: it takes the
+     * preemption signal (oak__preempt_thread_init); its mask comes back. */
+    sigset_t caller_mask;
+    pthread_sigmask(SIG_SETMASK, NULL, &caller_mask);
+    rt->scheds[0].thread = pthread_self();
 
     oak_pid first;
     rc = oak__spawn_on(&rt->scheds[0], NULL, main, arg, NULL, &first);
     if (rc < 0)
-        goto fail_faults;
+        goto fail_preempt;
     rt->table[oak__pid_slot(first)].is_main = true;
 
     /* nscheds stays c.schedulers: a scheduler whose thread could not be
@@ -1191,8 +1231,10 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     }
     sched_loop(&rt->scheds[0]);
     oak__tls_sched = NULL;
+    pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
     for (unsigned i = 1; i < started; i++)
         pthread_join(rt->scheds[i].thread, NULL);
+    oak__preempt_term(rt);
     oak__fdwait_term(rt);
 
     rc = atomic_load_explicit(&rt->status, memory_order_relaxed);
@@ -1206,6 +1248,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     atomic_flag_clear(&running);
     return rc;
 
+fail_preempt:
+    oak__preempt_term(rt);
 fail_faults:
     oak__fault_uninstall();
 fail_installed:

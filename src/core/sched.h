@@ -64,6 +64,7 @@ typedef struct oak__sched {
 
     /* ---- read by the watchdog of idle schedulers ---- */
     _Atomic uint64_t dispatches;          /* processes started running      */
+    _Atomic uint64_t preemptions;         /* processes preempted here       */
     _Atomic oak_pid running;              /* pid running now, or 0          */
     /* Spawned here minus disposed here (either may be negative); the sum
      * over schedulers is the number of live processes. Stored by the owner
@@ -99,6 +100,10 @@ typedef struct oak__sched {
     oak__stack_local stk[OAK__STACK_CLASSES];
     oak__proc *blocked;                   /* waiting for their slot to be
                                            * let go (linked by gq_next)     */
+    pid_t tid;                            /* its thread, for the monitor    */
+    oak__proc *pinned_head, *pinned_tail; /* preempted: run again on this
+                                           * thread only (linked by gq_next;
+                                           * core/preempt.h)                 */
     oak__proc *pending;                   /* taken for a hand-off that needs
                                            * the loop (a copy, a wait)      */
     struct oak__lazy_wait {               /* parked with a timer to arm:    */

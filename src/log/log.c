@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/preempt.h"
 
 static _Atomic int level = OAK_LOG_NOTICE;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* handler + ctx */
@@ -92,12 +93,16 @@ int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
     }
     if (!kind)
         kind = "log";
+    /* The handler is the user's code, run under the lock: a preemption
+     * there would leave the lock held while this thread runs others. */
+    oak__preempt_off++;
     pthread_mutex_lock(&lock);
     if (handler)
         handler(l, kind, line, handler_ctx);
     else
         write_stderr(names[l], kind, line);
     pthread_mutex_unlock(&lock);
+    oak__preempt_off--;
     if (line != small)
         free(line);
     return 0;

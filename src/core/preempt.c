@@ -1,0 +1,264 @@
+/* preempt.c - see preempt.h and docs/design/preemption.md.
+ *
+ * The monitor's view of one scheduler, at each sample:
+ *
+ *   running nothing ---------------------------------> (nothing to do)
+ *   running P, dispatches moved since the last sample -> note the time
+ *   running P for >= the time slice  ----------------+
+ *   running P for >= 1 sample with its inbox not empty +-> thread in a
+ *                                                        blocking syscall?
+ *                                            yes: report it (watchdog)
+ *                                            no:  SIGURG to the thread
+ *
+ * The handler, on that thread, on P's stack:
+ *
+ *   not in a process, in a cleanup, in a no-preemption region, or the pc
+ *   is not in preemptible code -> return (the next sample tries again)
+ *   else -> switch P out (OAK__SW_PREEMPT: to the back of the scheduler's
+ *           pinned queue, through the scheduler loop so that timers and the
+ *           global queue are looked at); when P runs again, act on what
+ *           waits in its inbox (an exit signal ends it here), then return.
+ */
+#include "core/preempt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "core/fault.h"
+#include "core/sched.h"
+
+/* liboak's own code lies between these two (text_first.c, text_last.c are
+ * the first and last objects of the library, which is built so that its
+ * code is one contiguous block: CMakeLists.txt). */
+void oak__text_first(void);
+void oak__text_last(void);
+
+_Thread_local int oak__preempt_off;
+
+#define PREEMPT_SIGNAL SIGURG
+#define SAMPLE_NS ((int64_t)2 * 1000000)
+#define IDLE_SAMPLE_NS ((int64_t)20 * 1000000)
+#define MAX_RANGES 64
+
+typedef struct range {
+    uintptr_t lo, hi;
+} range;
+
+static range ranges[MAX_RANGES]; /* written before the handler is installed */
+static int nranges;
+static uintptr_t own_lo, own_hi;
+
+typedef struct sample {
+    uint64_t dispatches;
+    int64_t since;
+} sample;
+
+static pthread_t monitor;
+static bool monitor_started;
+static _Atomic bool monitor_stop;
+static struct sigaction saved_action;
+static bool installed;
+
+bool oak__preempt_safe_pc(const void *pc)
+{
+    uintptr_t a = (uintptr_t)pc;
+    if (a >= own_lo && a < own_hi)
+        return false;
+    for (int i = 0; i < nranges; i++)
+        if (a >= ranges[i].lo && a < ranges[i].hi)
+            return true;
+    return false;
+}
+
+/* ---- where user code lies ------------------------------------------------- */
+
+static bool wanted_module(const char *name, const char *const *modules)
+{
+    if (!name || !*name)
+        return true; /* the program itself */
+    for (; modules && *modules; modules++)
+        if (**modules && strstr(name, *modules))
+            return true;
+    return false;
+}
+
+static int add_ranges(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *const *modules = data;
+    if (!wanted_module(info->dlpi_name, modules))
+        return 0;
+    /* The vDSO has a name ("linux-vdso.so.1"); the program's is "". */
+    for (int i = 0; i < info->dlpi_phnum && nranges < MAX_RANGES; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        ranges[nranges].lo = info->dlpi_addr + ph->p_vaddr;
+        ranges[nranges].hi = ranges[nranges].lo + ph->p_memsz;
+        nranges++;
+    }
+    return 0;
+}
+
+/* ---- the handler ------------------------------------------------------------ */
+
+static void on_preempt(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig;
+    (void)si;
+    int saved_errno = errno;
+    oak__sched *s = oak__sched_self();
+    if (!s || !oak__in_process || oak__preempt_off)
+        goto out;
+    oak__proc *p = s->current;
+    if (!p || p->in_cleanup)
+        goto out;
+    ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    const void *pc = (const void *)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    const void *pc = (const void *)uc->uc_mcontext.pc;
+#else
+    const void *pc = NULL;
+#endif
+    if (!oak__preempt_safe_pc(pc))
+        goto out;
+    /* As if p had called oak_yield() here; the kernel saved every register
+     * (and the whole FPU state) on p's stack, below this frame. */
+    atomic_store_explicit(&s->preemptions,
+                          atomic_load_explicit(&s->preemptions, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    oak__proc_switch_out(p, OAK__SW_PREEMPT);
+    /* Back, on the same thread. An exit signal that came meanwhile acts
+     * now; the process may end here. */
+    oak__drain(p);
+out:
+    errno = saved_errno;
+}
+
+void oak__preempt_thread_init(oak__sched *s)
+{
+    s->tid = (pid_t)syscall(SYS_gettid);
+    if (!installed)
+        return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, PREEMPT_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* ---- the monitor -------------------------------------------------------------- */
+
+/* Is the thread tid asleep in the kernel (a blocking system call)? A
+ * signal there would end some calls (nanosleep, poll, ...) with EINTR. */
+static bool in_blocking_call(pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *r = strrchr(buf, ')'); /* the name may hold spaces */
+    return r && r[1] == ' ' && (r[2] == 'S' || r[2] == 'D');
+}
+
+static void *monitor_main(void *arg)
+{
+    oak__runtime *rt = arg;
+    sample *seen = calloc(rt->nscheds, sizeof *seen);
+    if (!seen)
+        return NULL;
+    int64_t slice = (int64_t)rt->cfg.time_slice_ms * 1000000;
+    while (!atomic_load_explicit(&monitor_stop, memory_order_acquire)) {
+        int64_t now = oak__now_ns();
+        bool busy = false;
+        for (unsigned i = 0; i < rt->nscheds; i++) {
+            oak__sched *s = &rt->scheds[i];
+            /* Relaxed: a stale view only delays the preemption a sample. */
+            uint64_t d = atomic_load_explicit(&s->dispatches, memory_order_relaxed);
+            oak_pid pid = atomic_load_explicit(&s->running, memory_order_relaxed);
+            if (!pid || d != seen[i].dispatches) {
+                seen[i].dispatches = d;
+                seen[i].since = now;
+                continue;
+            }
+            busy = true;
+            int64_t ran = now - seen[i].since;
+            oak__proc *p = oak__proc_of(pid);
+            /* Type-stable memory: p is some control block; a stale look
+             * at its inbox is harmless. */
+            oak__msg *in = p ? atomic_load_explicit(&p->inbox, memory_order_relaxed) : NULL;
+            bool waiting = in != OAK__INBOX_EMPTY && in != OAK__INBOX_PARKED &&
+                           in != OAK__INBOX_CLOSED;
+            if ((ran >= slice || (waiting && ran >= SAMPLE_NS)) && s->tid &&
+                !in_blocking_call(s->tid))
+                pthread_kill(s->thread, PREEMPT_SIGNAL);
+        }
+        struct timespec ts = {0, busy ? SAMPLE_NS : IDLE_SAMPLE_NS};
+        nanosleep(&ts, NULL);
+    }
+    free(seen);
+    return NULL;
+}
+
+int oak__preempt_init(oak__runtime *rt)
+{
+    if (rt->cfg.time_slice_ms < 0)
+        return 0; /* switched off: cooperative, as before */
+    own_lo = (uintptr_t)&oak__text_first;
+    own_hi = (uintptr_t)&oak__text_last;
+    nranges = 0;
+    dl_iterate_phdr(add_ranges, (void *)rt->cfg.preempt_modules);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_preempt;
+    /* Not on the alternate stack: the handler switches away from the
+     * process, so its frame must stay on the process's own stack. Not
+     * deferred: other processes on this thread stay preemptible while this
+     * one sleeps inside its handler (a nested signal lands in liboak's
+     * code, which is never preempted). Restarted: a system call that the
+     * signal interrupts goes on. */
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(PREEMPT_SIGNAL, &sa, &saved_action) != 0)
+        return -errno;
+    installed = true;
+    atomic_store_explicit(&monitor_stop, false, memory_order_relaxed);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* the monitor takes no signals */
+    int e = pthread_create(&monitor, NULL, monitor_main, rt);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    monitor_started = e == 0;
+    return 0;
+}
+
+void oak__preempt_term(oak__runtime *rt)
+{
+    (void)rt;
+    if (monitor_started) {
+        atomic_store_explicit(&monitor_stop, true, memory_order_release);
+        pthread_join(monitor, NULL);
+        monitor_started = false;
+    }
+    if (installed) {
+        sigaction(PREEMPT_SIGNAL, &saved_action, NULL);
+        installed = false;
+    }
+}

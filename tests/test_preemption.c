@@ -1,0 +1,370 @@
+/* test_preemption.c - a process that never yields cannot take a scheduler
+ * hostage: kill kills it, a supervisor stops it, its neighbours' timers
+ * fire and their messages are answered, and busy loops that call into libc
+ * are preempted safely. With preemption off, scheduling is cooperative as
+ * before.
+ *
+ * Times here are bounds for "it happened at all" (seconds), never
+ * measurements: bench/ measures how fast.
+ */
+#include "oak_test.h"
+
+#include <oak/supervisor.h>
+
+static _Atomic bool stop_spinning;
+static _Atomic int spinners_started;
+static _Atomic int cleanups_ran;
+static oak_pid t_main;
+
+static OT_NOINLINE uint64_t spin_forever(volatile uint64_t *n)
+{
+    while (!atomic_load_explicit(&stop_spinning, memory_order_relaxed))
+        (*n)++;
+    return *n;
+}
+
+static OT_NOINLINE uint64_t nested(int depth, volatile uint64_t *n)
+{
+    volatile char pad[128];
+    pad[0] = (char)depth;
+    if (depth > 0)
+        return nested(depth - 1, n) + pad[0];
+    return spin_forever(n);
+}
+
+static void note_cleanup(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&cleanups_ran, 1);
+}
+
+typedef struct spin_opts {
+    bool trap;
+    int depth;
+    bool with_cleanup;
+} spin_opts;
+
+static void spinner(void *arg)
+{
+    spin_opts *o = arg;
+    if (o->trap)
+        oak_trap_exit(true);
+    if (o->with_cleanup)
+        OT_CHECK_INT_GE(oak_defer(note_cleanup, NULL), 0);
+    atomic_fetch_add(&spinners_started, 1);
+    volatile uint64_t n = 0;
+    nested(o->depth, &n);
+    oak_yield(); /* acts on signals that waited for the loop to end */
+}
+
+static void wait_started(int n)
+{
+    for (int i = 0; i < 5000 && atomic_load(&spinners_started) < n; i++)
+        oak_sleep(1);
+    OT_CHECK_INT_GE(atomic_load(&spinners_started), n);
+}
+
+static void reset(void)
+{
+    atomic_store(&stop_spinning, false);
+    atomic_store(&spinners_started, 0);
+    atomic_store(&cleanups_ran, 0);
+    t_main = oak_self();
+}
+
+/* ---- kill ---------------------------------------------------------------- */
+
+static void kill_main(void *arg)
+{
+    (void)arg;
+    reset();
+    spin_opts kinds[] = {
+        {.trap = false, .depth = 0, .with_cleanup = false},
+        {.trap = true, .depth = 0, .with_cleanup = true},
+        {.trap = false, .depth = 40, .with_cleanup = true},
+        {.trap = true, .depth = 40, .with_cleanup = true},
+    };
+    int cleanups = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        oak_ref r = 0;
+        oak_pid p = ot_spawn_(spinner, &kinds[k], sizeof kinds[k], OAK_SPAWN_MONITOR, &r,
+                              __FILE__, __LINE__);
+        wait_started((int)k + 1);
+        oak_sleep(20); /* it is deep in its loop now */
+        int64_t t0 = ot_now_ns();
+        OT_CHECK_INT_EQ(oak_exit_pid(p, OAK_KILL), 0);
+        ot_signal d = OT_RECV_DOWN(r, OT_LONG_MS);
+        OT_CHECK_ATOM_EQ(d.reason, OAK_KILLED);
+        OT_CHECK_INT_LT(ot_ms_since(t0), 5000);
+        if (kinds[k].with_cleanup)
+            cleanups++;
+        OT_CHECK_INT_EQ(atomic_load(&cleanups_ran), cleanups);
+    }
+}
+
+/* exit(kill) ends a process that never yields - trapping exits or not,
+ * deep in nested calls, with cleanups, which run. */
+static void kill_ends_a_spinning_process(void **state)
+{
+    (void)state;
+    oak_config cfg = {.schedulers = 2};
+    OT_RUN_CFG(kill_main, NULL, &cfg);
+}
+
+static void exit_main(void *arg)
+{
+    (void)arg;
+    reset();
+    spin_opts o = {0};
+    oak_ref r = 0;
+    oak_pid p = OT_SPAWN_COPY_MONITOR(spinner, &o, 0, &r);
+    wait_started(1);
+    OT_CHECK_INT_EQ(oak_exit_pid(p, oak_atom_from("go_away")), 0);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, oak_atom_from("go_away"));
+    /* A linked spinner dies of an exit signal; its link hears why. */
+    oak_trap_exit(true);
+    oak_pid q = OT_SPAWN_COPY(spinner, &o, OAK_SPAWN_LINK);
+    wait_started(2);
+    OT_CHECK_INT_EQ(oak_exit_pid(q, oak_atom_from("linked_death")), 0);
+    ot_signal x;
+    OT_TAKE_SIGNAL(OT_RECV_TAG(OAK_TAG_EXIT, OT_LONG_MS), &x);
+    OT_CHECK_UINT_EQ(x.from, q);
+    OT_CHECK_ATOM_EQ(x.reason, oak_atom_from("linked_death"));
+}
+
+/* Any exit signal reaches a spinner, on one scheduler as on two. */
+static void exit_signals_reach_a_spinning_process(void **state)
+{
+    (void)state;
+    oak_config one = {.schedulers = 1};
+    OT_RUN_CFG(exit_main, NULL, &one);
+}
+
+/* ---- supervisors -------------------------------------------------------- */
+
+static int start_spinner(const oak_child_args *args, oak_pid *pid, oak_reason *why)
+{
+    (void)why;
+    oak_spawn_opts so = {.flags = OAK_SPAWN_LINK, .arg_size = args->arg_size};
+    return oak_spawn(spinner, (void *)args->arg, &so, pid);
+}
+
+static void sup_main(void *arg)
+{
+    (void)arg;
+    reset();
+    spin_opts plain = {0}, trapping = {.trap = true};
+    oak_child_spec kids[] = {
+        {.id = oak_atom_from("brutal"), .start = start_spinner, .arg = &plain,
+         .arg_size = sizeof plain, .shutdown = OAK_BRUTAL_KILL},
+        {.id = oak_atom_from("timeout"), .start = start_spinner, .arg = &trapping,
+         .arg_size = sizeof trapping, .shutdown = 100},
+        {.id = oak_atom_from("polite"), .start = start_spinner, .arg = &plain,
+         .arg_size = sizeof plain, .shutdown = 5000},
+    };
+    oak_supervisor_def def = {.flags = {OAK_ONE_FOR_ONE, 10, 5, OAK_AUTO_SHUTDOWN_NEVER},
+                              .children = kids, .count = 3};
+    oak_pid sup = OAK_NOPID;
+    oak_reason why;
+    OT_CHECK_INT_EQ(oak_supervisor_start(&def, OAK_GEN_LINK, &sup, &why), 0);
+    wait_started(3);
+    /* Each is stopped, and restarted (a crash of a permanent child). */
+    for (size_t i = 0; i < 3; i++) {
+        int64_t t0 = ot_now_ns();
+        OT_CHECK_INT_EQ(oak_supervisor_terminate_child(sup, kids[i].id), 0);
+        OT_CHECK_INT_LT(ot_ms_since(t0), 5000);
+        oak_pid np = OAK_NOPID;
+        OT_CHECK_INT_EQ(oak_supervisor_restart_child(sup, kids[i].id, &np, &why), 0);
+        OT_CHECK(np != OAK_NOPID);
+    }
+    wait_started(6);
+    /* The whole tree stops in order, spinners and all. */
+    oak_trap_exit(true);
+    OT_CHECK_INT_EQ(oak_exit_pid(sup, OAK_SHUTDOWN), 0);
+    ot_signal x;
+    OT_TAKE_SIGNAL(OT_RECV_TAG(OAK_TAG_EXIT, OT_LONG_MS), &x);
+    OT_CHECK_UINT_EQ(x.from, sup);
+    OT_CHECK_ATOM_EQ(x.reason, OAK_SHUTDOWN);
+}
+
+/* A supervisor stops children stuck in loops: by brutal_kill, by its
+ * shutdown exit signal, and by the kill after the shutdown timeout. */
+static void supervisor_stops_children_stuck_in_loops(void **state)
+{
+    (void)state;
+    oak_config cfg = {.schedulers = 2};
+    OT_RUN_CFG(sup_main, NULL, &cfg);
+}
+
+/* ---- neighbours: timers, messages --------------------------------------- */
+
+static void sleeper(void *arg)
+{
+    (void)arg;
+    int64_t t0 = ot_now_ns();
+    oak_sleep(50);
+    OT_SEND_U64(t_main, OT_TAG_DONE, (uint64_t)ot_ms_since(t0));
+    oak_msg *m = NULL;
+    t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_receive(&m, 50, NULL, NULL), -ETIMEDOUT);
+    OT_SEND_U64(t_main, OT_TAG_DONE, (uint64_t)ot_ms_since(t0));
+}
+
+static void ponger(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        oak_msg *m = OT_RECV_ANY(OAK_INFINITY);
+        if (m->tag == OT_TAG_STOP) {
+            oak_msg_free(m);
+            return;
+        }
+        OT_SEND(m->from, OT_TAG_PONG, m->data, m->size);
+        oak_msg_free(m);
+    }
+}
+
+static void neighbours_main(void *arg)
+{
+    unsigned nspin = *(unsigned *)arg;
+    reset();
+    spin_opts o = {0};
+    oak_ref refs[8];
+    for (unsigned i = 0; i < nspin; i++)
+        OT_SPAWN_COPY_MONITOR(spinner, &o, 0, &refs[i]);
+    wait_started((int)nspin);
+    /* Timers beside the spinners fire (late by a time slice at most;
+     * checked here only as "within seconds"). */
+    OT_SPAWN(sleeper, NULL, 0);
+    OT_CHECK_INT_LT(OT_RECV_U64(OT_TAG_DONE, OT_LONG_MS), 5000);
+    OT_CHECK_INT_LT(OT_RECV_U64(OT_TAG_DONE, OT_LONG_MS), 5000);
+    /* A ping-pong pair keeps answering. */
+    oak_pid pong = OT_SPAWN(ponger, NULL, 0);
+    for (uint64_t i = 0; i < 200; i++) {
+        OT_SEND_U64(pong, OT_TAG_PING, i);
+        OT_CHECK_UINT_EQ(OT_RECV_U64(OT_TAG_PONG, OT_LONG_MS), i);
+    }
+    OT_SEND(pong, OT_TAG_STOP, NULL, 0);
+    atomic_store(&stop_spinning, true);
+    for (unsigned i = 0; i < nspin; i++)
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(refs[i], OT_LONG_MS).reason, OAK_NORMAL);
+}
+
+/* One spinner per scheduler (and one more): sleepers wake, receives time
+ * out, and a ping-pong pair goes on. */
+static void timers_and_messages_go_on_beside_spinners(void **state)
+{
+    (void)state;
+    oak_config cfg = {.schedulers = 2};
+    unsigned n = 3;
+    OT_RUN_CFG(neighbours_main, &n, &cfg);
+    oak_config one = {.schedulers = 1};
+    n = 1;
+    OT_RUN_CFG(neighbours_main, &n, &one);
+}
+
+/* ---- libc inside busy loops ------------------------------------------------- */
+
+static void libc_looper(void *arg)
+{
+    (void)arg;
+    FILE *null = fopen("/dev/null", "w");
+    OT_CHECK(null != NULL);
+    atomic_fetch_add(&spinners_started, 1);
+    uint64_t i = 0;
+    while (!atomic_load_explicit(&stop_spinning, memory_order_relaxed)) {
+        char *b = malloc(16 + i % 4000);
+        OT_CHECK(b != NULL);
+        int n = snprintf(b, 16, "%llu", (unsigned long long)i);
+        fprintf(null, "%s %d\n", b, n);
+        free(b);
+        i++;
+    }
+    fclose(null);
+}
+
+static void libc_main(void *arg)
+{
+    (void)arg;
+    reset();
+    oak_ref refs[6];
+    for (int i = 0; i < 6; i++)
+        OT_SPAWN_MONITOR(libc_looper, NULL, 0, &refs[i]);
+    wait_started(6);
+    /* Messages go around meanwhile, and the loopers are preempted often. */
+    oak_pid pong = OT_SPAWN(ponger, NULL, 0);
+    int64_t t0 = ot_now_ns();
+    uint64_t i = 0;
+    while (ot_ms_since(t0) < 500) {
+        OT_SEND_U64(pong, OT_TAG_PING, i);
+        OT_CHECK_UINT_EQ(OT_RECV_U64(OT_TAG_PONG, OT_LONG_MS), i);
+        i++;
+    }
+    OT_SEND(pong, OT_TAG_STOP, NULL, 0);
+    atomic_store(&stop_spinning, true);
+    for (int k = 0; k < 6; k++)
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(refs[k], OT_LONG_MS).reason, OAK_NORMAL);
+    /* And killing such loopers is safe too. */
+    atomic_store(&stop_spinning, false);
+    for (int k = 0; k < 6; k++) {
+        oak_pid p = OT_SPAWN_MONITOR(libc_looper, NULL, 0, &refs[k]);
+        oak_sleep(5);
+        OT_CHECK_INT_EQ(oak_exit_pid(p, OAK_KILL), 0);
+        OT_CHECK_ATOM_EQ(OT_RECV_DOWN(refs[k], OT_LONG_MS).reason, OAK_KILLED);
+    }
+}
+
+/* Busy loops that malloc, free and printf are preempted and killed
+ * without a deadlock (never inside libc). */
+static void busy_loops_in_libc_are_preempted_safely(void **state)
+{
+    (void)state;
+    oak_config cfg = {.schedulers = 2, .time_slice_ms = 1};
+    OT_RUN_CFG(libc_main, NULL, &cfg);
+}
+
+/* ---- preemption off -------------------------------------------------------------- */
+
+static void off_main(void *arg)
+{
+    (void)arg;
+    reset();
+    spin_opts o = {0};
+    oak_ref r = 0;
+    oak_pid p = OT_SPAWN_COPY_MONITOR(spinner, &o, 0, &r);
+    /* Without yielding (cooperative: a spinner that got this scheduler
+     * would keep it), until the other scheduler has taken the spinner. */
+    int64_t t0 = ot_now_ns();
+    while (atomic_load(&spinners_started) < 1 && ot_ms_since(t0) < OT_LONG_MS) {
+    }
+    OT_CHECK_INT_EQ(atomic_load(&spinners_started), 1);
+    OT_CHECK_INT_EQ(oak_exit_pid(p, OAK_KILL), 0);
+    /* The spinner goes on until it gives the CPU up. */
+    t0 = ot_now_ns();
+    while (ot_ms_since(t0) < 200)
+        OT_CHECK(oak_is_alive(p));
+    atomic_store(&stop_spinning, true);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, OAK_KILLED);
+}
+
+/* time_slice_ms < 0: no preemption; a kill waits for the spinner to yield
+ * (here: to end its loop and exit, which acts on the signal). */
+static void preemption_off_is_cooperative(void **state)
+{
+    (void)state;
+    oak_config cfg = {.schedulers = 2, .time_slice_ms = -1};
+    OT_RUN_CFG(off_main, NULL, &cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kill_ends_a_spinning_process),
+        cmocka_unit_test(exit_signals_reach_a_spinning_process),
+        cmocka_unit_test(supervisor_stops_children_stuck_in_loops),
+        cmocka_unit_test(timers_and_messages_go_on_beside_spinners),
+        cmocka_unit_test(busy_loops_in_libc_are_preempted_safely),
+        cmocka_unit_test(preemption_off_is_cooperative),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
