@@ -325,7 +325,8 @@ static void run_report(oak_entry fn)
 {
     seen_line[0] = seen_kind[0] = '\0';
     oak_log_set_handler(capture, NULL);
-    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300};
+    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300,
+                      .time_slice_ms = -1 /* a loop is preempted otherwise */};
     OT_RUN_CFG(report_main, (void *)fn, &cfg);
     oak_log_set_handler(NULL, NULL);
     assert_true(seen_line[0] != '\0');
