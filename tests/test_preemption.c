@@ -11,6 +11,18 @@
 
 #include <oak/supervisor.h>
 
+/* ThreadSanitizer builds are cooperative (docs/design/preemption.md). */
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_TSAN() skip()
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SKIP_UNDER_TSAN() skip()
+#endif
+#endif
+#ifndef SKIP_UNDER_TSAN
+#define SKIP_UNDER_TSAN() ((void)0)
+#endif
+
 static _Atomic bool stop_spinning;
 static _Atomic int spinners_started;
 static _Atomic int cleanups_ran;
@@ -107,6 +119,7 @@ static void kill_main(void *arg)
 static void kill_ends_a_spinning_process(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     oak_config cfg = {.schedulers = 2};
     OT_RUN_CFG(kill_main, NULL, &cfg);
 }
@@ -136,6 +149,7 @@ static void exit_main(void *arg)
 static void exit_signals_reach_a_spinning_process(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     oak_config one = {.schedulers = 1};
     OT_RUN_CFG(exit_main, NULL, &one);
 }
@@ -192,6 +206,7 @@ static void sup_main(void *arg)
 static void supervisor_stops_children_stuck_in_loops(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     oak_config cfg = {.schedulers = 2};
     OT_RUN_CFG(sup_main, NULL, &cfg);
 }
@@ -255,6 +270,7 @@ static void neighbours_main(void *arg)
 static void timers_and_messages_go_on_beside_spinners(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     oak_config cfg = {.schedulers = 2};
     unsigned n = 3;
     OT_RUN_CFG(neighbours_main, &n, &cfg);
@@ -265,31 +281,40 @@ static void timers_and_messages_go_on_beside_spinners(void **state)
 
 /* ---- libc inside busy loops ------------------------------------------------- */
 
+static FILE *dev_null; /* opened by the test's main process */
+
+/* malloc/free and stdio in a loop. With *killable, its buffers are
+ * oak_alloc()'d (freed with the process when it is killed) instead. */
 static void libc_looper(void *arg)
 {
-    (void)arg;
-    FILE *null = fopen("/dev/null", "w");
-    OT_CHECK(null != NULL);
+    bool killable = *(bool *)arg;
     atomic_fetch_add(&spinners_started, 1);
     uint64_t i = 0;
     while (!atomic_load_explicit(&stop_spinning, memory_order_relaxed)) {
-        char *b = malloc(16 + i % 4000);
+        size_t n = 16 + i % 4000;
+        char *b = killable ? oak_alloc(n) : malloc(n);
         OT_CHECK(b != NULL);
-        int n = snprintf(b, 16, "%llu", (unsigned long long)i);
-        fprintf(null, "%s %d\n", b, n);
-        free(b);
+        int len = snprintf(b, 16, "%llu", (unsigned long long)i);
+        fprintf(dev_null, "%s %d\n", b, len);
+        if (killable)
+            oak_free(b);
+        else
+            free(b);
         i++;
     }
-    fclose(null);
 }
 
 static void libc_main(void *arg)
 {
     (void)arg;
     reset();
+    dev_null = fopen("/dev/null", "w");
+    OT_CHECK(dev_null != NULL);
+    bool killable = false;
     oak_ref refs[6];
     for (int i = 0; i < 6; i++)
-        OT_SPAWN_MONITOR(libc_looper, NULL, 0, &refs[i]);
+        ot_spawn_(libc_looper, &killable, sizeof killable, OAK_SPAWN_MONITOR, &refs[i],
+                  __FILE__, __LINE__);
     wait_started(6);
     /* Messages go around meanwhile, and the loopers are preempted often. */
     oak_pid pong = OT_SPAWN(ponger, NULL, 0);
@@ -306,12 +331,15 @@ static void libc_main(void *arg)
         OT_CHECK_ATOM_EQ(OT_RECV_DOWN(refs[k], OT_LONG_MS).reason, OAK_NORMAL);
     /* And killing such loopers is safe too. */
     atomic_store(&stop_spinning, false);
+    killable = true;
     for (int k = 0; k < 6; k++) {
-        oak_pid p = OT_SPAWN_MONITOR(libc_looper, NULL, 0, &refs[k]);
+        oak_pid p = ot_spawn_(libc_looper, &killable, sizeof killable, OAK_SPAWN_MONITOR,
+                              &refs[k], __FILE__, __LINE__);
         oak_sleep(5);
         OT_CHECK_INT_EQ(oak_exit_pid(p, OAK_KILL), 0);
         OT_CHECK_ATOM_EQ(OT_RECV_DOWN(refs[k], OT_LONG_MS).reason, OAK_KILLED);
     }
+    fclose(dev_null);
 }
 
 /* Busy loops that malloc, free and printf are preempted and killed
@@ -319,6 +347,7 @@ static void libc_main(void *arg)
 static void busy_loops_in_libc_are_preempted_safely(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     oak_config cfg = {.schedulers = 2, .time_slice_ms = 1};
     OT_RUN_CFG(libc_main, NULL, &cfg);
 }

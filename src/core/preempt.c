@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/fault.h"
+#include "core/sanitizer.h"
 #include "core/sched.h"
 
 /* liboak's own code lies between these two (text_first.c, text_last.c are
@@ -148,9 +149,10 @@ out:
 
 void oak__preempt_thread_init(oak__sched *s)
 {
-    s->tid = (pid_t)syscall(SYS_gettid);
     if (!installed)
         return;
+    s->self = pthread_self();
+    atomic_store_explicit(&s->tid, (pid_t)syscall(SYS_gettid), memory_order_release);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, PREEMPT_SIGNAL);
@@ -205,9 +207,10 @@ static void *monitor_main(void *arg)
             oak__msg *in = p ? atomic_load_explicit(&p->inbox, memory_order_relaxed) : NULL;
             bool waiting = in != OAK__INBOX_EMPTY && in != OAK__INBOX_PARKED &&
                            in != OAK__INBOX_CLOSED;
-            if ((ran >= slice || (waiting && ran >= SAMPLE_NS)) && s->tid &&
-                !in_blocking_call(s->tid))
-                pthread_kill(s->thread, PREEMPT_SIGNAL);
+            pid_t tid = atomic_load_explicit(&s->tid, memory_order_acquire);
+            if ((ran >= slice || (waiting && ran >= SAMPLE_NS)) && tid &&
+                !in_blocking_call(tid))
+                pthread_kill(s->self, PREEMPT_SIGNAL);
         }
         struct timespec ts = {0, busy ? SAMPLE_NS : IDLE_SAMPLE_NS};
         nanosleep(&ts, NULL);
@@ -220,6 +223,12 @@ int oak__preempt_init(oak__runtime *rt)
 {
     if (rt->cfg.time_slice_ms < 0)
         return 0; /* switched off: cooperative, as before */
+#ifdef OAK_TSAN
+    /* ThreadSanitizer runs signal handlers late, at points of its own, with
+     * the context of the moment the signal came: a handler that switches
+     * stacks there is not safe. TSan builds are cooperative. */
+    return 0;
+#endif
     own_lo = (uintptr_t)&oak__text_first;
     own_hi = (uintptr_t)&oak__text_last;
     nranges = 0;

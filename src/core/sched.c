@@ -1205,7 +1205,6 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
      * preemption signal (oak__preempt_thread_init); its mask comes back. */
     sigset_t caller_mask;
     pthread_sigmask(SIG_SETMASK, NULL, &caller_mask);
-    rt->scheds[0].thread = pthread_self();
 
     oak_pid first;
     rc = oak__spawn_on(&rt->scheds[0], NULL, main, arg, NULL, &first);

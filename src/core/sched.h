@@ -100,7 +100,11 @@ typedef struct oak__sched {
     oak__stack_local stk[OAK__STACK_CLASSES];
     oak__proc *blocked;                   /* waiting for their slot to be
                                            * let go (linked by gq_next)     */
-    pid_t tid;                            /* its thread, for the monitor    */
+    /* Its thread, for the preemption monitor: stored by the thread itself
+     * (release) once `self` is set; the monitor reads self only after it
+     * has seen the tid (acquire). */
+    _Atomic pid_t tid;
+    pthread_t self;
     oak__proc *pinned_head, *pinned_tail; /* preempted: run again on this
                                            * thread only (linked by gq_next;
                                            * core/preempt.h)                 */
