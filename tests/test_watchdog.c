@@ -42,11 +42,23 @@ static void hog_main(void *arg)
 }
 
 /* Cooperative scheduling (preemption off): a loop holds its scheduler. */
+/* Mostly its own code (the clock only now and then), where the monitor's
+ * signal can preempt it. */
+static void busy_own_code(void *arg)
+{
+    (void)arg;
+    int64_t t0 = ot_now_ns();
+    volatile uint64_t x = 0;
+    while (ot_ms_since(t0) < 2500)
+        for (int i = 0; i < 100000; i++)
+            x++;
+}
+
 static void hog_main_preempted(void *arg)
 {
     (void)arg;
     oak_ref r = 0;
-    OT_SPAWN_MONITOR(busy, NULL, 0, &r);
+    OT_SPAWN_MONITOR(busy_own_code, NULL, 0, &r);
     OT_RECV_DOWN(r, OT_LONG_MS);
     pthread_mutex_lock(&seen_lock);
     OT_EXPECT_INT_EQ(seen_count, 0);
@@ -66,7 +78,7 @@ static void process_holding_a_scheduler_too_long_is_reported_once(void **state)
 static void blocked(void *arg)
 {
     (void)arg;
-    struct timespec ts = {1, 200 * 1000000}; /* a raw blocking call */
+    struct timespec ts = {2, 500 * 1000000}; /* a raw blocking call */
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
@@ -96,7 +108,8 @@ static void process_in_a_blocking_call_is_reported_with_preemption_on(void **sta
 #endif
     oak_log_set_handler(capture, NULL);
     seen_count = 0;
-    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300};
+    /* A second: loaded machines stall threads for a good part of that. */
+    oak_config cfg = {.schedulers = 2, .long_schedule_ms = 1000};
     OT_RUN_CFG(blocked_main, NULL, &cfg);
     seen_count = 0;
     OT_RUN_CFG(hog_main_preempted, NULL, &cfg);

@@ -53,6 +53,9 @@ typedef struct oak_config {
      * substrings of their paths, NULL-terminated; NULL = none. liboak,
      * libc and the dynamic loader never are. */
     const char *const *preempt_modules;
+    /* Helper threads of the blocking-call pool (oak/blocking.h), started
+     * as calls need them; 0 = 64. */
+    unsigned blocking_threads;
 } oak_config;
 
 #define OAK_DEFAULT_STACK_SIZE ((size_t)64 * 1024)

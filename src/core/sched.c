@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "core/blocking.h"
 #include "core/ctx.h"
 #include "core/error.h"
 #include "core/fault.h"
@@ -1192,6 +1193,8 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         if (!s->free_slots || (c.schedulers > 1 && !s->watch))
             goto fail_scheds;
     }
+    if ((rc = oak__blocking_init(c.blocking_threads)) < 0)
+        goto fail_scheds;
     oak__stack_init(c.stack_size, c.guarded_stacks);
     oak__names_init();
     oak__fdwait_init(rt);
@@ -1241,6 +1244,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     while (atomic_load_explicit(&foreign_users, memory_order_acquire) != 0)
         sched_yield();
     teardown(rt);
+    oak__blocking_term(); /* every caller is gone: helpers finish alone */
     oak__fault_uninstall();
     oak__rt = NULL;
     free(rt);
@@ -1257,6 +1261,7 @@ fail_installed:
         sched_yield();
     oak__rt = NULL;
     oak__stack_term();
+    oak__blocking_term();
 fail_scheds:
     for (unsigned i = 0; i < c.schedulers; i++) {
         free(rt->scheds[i].free_slots);

@@ -1,0 +1,267 @@
+/* blocking.c - the blocking-call pool (oak/blocking.h).
+ *
+ * A call is a job in a FIFO served by helper threads, started as calls
+ * need them up to oak_config.blocking_threads. The caller waits for a
+ * message with the job's reference, so it waits as in receive: exit
+ * signals act, and its scheduler runs others. The job's state decides who
+ * frees it when caller and helper part:
+ *
+ *   WAITING --helper finished (CAS)--> DONE --caller took the result--> freed by the caller
+ *      |                                 |
+ *      |                                 +--caller died first: its cleanup
+ *      |                                    discards the result, frees
+ *      +--caller died (its cleanup, CAS)--> ABANDONED --helper finished:
+ *                                            it discards the result, frees
+ */
+#include "core/blocking.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/proc.h"
+#include "core/sched.h"
+#include "oak/message.h"
+#include "oak/process.h"
+
+enum { WAITING, DONE, ABANDONED };
+
+/* The caller waits for the job's reference; the tag says nothing. */
+#define WAKE_TAG 0
+#define HELPER_STACK ((size_t)1 << 20)
+
+typedef struct job {
+    struct job *next;                 /* in the queue, under the lock     */
+    oak_blocking_fn fn;
+    void *arg;
+    oak_blocking_discard_fn discard;
+    void *result;                     /* written by the helper before DONE */
+    oak_pid caller;
+    oak_ref ref;
+    _Atomic int state;                /* see the picture above            */
+    alignas(16) unsigned char bytes[]; /* the copied argument             */
+} job;
+
+typedef struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job *head, *tail;                 /* under lock                       */
+    size_t queued, busy, threads;     /* under lock                       */
+    uint64_t calls;                   /* under lock                       */
+    size_t max;
+    bool stopping;                    /* under lock                       */
+    pthread_t *tids;                  /* max entries; under lock          */
+} pool;
+
+static pool *the_pool; /* between oak__blocking_init and _term */
+
+int oak__blocking_init(unsigned max)
+{
+    pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->max = max ? max : 64;
+    p->tids = calloc(p->max, sizeof *p->tids);
+    if (!p->tids) {
+        free(p);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    the_pool = p;
+    return 0;
+}
+
+/* Finish a job on the helper's side. */
+static void complete(job *j, void *r)
+{
+    j->result = r;
+    int expect = WAITING;
+    /* Release: the caller that sees DONE (or its cleanup) sees result. */
+    if (atomic_compare_exchange_strong_explicit(&j->state, &expect, DONE, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        /* The caller takes it from here. If it has just died, its cleanup
+         * (which saw DONE or will) frees the job. */
+        oak_send_ref(j->caller, j->ref, WAKE_TAG, NULL, 0);
+        return;
+    }
+    /* ABANDONED: the caller is gone. */
+    if (j->discard)
+        j->discard(r, j->arg);
+    free(j);
+}
+
+static void *helper_main(void *arg)
+{
+    pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (!p->head)
+            break; /* stopping, nothing left */
+        job *j = p->head;
+        if (!(p->head = j->next))
+            p->tail = NULL;
+        p->queued--;
+        if (p->stopping && atomic_load_explicit(&j->state, memory_order_acquire) == ABANDONED) {
+            free(j); /* its caller died with the runtime; fn never ran */
+            continue;
+        }
+        p->busy++;
+        pthread_mutex_unlock(&p->lock);
+        void *r = j->fn(j->arg);
+        /* Counted before the caller hears of it. */
+        pthread_mutex_lock(&p->lock);
+        p->busy--;
+        p->calls++;
+        pthread_mutex_unlock(&p->lock);
+        complete(j, r);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Under lock: one more helper if every one is taken. */
+static void grow(pool *p)
+{
+    if (p->threads >= p->max || p->busy + p->queued <= p->threads)
+        return;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, HELPER_STACK);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* helpers take no signals */
+    if (pthread_create(&p->tids[p->threads], &attr, helper_main, p) == 0)
+        p->threads++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+/* The caller's cleanup: it died while waiting. */
+static void abandon(void *arg)
+{
+    job *j = arg;
+    int expect = WAITING;
+    if (atomic_compare_exchange_strong_explicit(&j->state, &expect, ABANDONED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return; /* the helper frees it when fn returns */
+    /* DONE: the result came, the caller never took it. */
+    if (j->discard)
+        j->discard(j->result, j->arg);
+    free(j);
+}
+
+int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **result,
+                 oak_blocking_discard_fn discard)
+{
+    oak__proc *self = oak__proc_self();
+    if (!self || self->in_cleanup)
+        return -EPERM;
+    if (!fn || (arg_size && !arg) || arg_size > SIZE_MAX - sizeof(job))
+        return -EINVAL;
+    pool *p = the_pool;
+    job *j = malloc(sizeof *j + arg_size);
+    if (!j)
+        return -ENOMEM;
+    j->next = NULL;
+    j->fn = fn;
+    j->arg = arg_size ? memcpy(j->bytes, arg, arg_size) : (void *)arg;
+    j->discard = discard;
+    j->result = NULL;
+    j->caller = oak_self();
+    j->ref = oak_make_ref();
+    atomic_init(&j->state, WAITING);
+    int handle = oak_defer(abandon, j);
+    if (handle < 0) {
+        free(j);
+        return handle;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->queued++;
+    grow(p);
+    bool none = p->threads == 0;
+    if (none) {
+        /* Not one helper could be started: take the job back. */
+        p->head = p->tail = NULL;
+        p->queued = 0;
+    } else {
+        pthread_cond_signal(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (none) {
+        oak_undefer(handle, false);
+        free(j);
+        return -EAGAIN;
+    }
+    oak_msg *m = NULL;
+    while (oak_receive_ref(&m, j->ref, OAK_INFINITY) != 0) {
+    }
+    oak_msg_free(m);
+    oak_undefer(handle, false);
+    if (result)
+        *result = j->result;
+    free(j);
+    return 0;
+}
+
+int oak_blocking_stats_get(oak_blocking_stats *out)
+{
+    if (!out)
+        return -EINVAL;
+    /* The pool lives as long as the runtime that a non-NULL enter holds. */
+    if (!oak__rt_enter())
+        return -ESRCH;
+    pool *p = the_pool;
+    pthread_mutex_lock(&p->lock);
+    out->threads = p->threads;
+    out->busy = p->busy;
+    out->queued = p->queued;
+    out->calls = p->calls;
+    pthread_mutex_unlock(&p->lock);
+    oak__rt_leave();
+    return 0;
+}
+
+void oak__blocking_term(void)
+{
+    pool *p = the_pool;
+    if (!p)
+        return;
+    the_pool = NULL;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cond);
+    size_t n = p->threads;
+    pthread_mutex_unlock(&p->lock);
+    /* A helper still inside a call that never returns cannot be waited
+     * for: after a second it is left running, and the pool with it. */
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_timedjoin_np(p->tids[i], NULL, &ts) != 0) {
+            pthread_detach(p->tids[i]);
+            all = false;
+        }
+    }
+    if (!all)
+        return;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->tids);
+    free(p);
+}
