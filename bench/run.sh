@@ -19,7 +19,7 @@
 #   BENCH_TIMEOUT=120   seconds for one run of one program
 #   BENCH_IMPLS="oak erlang go caf"
 #   BENCH_FIGURES="spawn pingpong ring skynet call restart restart_quiet mem mem_100k
-#                  mem_hibernated wake_hibernated"
+#                  mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call"
 #   BENCH_QUICK=1       counts divided by 100 and one run: a smoke test whose
 #                       figures are not comparable with a full run
 #   BENCH_BUILD=build-bench   build directory (logs in $BENCH_BUILD/logs)
@@ -36,7 +36,7 @@ BUDGET=${BENCH_BUDGET:-520}
 LIMIT=${BENCH_LIMIT:-585}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 IMPLS=${BENCH_IMPLS:-"oak erlang go caf"}
-FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated"}
+FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call"}
 QUICK=${BENCH_QUICK:-0}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -58,10 +58,10 @@ elapsed() { echo $(($(date +%s) - START)); }
 if [ "$QUICK" = 1 ]; then
     RUNS=1
     N_SPAWN=10000 N_TRIPS=10000 N_RING=1000 N_HOPS=10000 N_SKYNET=10000
-    N_CALLS=10000 N_CYCLES=1000 N_MEM=10000 N_MEM_SMALL=1000 N_HIB=10000 N_WAKE=10000
+    N_CALLS=10000 N_CYCLES=1000 N_MEM=10000 N_MEM_SMALL=1000 N_HIB=10000 N_WAKE=10000 N_KILL=20 N_FAIR=200 N_BLOCK=1000
 else
     N_SPAWN=1000000 N_TRIPS=1000000 N_RING=10000 N_HOPS=1000000 N_SKYNET=1000000
-    N_CALLS=1000000 N_CYCLES=100000 N_MEM=1000000 N_MEM_SMALL=100000 N_HIB=1000000 N_WAKE=1000000
+    N_CALLS=1000000 N_CYCLES=100000 N_MEM=1000000 N_MEM_SMALL=100000 N_HIB=1000000 N_WAKE=1000000 N_KILL=200 N_FAIR=2000 N_BLOCK=100000
 fi
 
 # ---- the machine and the toolchains ----------------------------------------
@@ -174,6 +174,9 @@ command_for() {
         mem_100k) prog=mem args="$N_MEM_SMALL mem_100k" ;;
         mem_hibernated) prog=mem_hibernated args=$N_HIB ;;
         wake_hibernated) prog=wake_hibernated args=$N_WAKE ;;
+        kill_spinner) prog=kill_spinner args=$N_KILL ;;
+        fair_rtt) prog=fair_rtt args=$N_FAIR ;;
+        blocking_call) prog=blocking_call args=$N_BLOCK ;;
         *) echo "skip: unknown figure"; return 1 ;;
     esac
     case $impl in
@@ -191,6 +194,10 @@ command_for() {
             fi
             echo "$OUT/oak/bench/oak_$prog $args" ;;
         erlang)
+            if [ "$prog" = blocking_call ]; then
+                echo "skip: a dirty NIF is not available to bench programs"
+                return 1
+            fi
             # +P: room for the 1,000,000+ processes of spawn, skynet and mem
             # (OTP's default limit is 262,144), the same table size as
             # oak's default.
@@ -201,6 +208,7 @@ command_for() {
             case $prog in
                 mem_hibernated) echo "$OUT/go/bin/mem $N_HIB mem_hibernated"; return 0 ;;
                 wake_hibernated) echo "skip: Go has no hibernation"; return 1 ;;
+                kill_spinner) echo "skip: Go cannot kill a goroutine"; return 1 ;;
             esac
             if [ "$prog" = restart ]; then
                 echo "skip: Go has no supervisor (goroutines have no links or restart)"
@@ -211,6 +219,8 @@ command_for() {
             case $prog in
                 mem_hibernated) echo "$OUT/caf/mem $N_HIB mem_hibernated"; return 0 ;;
                 wake_hibernated) echo "skip: CAF has no hibernation"; return 1 ;;
+                kill_spinner | fair_rtt | blocking_call)
+                    echo "skip: no CAF program (CAF actors are not preempted)"; return 1 ;;
             esac
             if [ "$prog" = restart ]; then
                 echo "skip: CAF 0.17 has no supervisor"

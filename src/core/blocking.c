@@ -34,6 +34,7 @@ enum { WAITING, DONE, ABANDONED };
 /* The caller waits for the job's reference; the tag says nothing. */
 #define WAKE_TAG 0
 #define HELPER_STACK ((size_t)1 << 20)
+#define SPIN_NS 50000L
 
 typedef struct job {
     struct job *next;                 /* in the queue, under the lock     */
@@ -52,6 +53,10 @@ typedef struct pool {
     pthread_cond_t cond;
     job *head, *tail;                 /* under lock                       */
     size_t queued, busy, threads;     /* under lock                       */
+    size_t sleeping;                  /* helpers in cond_wait; under lock */
+    /* Jobs queued, for helpers that look before they sleep (relaxed: a
+     * stale zero only sends them to the lock). */
+    _Atomic size_t ready;
     uint64_t calls;                   /* under lock                       */
     size_t max;
     bool stopping;                    /* under lock                       */
@@ -101,14 +106,32 @@ static void *helper_main(void *arg)
     pool *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->head && !p->stopping)
+        if (!p->head && !p->stopping) {
+            /* Waking a sleeping thread costs tens of microseconds: look
+             * for the next job a little while first. */
+            pthread_mutex_unlock(&p->lock);
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            do {
+                if (atomic_load_explicit(&p->ready, memory_order_relaxed))
+                    break;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+            } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
+                     SPIN_NS);
+            pthread_mutex_lock(&p->lock);
+        }
+        while (!p->head && !p->stopping) {
+            p->sleeping++;
             pthread_cond_wait(&p->cond, &p->lock);
+            p->sleeping--;
+        }
         if (!p->head)
             break; /* stopping, nothing left */
         job *j = p->head;
         if (!(p->head = j->next))
             p->tail = NULL;
         p->queued--;
+        atomic_store_explicit(&p->ready, p->queued, memory_order_relaxed);
         if (p->stopping && atomic_load_explicit(&j->state, memory_order_acquire) == ABANDONED) {
             free(j); /* its caller died with the runtime; fn never ran */
             continue;
@@ -191,13 +214,15 @@ int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **re
         p->head = j;
     p->tail = j;
     p->queued++;
+    atomic_store_explicit(&p->ready, p->queued, memory_order_relaxed);
     grow(p);
     bool none = p->threads == 0;
     if (none) {
         /* Not one helper could be started: take the job back. */
         p->head = p->tail = NULL;
         p->queued = 0;
-    } else {
+    } else if (p->sleeping > 0 && p->queued > p->threads - p->busy - p->sleeping) {
+        /* More jobs than helpers awake to take them. */
         pthread_cond_signal(&p->cond);
     }
     pthread_mutex_unlock(&p->lock);

@@ -194,12 +194,13 @@ static void *monitor_main(void *arg)
             /* Relaxed: a stale view only delays the preemption a sample. */
             uint64_t d = atomic_load_explicit(&s->dispatches, memory_order_relaxed);
             oak_pid pid = atomic_load_explicit(&s->running, memory_order_relaxed);
+            if (pid)
+                busy = true; /* sample often while anything runs */
             if (!pid || d != seen[i].dispatches) {
                 seen[i].dispatches = d;
                 seen[i].since = now;
                 continue;
             }
-            busy = true;
             int64_t ran = now - seen[i].since;
             oak__proc *p = oak__proc_of(pid);
             /* Type-stable memory: p is some control block; a stale look
