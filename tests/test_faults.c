@@ -496,6 +496,52 @@ static void fault_outside_a_process_keeps_the_default_action(void **state)
     assert_died_of_fault(in_child(during_run_body));
 }
 
+/* ---- where: the crash report names the place ------------------------------- */
+
+static char report_line[2048];
+
+static void keep_crash_report(oak_log_level level, const char *kind, const char *line, void *ctx)
+{
+    (void)level;
+    (void)ctx;
+    if (strcmp(kind, "crash_report") == 0 && !report_line[0])
+        snprintf(report_line, sizeof report_line, "%s", line);
+}
+
+static void report_main(void *arg)
+{
+    (void)arg;
+    fault_and_check(F_NULL);
+}
+
+/* A fault's crash report says where: the faulting code as module+offset
+ * (what addr2line takes), and the calls that led there; with
+ * backtrace_depth < 0, only where. */
+static void crash_report_names_where_and_the_backtrace(void **state)
+{
+    (void)state;
+    report_line[0] = '\0';
+    oak_log_set_handler(keep_crash_report, NULL);
+    OT_RUN(report_main, NULL);
+    oak_log_set_handler(NULL, NULL);
+    assert_non_null(strstr(report_line, " where=test_faults+0x"));
+    const char *bt = strstr(report_line, " backtrace=");
+    assert_non_null(bt);
+    /* faulter, then proc_main, then the first frame: three at least. */
+    int frames = 1;
+    for (const char *c = bt; *c; c++)
+        frames += *c == ';';
+    assert_true(frames >= 3);
+
+    report_line[0] = '\0';
+    oak_log_set_handler(keep_crash_report, NULL);
+    oak_config cfg = {.backtrace_depth = -1};
+    OT_RUN_CFG(report_main, NULL, &cfg);
+    oak_log_set_handler(NULL, NULL);
+    assert_non_null(strstr(report_line, " where="));
+    assert_null(strstr(report_line, " backtrace="));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +556,7 @@ int main(void)
         cmocka_unit_test(fault_in_the_first_process_makes_run_return_1),
         cmocka_unit_test(faulting_process_releases_its_name),
         cmocka_unit_test(fault_outside_a_process_keeps_the_default_action),
+        cmocka_unit_test(crash_report_names_where_and_the_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

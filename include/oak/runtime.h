@@ -56,6 +56,12 @@ typedef struct oak_config {
     /* Helper threads of the blocking-call pool (oak/blocking.h), started
      * as calls need them; 0 = 64. */
     unsigned blocking_threads;
+    /* Frames of the crashed process's backtrace in a fault's crash report
+     * (where=FUNC+OFF(MODULE+OFF) backtrace=...;...), at most 32; 0 = 16,
+     * negative = none. Functions are named from the dynamic symbol table
+     * (link with -rdynamic to name a program's own); MODULE+OFF always
+     * works with addr2line -e MODULE. */
+    int backtrace_depth;
 } oak_config;
 
 #define OAK_DEFAULT_STACK_SIZE ((size_t)64 * 1024)

@@ -9,6 +9,8 @@
 
 #include "core/ctx.h"
 #include "core/sanitizer.h"
+#include "core/symbol.h"
+#include <execinfo.h>
 
 _Thread_local volatile int oak__in_process;
 
@@ -53,6 +55,9 @@ static void handler(int sig, siginfo_t *si, void *uctx)
     }
     oak__proc *p = s->current;
     ucontext_t *uc = uctx;
+    /* The unwinder was loaded at install time (oak__symbol_init): this is
+     * a walk up the process's stack, through the signal frame. */
+    s->fault_nbt = oak__rt->cfg.backtrace_depth > 0 ? backtrace(s->fault_bt, OAK__FAULT_FRAMES) : 0;
     p->fault_sig = sig;
     p->fault_code = si->si_code;
     p->fault_addr = si->si_addr;
@@ -75,6 +80,7 @@ static void handler(int sig, siginfo_t *si, void *uctx)
 
 int oak__fault_install(void)
 {
+    oak__symbol_init();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = handler;

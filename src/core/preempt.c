@@ -37,6 +37,7 @@
 #include "core/fault.h"
 #include "core/sanitizer.h"
 #include "core/sched.h"
+#include "oak/log.h"
 
 /* liboak's own code lies between these two (text_first.c, text_last.c are
  * the first and last objects of the library, which is built so that its
@@ -232,6 +233,18 @@ int oak__preempt_init(oak__runtime *rt)
 #endif
     own_lo = (uintptr_t)&oak__text_first;
     own_hi = (uintptr_t)&oak__text_last;
+    /* A build that did not keep the library's code in one block (the
+     * bracket does not hold its own functions) must not preempt at all. */
+    const uintptr_t own[] = {(uintptr_t)&oak_run, (uintptr_t)&oak_send,
+                             (uintptr_t)&oak__proc_dispose, (uintptr_t)&oak_log,
+                             (uintptr_t)&on_preempt};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        if (own[i] < own_lo || own[i] >= own_hi) {
+            oak_log(OAK_LOG_WARNING, "runtime",
+                    "event=preemption_off cause=library_code_not_contiguous");
+            return 0;
+        }
+    }
     nranges = 0;
     dl_iterate_phdr(add_ranges, (void *)rt->cfg.preempt_modules);
 

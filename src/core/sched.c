@@ -33,6 +33,7 @@
 #include "core/name.h"
 #include "core/preempt.h"
 #include "core/sanitizer.h"
+#include "core/symbol.h"
 #include "core/timer.h"
 #include "oak/log.h"
 
@@ -827,14 +828,33 @@ static oak__proc *find_work(oak__sched *s)
  * after_switch(). So a parked process can never be resumed by another
  * scheduler while its registers are still being saved. */
 
-static void fault_exit(oak__proc *p)
+static void fault_exit(oak__sched *s, oak__proc *p)
 {
     oak_atom reason;
     char detail[160];
     oak__fault_reason(p, &reason, detail, sizeof detail);
     char who[OAK_ATOM_MAX_LEN + 64];
-    oak_log(OAK_LOG_ERROR, "crash_report", "%s class=error reason={%s,%s}",
-            oak__report_who(p->self, who, sizeof who), oak_atom_name(reason), detail);
+    /* Where: the faulting function, and the frames that called it (the
+     * handler's own frames and the signal trampoline come first in the
+     * walk: they are skipped up to the faulting pc). */
+    char where[160], bt[1536];
+    oak__symbolize(p->fault_pc, where, sizeof where);
+    size_t len = 0;
+    bt[0] = '\0';
+    int first = 0;
+    for (int i = 0; i < s->fault_nbt; i++)
+        if (s->fault_bt[i] == p->fault_pc)
+            first = i + 1;
+    int depth = oak__rt->cfg.backtrace_depth;
+    for (int i = first; i < s->fault_nbt && i - first < depth && len + 2 < sizeof bt; i++) {
+        if (len)
+            bt[len++] = ';';
+        len += oak__symbolize(s->fault_bt[i], bt + len, sizeof bt - len);
+    }
+    s->fault_nbt = 0;
+    oak_log(OAK_LOG_ERROR, "crash_report", "%s class=error reason={%s,%s} where=%s%s%s",
+            oak__report_who(p->self, who, sizeof who), oak_atom_name(reason), detail, where,
+            len ? " backtrace=" : "", bt);
     free(p->exit_detail);
     p->exit_reason = reason;
     p->exit_detail = strdup(detail);
@@ -894,7 +914,7 @@ static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
         s->parking = p;
         break;
     case OAK__SW_FAULT:
-        fault_exit(p);
+        fault_exit(s, p);
         oak__proc_dispose(p, true);
         break;
     case OAK__SW_EXIT:
@@ -1158,6 +1178,10 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         c.long_schedule_ms = 1000;
     if (c.time_slice_ms == 0)
         c.time_slice_ms = 10;
+    if (c.backtrace_depth == 0)
+        c.backtrace_depth = 16;
+    if (c.backtrace_depth > OAK__FAULT_FRAMES - 2)
+        c.backtrace_depth = OAK__FAULT_FRAMES - 2;
     if (atomic_flag_test_and_set(&running))
         return -EBUSY;
 

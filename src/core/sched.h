@@ -35,6 +35,7 @@
 #define OAK__RING 512  /* run queue ring capacity (power of two)       */
 #define OAK__DEQUE 1024 /* spawn deque capacity (power of two)         */
 #define OAK__LAZY_WAITS 128 /* timed waits a scheduler arms at once    */
+#define OAK__FAULT_FRAMES 34 /* backtrace frames kept of a fault         */
 
 typedef struct oak__sched {
     /* ---- read by thieves: their own cache line ---- */
@@ -121,6 +122,10 @@ typedef struct oak__sched {
     struct oak__watch *watch;             /* what it saw of the others      */
     char *altstack;                       /* signal stack                   */
     char *landing;                        /* stack for leaving a fault      */
+    /* The faulting process's backtrace, taken by the fault handler and
+     * reported by fault_exit(), both on this thread. */
+    void *fault_bt[OAK__FAULT_FRAMES];
+    int fault_nbt;
     void *tsan_fiber;                     /* this thread's own fiber        */
     void *asan_fake_stack;
     const void *asan_stack_bottom;        /* this thread's stack, for ASan  */
