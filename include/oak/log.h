@@ -31,7 +31,8 @@ typedef enum oak_log_level {
  * of the line. A report about a process starts with the process as OTP
  * names it, its registered name where it has one, and then its pid:
  *   crash_report       process=NAME pid=PID class=exit|error reason=R
- *                      (a fault: class=error reason={sigsegv,"..."})
+ *                      (a fault: class=error where=FUNC+OFF(MODULE+OFF)
+ *                      backtrace=F1;F2;... reason={sigsegv,"..."})
  *   long_schedule      process=NAME pid=PID scheduler=N held_ms=MS
  *   gen_server_report  server=NAME last_message=TAG reason=R (error);
  *                      server=NAME event=cast_dropped|info_dropped ... (warning)
@@ -48,6 +49,64 @@ typedef void (*oak_log_handler)(oak_log_level level, const char *kind,
 /* Install a handler (NULL restores the stderr default). The handler may be
  * called from any scheduler thread at once; it must not block for long. */
 OAK_API void oak_log_set_handler(oak_log_handler fn, void *ctx);
+
+/* ---- structured events ---------------------------------------------------- */
+
+/* One key=value field of a line: pointers into the line, not terminated. */
+typedef struct oak_log_field {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} oak_log_field;
+
+/* Split a line of the shape above into its fields; at most max are
+ * written to out. A value ends at a space outside quotes and brackets
+ * ({}, [], <>) that is followed by another key=; so the last field's value
+ * may hold spaces. Returns the number of fields (which may exceed max). */
+OAK_API size_t oak_log_parse(const char *line, oak_log_field *out, size_t max);
+
+#define OAK_LOG_MAX_FIELDS 16
+
+/* An event with its fields parsed, and the wall-clock time it was logged. */
+typedef struct oak_log_record {
+    oak_log_level level;
+    const char *kind;
+    const char *line;
+    int64_t time_ms;             /* wall clock, ms since 1970 (UTC)       */
+    const oak_log_field *fields; /* parsed from line                      */
+    size_t nfields;              /* at most OAK_LOG_MAX_FIELDS            */
+} oak_log_record;
+
+typedef void (*oak_log_record_handler)(const oak_log_record *rec, void *ctx);
+
+/* Install a handler of structured events instead (NULL: the default
+ * output). Replaces a handler set with oak_log_set_handler(), and the
+ * other way round. Same threads and rules. */
+OAK_API void oak_log_set_record_handler(oak_log_record_handler fn, void *ctx);
+
+/* ---- the default output ------------------------------------------------- */
+
+#define OAK_LOG_TIME 0x1u   /* begin each line with an ISO 8601 UTC time,
+                             * milliseconds: 2026-12-02T06:42:27.123Z */
+#define OAK_LOG_JSON 0x2u   /* one JSON object per line: time, level, kind,
+                             * then every field, values as strings */
+#define OAK_LOG_SYSLOG 0x4u /* to syslog(3) (LOG_DAEMON, level mapped)
+                             * instead of fd */
+
+/* How the default output writes: flags above, to fd (-1 keeps the current
+ * one; stderr by default). The fd is not closed by oak. Any thread. */
+OAK_API void oak_log_set_output(unsigned flags, int fd);
+
+/* Append the default output to the file at path (created 0644, opened
+ * close-on-exec), with flags. Returns 0 or -errno. */
+OAK_API int oak_log_open(const char *path, unsigned flags);
+
+/* A level of its own for one kind of event ("progress",
+ * "supervisor_report", ...): events of that kind below it are dropped. At
+ * most 16 kinds; level OAK_LOG_DEBUG removes the kind's own level. Returns
+ * 0, -EINVAL, or -ENOSPC. */
+OAK_API int oak_log_set_kind_level(const char *kind, oak_log_level level);
 
 /* Events below level are dropped before they are formatted. Returns the old
  * level. */

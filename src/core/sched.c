@@ -852,9 +852,9 @@ static void fault_exit(oak__sched *s, oak__proc *p)
         len += oak__symbolize(s->fault_bt[i], bt + len, sizeof bt - len);
     }
     s->fault_nbt = 0;
-    oak_log(OAK_LOG_ERROR, "crash_report", "%s class=error reason={%s,%s} where=%s%s%s",
-            oak__report_who(p->self, who, sizeof who), oak_atom_name(reason), detail, where,
-            len ? " backtrace=" : "", bt);
+    oak_log(OAK_LOG_ERROR, "crash_report", "%s class=error where=%s%s%s reason={%s,%s}",
+            oak__report_who(p->self, who, sizeof who), where, len ? " backtrace=" : "", bt,
+            oak_atom_name(reason), detail);
     free(p->exit_detail);
     p->exit_reason = reason;
     p->exit_detail = strdup(detail);

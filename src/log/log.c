@@ -8,19 +8,109 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <syslog.h>
+#include <time.h>
+
 #include "core/preempt.h"
 
 static _Atomic int level = OAK_LOG_NOTICE;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* handler + ctx */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* all below */
 static oak_log_handler handler;
+static oak_log_record_handler record_handler;
 static void *handler_ctx;
+static unsigned out_flags;
+static int out_fd = 2;
+static bool out_fd_ours; /* opened by oak_log_open(): closed when replaced */
+
+#define MAX_KINDS 16
+static struct kind_level {
+    char kind[32];
+    int level;
+} kind_levels[MAX_KINDS];          /* under lock */
+static _Atomic int nkind_levels;   /* set under lock; read to skip the table */
 
 void oak_log_set_handler(oak_log_handler fn, void *ctx)
 {
     pthread_mutex_lock(&lock);
     handler = fn;
+    record_handler = NULL;
     handler_ctx = ctx;
     pthread_mutex_unlock(&lock);
+}
+
+void oak_log_set_record_handler(oak_log_record_handler fn, void *ctx)
+{
+    pthread_mutex_lock(&lock);
+    record_handler = fn;
+    handler = NULL;
+    handler_ctx = ctx;
+    pthread_mutex_unlock(&lock);
+}
+
+void oak_log_set_output(unsigned flags, int fd)
+{
+    pthread_mutex_lock(&lock);
+    out_flags = flags & (OAK_LOG_TIME | OAK_LOG_JSON | OAK_LOG_SYSLOG);
+    if (fd >= 0) {
+        if (out_fd_ours && out_fd != fd)
+            close(out_fd);
+        out_fd = fd;
+        out_fd_ours = false;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+int oak_log_open(const char *path, unsigned flags)
+{
+    if (!path)
+        return -EINVAL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    oak_log_set_output(flags, fd);
+    pthread_mutex_lock(&lock);
+    out_fd_ours = true;
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+int oak_log_set_kind_level(const char *kind, oak_log_level l)
+{
+    if (!kind || !*kind || strlen(kind) >= sizeof kind_levels[0].kind || (int)l < 0 ||
+        l > OAK_LOG_NONE)
+        return -EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&lock);
+    int n = atomic_load_explicit(&nkind_levels, memory_order_relaxed), i;
+    for (i = 0; i < n; i++)
+        if (strcmp(kind_levels[i].kind, kind) == 0)
+            break;
+    if (i == n) {
+        if (l == OAK_LOG_DEBUG)
+            goto out;
+        if (n == MAX_KINDS) {
+            rc = -ENOSPC;
+            goto out;
+        }
+        snprintf(kind_levels[n].kind, sizeof kind_levels[n].kind, "%s", kind);
+        atomic_store_explicit(&nkind_levels, n + 1, memory_order_relaxed);
+    }
+    kind_levels[i].level = (int)l;
+out:
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* Under lock: is this kind's event below its own level? */
+static bool kind_dropped(const char *kind, oak_log_level l)
+{
+    int n = atomic_load_explicit(&nkind_levels, memory_order_relaxed);
+    for (int i = 0; i < n; i++)
+        if (strcmp(kind_levels[i].kind, kind) == 0)
+            return (int)l < kind_levels[i].level;
+    return false;
 }
 
 oak_log_level oak_log_set_level(oak_log_level l)
@@ -35,38 +125,201 @@ bool oak_log_enabled(oak_log_level l)
 
 static const char *const names[] = {"debug", "info", "notice", "warning", "error"};
 
-/* The default handler: "=level kind= line" and a newline, in one write(2)
- * so that lines from several threads never interleave. */
-static void write_stderr(const char *lvl, const char *kind, const char *line)
+/* ---- fields ------------------------------------------------------------- */
+
+static bool is_key_char(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
+
+/* Does a key= begin at s? */
+static bool key_at(const char *s)
 {
-    size_t nl = strlen(lvl), nk = strlen(kind), n = strlen(line);
-    size_t total = nl + nk + n + 4;
-    char small[1024];
-    char *buf = total <= sizeof small ? small : malloc(total);
-    if (!buf)
-        return;
-    char *o = buf;
-    *o++ = '=';
-    memcpy(o, lvl, nl);
-    o += nl;
-    *o++ = ' ';
-    memcpy(o, kind, nk);
-    o += nk;
-    *o++ = '=';
-    *o++ = ' ';
-    memcpy(o, line, n);
-    o += n;
-    *o++ = '\n';
-    for (const char *p = buf; p < o;) {
-        ssize_t w = write(2, p, (size_t)(o - p));
+    const char *k = s;
+    while (is_key_char(*k))
+        k++;
+    return k > s && *k == '=';
+}
+
+size_t oak_log_parse(const char *line, oak_log_field *out, size_t max)
+{
+    size_t n = 0;
+    const char *c = line ? line : "";
+    while (*c == ' ')
+        c++;
+    while (*c) {
+        if (!key_at(c))
+            break; /* not the documented shape from here on */
+        const char *key = c;
+        while (*c != '=')
+            c++;
+        size_t key_len = (size_t)(c - key);
+        const char *value = ++c;
+        int depth = 0;
+        bool quoted = false;
+        for (; *c; c++) {
+            if (quoted) {
+                if (*c == '\\' && c[1])
+                    c++;
+                else if (*c == '"')
+                    quoted = false;
+            } else if (*c == '"') {
+                quoted = true;
+            } else if (*c == '{' || *c == '[' || *c == '<') {
+                depth++;
+            } else if ((*c == '}' || *c == ']' || *c == '>') && depth > 0) {
+                depth--;
+            } else if (*c == ' ' && depth == 0 && key_at(c + 1)) {
+                break;
+            }
+        }
+        if (n < max) {
+            out[n].key = key;
+            out[n].key_len = key_len;
+            out[n].value = value;
+            out[n].value_len = (size_t)(c - value);
+        }
+        n++;
+        while (*c == ' ')
+            c++;
+    }
+    return n;
+}
+
+/* ---- the default output ------------------------------------------------- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            break; /* stderr closed or full: the event is lost, nothing else */
+            return; /* closed or full: the event is lost, nothing else */
         p += w;
+        n -= (size_t)w;
     }
-    if (buf != small)
-        free(buf);
+}
+
+/* A growing buffer on the stack first. */
+typedef struct buf {
+    char small[1024];
+    char *p;
+    size_t len, cap;
+    bool failed;
+} buf;
+
+static void buf_init(buf *b)
+{
+    b->p = b->small;
+    b->len = 0;
+    b->cap = sizeof b->small;
+    b->failed = false;
+}
+
+static void buf_add(buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *np = b->p == b->small ? malloc(cap) : realloc(b->p, cap);
+        if (!np) {
+            b->failed = true;
+            return;
+        }
+        if (b->p == b->small)
+            memcpy(np, b->small, b->len);
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void buf_str(buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+static void buf_free(buf *b)
+{
+    if (b->p != b->small)
+        free(b->p);
+}
+
+/* A JSON string of n bytes. */
+static void buf_json(buf *b, const char *s, size_t n)
+{
+    buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            buf_add(b, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            buf_add(b, esc, 6);
+        } else {
+            buf_add(b, (const char *)&c, 1);
+        }
+    }
+    buf_add(b, "\"", 1);
+}
+
+static void iso_time(int64_t ms, char out[64])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* The default output, under lock: "=level kind= line" (with the time first
+ * under OAK_LOG_TIME), or a JSON object, in one write(2) so that lines from
+ * several threads never interleave; or syslog. */
+static void write_default(const oak_log_record *r)
+{
+    if (out_flags & OAK_LOG_SYSLOG) {
+        static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR};
+        syslog(LOG_DAEMON | prio[r->level], "%s: %s", r->kind, r->line);
+        return;
+    }
+    char when[64];
+    iso_time(r->time_ms, when);
+    buf b;
+    buf_init(&b);
+    if (out_flags & OAK_LOG_JSON) {
+        buf_str(&b, "{\"time\":\"");
+        buf_str(&b, when);
+        buf_str(&b, "\",\"level\":\"");
+        buf_str(&b, names[r->level]);
+        buf_str(&b, "\",\"kind\":");
+        buf_json(&b, r->kind, strlen(r->kind));
+        for (size_t i = 0; i < r->nfields; i++) {
+            buf_add(&b, ",", 1);
+            buf_json(&b, r->fields[i].key, r->fields[i].key_len);
+            buf_add(&b, ":", 1);
+            buf_json(&b, r->fields[i].value, r->fields[i].value_len);
+        }
+        if (r->nfields == 0) {
+            buf_str(&b, ",\"text\":");
+            buf_json(&b, r->line, strlen(r->line));
+        }
+        buf_str(&b, "}\n");
+    } else {
+        if (out_flags & OAK_LOG_TIME) {
+            buf_str(&b, when);
+            buf_add(&b, " ", 1);
+        }
+        buf_add(&b, "=", 1);
+        buf_str(&b, names[r->level]);
+        buf_add(&b, " ", 1);
+        buf_str(&b, r->kind);
+        buf_str(&b, "= ");
+        buf_str(&b, r->line);
+        buf_add(&b, "\n", 1);
+    }
+    if (!b.failed)
+        write_all(out_fd, b.p, b.len);
+    buf_free(&b);
 }
 
 int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
@@ -93,14 +346,32 @@ int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
     }
     if (!kind)
         kind = "log";
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     /* The handler is the user's code, run under the lock: a preemption
      * there would leave the lock held while this thread runs others. */
     oak__preempt_off++;
     pthread_mutex_lock(&lock);
-    if (handler)
-        handler(l, kind, line, handler_ctx);
-    else
-        write_stderr(names[l], kind, line);
+    if (!kind_dropped(kind, l)) {
+        if (handler) {
+            handler(l, kind, line, handler_ctx);
+        } else {
+            oak_log_field fields[OAK_LOG_MAX_FIELDS];
+            size_t nf = oak_log_parse(line, fields, OAK_LOG_MAX_FIELDS);
+            oak_log_record r = {
+                .level = l,
+                .kind = kind,
+                .line = line,
+                .time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                .fields = fields,
+                .nfields = nf < OAK_LOG_MAX_FIELDS ? nf : OAK_LOG_MAX_FIELDS,
+            };
+            if (record_handler)
+                record_handler(&r, handler_ctx);
+            else
+                write_default(&r);
+        }
+    }
     pthread_mutex_unlock(&lock);
     oak__preempt_off--;
     if (line != small)
