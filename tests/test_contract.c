@@ -311,9 +311,11 @@ static void report_main(void *arg)
     char want[128], pid[40];
     oak_pid_format(p, pid, sizeof pid);
     pthread_mutex_lock(&seen_lock);
-    if (!strcmp(seen_kind, "crash_report"))
-        snprintf(want, sizeof want, "process=faulty pid=%s class=error reason={sigsegv,", pid);
-    else
+    if (!strcmp(seen_kind, "crash_report")) {
+        /* where= and backtrace= come between; the reason is last. */
+        snprintf(want, sizeof want, "process=faulty pid=%s class=error where=", pid);
+        OT_EXPECT(strstr(seen_line, " reason={sigsegv,") != NULL);
+    } else
         snprintf(want, sizeof want, "process=hog pid=%s scheduler=", pid);
     OT_EXPECT(strncmp(seen_line, want, strlen(want)) == 0);
     if (strncmp(seen_line, want, strlen(want)) != 0)
