@@ -187,7 +187,7 @@ struct oak_gen_server {
     oak_ref ack_ref;
     oak_atom name;
     bool has_via;
-    oak_via via;
+    oak_via *via;        /* oak_alloc'd copy (most servers have none) */
     enum phase phase;
     /* Both live in the frame that runs the server loop (see with_frame()),
      * not here: a hibernating server keeps neither, and an idle one is
@@ -310,8 +310,8 @@ static void unregister_name(oak_gen_server *gs)
 {
     if (gs->name)
         oak_unregister(gs->name);
-    if (gs->has_via && gs->via.ops->unregister_name)
-        gs->via.ops->unregister_name(&gs->via);
+    if (gs->has_via && gs->via->ops->unregister_name)
+        gs->via->ops->unregister_name(gs->via);
 }
 
 /* oak_reason_set(r, atom, NULL), inline: it is on every call's path. */
@@ -588,9 +588,13 @@ static void server_entry(void *p)
     gs->starter = b->starter;
     gs->ack_ref = b->ack_ref;
     gs->name = b->name;
-    gs->has_via = b->has_via;
-    if (b->has_via)
-        gs->via = b->via;
+    if (b->has_via) {
+        gs->via = oak_alloc(sizeof *gs->via);
+        if (!gs->via)
+            oak_exit(OAK_SYSTEM_LIMIT); /* the starter sees the DOWN */
+        *gs->via = b->via;
+        gs->has_via = true;
+    }
     gs->phase = PHASE_INIT;
     gs->timeout = OAK_INFINITY;
     gs->hibernate_after = b->hibernate_after;
@@ -615,7 +619,7 @@ static void entry_body(oak_gen_server *gs, void *p)
         }
     } else if (gs->has_via) {
         oak_pid owner = OAK_NOPID;
-        int r = gs->via.ops->register_name(&gs->via, &owner);
+        int r = gs->via->ops->register_name(gs->via, &owner);
         if (r == -EEXIST) {
             send_ack(gs, ACK_ALREADY, NULL, owner);
             return;
