@@ -487,7 +487,7 @@ static bool work_visible(oak__sched *s)
     oak__runtime *rt = oak__rt;
     if (atomic_load_explicit(&rt->stopping, memory_order_relaxed) ||
         atomic_load_explicit(&rt->gq_len, memory_order_relaxed) > 0 || s->runnext ||
-        s->pinned_head)
+        s->pinned_head || atomic_load_explicit(&s->forwarded, memory_order_seq_cst))
         return true;
     for (unsigned i = 0; i < rt->nscheds; i++)
         if (local_waiting(&rt->scheds[i]))
@@ -665,8 +665,13 @@ static oak__proc *pinned_pop(oak__sched *s)
     return p;
 }
 
+static void take_forwarded(oak__sched *s);
+
 static oak__proc *local_take(oak__sched *s)
 {
+    /* Relaxed: a late look finds them at the next pick. */
+    if (atomic_load_explicit(&s->forwarded, memory_order_relaxed))
+        take_forwarded(s);
     if (s->runnext) {
         oak__proc *p = s->runnext;
         /* Every RUNNEXT_STREAK picks, look whether others wait. */
@@ -760,7 +765,7 @@ static oak__proc *find_work(oak__sched *s)
          * two processes, at least every 64 hand-offs. Relaxed: a late look
          * only delays the answer to the next round. */
         if (atomic_load_explicit(&s->wanted, memory_order_relaxed))
-            oak__stack_answer(s);
+            oak__stack_answer(s, NULL, NULL);
         if (s->blocked)
             unblock(s);
         /* The loop runs at least every 64 hand-offs (next_direct), so
@@ -797,6 +802,9 @@ static oak__proc *find_work(oak__sched *s)
             }
             int64_t until = oak__now_ns() + SPIN_NS;
             do {
+                /* A spinner holds slots too: answer while looking. */
+                if (atomic_load_explicit(&s->wanted, memory_order_relaxed))
+                    oak__stack_answer(s, NULL, NULL);
                 p = steal_any(s);
                 if (!p)
                     p = gq_take(s);
@@ -936,6 +944,10 @@ static oak__proc *next_direct(oak__sched *s)
     if ((++s->tick & 63) == 0 || atomic_load_explicit(&oak__rt->stopping, memory_order_relaxed))
         return NULL;
     oak__proc *p = local_take(s);
+    /* Another scheduler waits for a slot held here: answer at this
+     * hand-off (not only every 64th), but for the two processes it moves. */
+    if (atomic_load_explicit(&s->wanted, memory_order_relaxed))
+        oak__stack_answer(s, s->prev, p);
     if (!p || oak__stack_resident(s->hword, p, p->home))
         return p;
     if (!p->home && oak__stack_fresh(s, p)) {
@@ -1010,6 +1022,39 @@ static void run(oak__sched *s, oak__proc *p)
     s->current = NULL;
 }
 
+/* Hand p to scheduler o, which holds its home and is awake. A sleeper
+ * looks at its forwarded list after the fence in sleep_idle(); the
+ * seq_cst CAS here and the look at `sleeping` after it pair with that, so
+ * either it sees p or this sees it asleep and wakes it. */
+static void forward(oak__sched *o, oak__proc *p)
+{
+    oak__proc *head = atomic_load_explicit(&o->forwarded, memory_order_relaxed);
+    do
+        p->gq_next = head;
+    while (!atomic_compare_exchange_weak_explicit(&o->forwarded, &head, p, memory_order_seq_cst,
+                                                  memory_order_relaxed));
+    if (atomic_load_explicit(&o->sleeping, memory_order_seq_cst))
+        futex_wake(&o->futex);
+}
+
+/* Take what others forwarded here into the ring, oldest first. */
+static void take_forwarded(oak__sched *s)
+{
+    oak__proc *p = atomic_exchange_explicit(&s->forwarded, NULL, memory_order_acquire);
+    oak__proc *fifo = NULL;
+    while (p) {
+        oak__proc *n = p->gq_next;
+        p->gq_next = fifo;
+        fifo = p;
+        p = n;
+    }
+    while (fifo) {
+        oak__proc *n = fifo->gq_next;
+        ring_push(s, fifo);
+        fifo = n;
+    }
+}
+
 /* In scheduler context: get p's stack ready (core/stack.h). False when p
  * cannot run now: its slot is held by a scheduler that is awake (p waits in
  * s->blocked until the next round) or, on a first run, no stack can be had
@@ -1018,11 +1063,16 @@ static bool make_ready(oak__sched *s, oak__proc *p)
 {
     if (oak__stack_resident(s->hword, p, p->home))
         return true;
-    int rc = oak__stack_prepare(s, p);
+    oak__sched *holder;
+    int rc = oak__stack_prepare(s, p, &holder);
     if (rc == 0) {
         if (!p->sp)
             oak__proc_first_frame(p);
         return true;
+    }
+    if (rc == -EAGAIN && holder) {
+        forward(holder, p);
+        return false;
     }
     if (rc == -EAGAIN) {
         p->gq_next = s->blocked;

@@ -62,6 +62,10 @@ typedef struct oak__sched {
      * pushed with a CAS (release), taken whole by the owner (acquire). */
     _Atomic uint64_t era;
     _Atomic(oak__slot *) wanted;
+    /* Processes whose home this scheduler holds, handed over by others
+     * that were to run them: a stack pushed with a CAS (release, linked by
+     * gq_next), taken whole by the owner (acquire). */
+    _Atomic(oak__proc *) forwarded;
 
     /* ---- read by the watchdog of idle schedulers ---- */
     _Atomic uint64_t dispatches;          /* processes started running      */

@@ -199,20 +199,39 @@ static bool claim(oak__sched *s, oak__slot *e, bool asking)
     return false;
 }
 
-void oak__stack_answer(oak__sched *s)
+void oak__stack_answer(oak__sched *s, const oak__proc *busy1, const oak__proc *busy2)
 {
     /* Acquire: pairs with the pushes' release (next_wanted). */
     oak__slot *e = atomic_exchange_explicit(&s->wanted, NULL, memory_order_acquire);
+    oak__slot *later = NULL;
     while (e) {
         oak__slot *next = e->next_wanted;
+        bool mine = atomic_load_explicit(&e->holder, memory_order_relaxed) == s->hword;
+        if (mine && (e->resident == busy1 || e->resident == busy2) && e->resident) {
+            /* Its resident is leaving or coming onto the CPU right now:
+             * the next round answers. */
+            e->next_wanted = later;
+            later = e;
+            e = next;
+            continue;
+        }
         /* Release: next_wanted was read before a new request may write it. */
         atomic_store_explicit(&e->wanted, false, memory_order_release);
         /* Release: what this scheduler wrote into the slot, and into the
-         * process whose bytes are there, is seen by the next claimer. No
-         * process runs now, so none is using it. */
-        if (atomic_load_explicit(&e->holder, memory_order_relaxed) == s->hword)
+         * process whose bytes are there, is seen by the next claimer. The
+         * slot's resident is not running. */
+        if (mine)
             atomic_store_explicit(&e->holder, 0, memory_order_release);
         e = next;
+    }
+    while (later) {
+        oak__slot *n = later->next_wanted;
+        oak__slot *head = atomic_load_explicit(&s->wanted, memory_order_relaxed);
+        do
+            later->next_wanted = head;
+        while (!atomic_compare_exchange_weak_explicit(&s->wanted, &head, later,
+                                                      memory_order_release, memory_order_relaxed));
+        later = n;
     }
 }
 
@@ -438,9 +457,10 @@ got:
     return 0;
 }
 
-int oak__stack_prepare(oak__sched *s, oak__proc *p)
+int oak__stack_prepare(oak__sched *s, oak__proc *p, oak__sched **holder)
 {
     oak__slot *e = p->home;
+    *holder = NULL;
     if (!e) {
         int rc = assign(s, p, true);
         if (rc == -EAGAIN) {
@@ -454,8 +474,14 @@ int oak__stack_prepare(oak__sched *s, oak__proc *p)
         }
         return rc;
     }
-    if (!claim(s, e, true))
+    if (!claim(s, e, false)) {
+        /* Held by a scheduler that is awake: that one runs p (the caller
+         * forwards it there), where p's bytes are already. */
+        uint64_t h = atomic_load_explicit(&e->holder, memory_order_relaxed);
+        if (h && h != s->hword)
+            *holder = holder_sched(h);
         return -EAGAIN;
+    }
     if (e->resident != p) {
         if (!vacate(e))
             return -EAGAIN; /* no memory for the copy: try again later */

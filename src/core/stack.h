@@ -101,11 +101,12 @@ static inline bool oak__stack_resident(uint64_t hword, const struct oak__proc *p
 }
 
 /* Make p's stack ready on s, in scheduler context: give it a home on its
- * first run (with its first frame), claim its home, evict the resident and
- * copy p's bytes in. Returns 0 when p can run, -EAGAIN when its home is
- * held by another scheduler that is awake (it has been asked to let go:
- * try again after a scheduling round), -ENOMEM when no stack can be had. */
-int oak__stack_prepare(struct oak__sched *s, struct oak__proc *p);
+ * first run (the caller writes the first frame), claim its home, evict the
+ * resident and copy p's bytes in. Returns 0 when p can run; -EAGAIN when
+ * its home is held by another scheduler that is awake (*holder: that one,
+ * which should run p) or no slot is free for a first run (*holder NULL:
+ * try again after a round); -ENOMEM when no stack can be had at all. */
+int oak__stack_prepare(struct oak__sched *s, struct oak__proc *p, struct oak__sched **holder);
 
 /* A home for p on its first run that needs no copy and no wait (for a
  * hand-off on another process's stack). False: use oak__stack_prepare(). */
@@ -126,8 +127,11 @@ static inline void oak__stack_left(struct oak__proc *p, oak__slot *home, char *s
  * scheduler that holds p's home. */
 void oak__stack_release(struct oak__sched *s, struct oak__proc *p, bool overflowed);
 
-/* Let go of the slots other schedulers asked for. Scheduler context. */
-void oak__stack_answer(struct oak__sched *s);
+/* Let go of the slots other schedulers asked for, but those whose resident
+ * is busy1 or busy2 (a process leaving or taking the CPU in a hand-off:
+ * asked again at the next round). */
+void oak__stack_answer(struct oak__sched *s, const struct oak__proc *busy1,
+                       const struct oak__proc *busy2);
 
 /* s goes to sleep: it lets go of every slot it holds (its era moves on). */
 void oak__stack_sleep(struct oak__sched *s);
