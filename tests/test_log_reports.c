@@ -158,6 +158,49 @@ static void every_report_kind_parses_with_one_parser(void **state)
     assert_true(seen_with("progress", (const char *const[]){"supervisor", "event", "id", NULL}));
 }
 
+static int segv_call(oak_gen_server *gs, void *state, const oak_msg *req,
+                     const oak_gen_from *from)
+{
+    (void)gs;
+    (void)state;
+    (void)req;
+    (void)from;
+    *(volatile int *)0 = 1;
+    return OAK_GS_NOREPLY;
+}
+
+static const oak_gen_server_callbacks segv_cb = {.init = gs_init, .handle_call = segv_call};
+
+static void fault_main(void *arg)
+{
+    (void)arg;
+    oak_pid s = OAK_NOPID;
+    oak_reason why;
+    OT_CHECK_INT_EQ(oak_gen_server_start(&segv_cb, NULL, NULL, &s, NULL), 0);
+    oak_msg *m = NULL;
+    OT_CHECK_INT_LT(oak_gen_server_call(s, oak_atom_from("poke"), NULL, 0, &m, OT_LONG_MS, &why),
+                    0);
+}
+
+/* A fault in a callback gets the gen_server report too, with the last
+ * message, besides the core's crash report. */
+static void fault_in_a_callback_gets_the_gen_server_report(void **state)
+{
+    (void)state;
+    nseen = 0;
+    oak_log_set_record_handler(keep, NULL);
+    OT_RUN(fault_main, NULL);
+    oak_log_set_record_handler(NULL, NULL);
+    assert_true(seen_with("crash_report", (const char *const[]){"where", "reason", NULL}));
+    bool found = false;
+    pthread_mutex_lock(&seen_lock);
+    for (int i = 0; i < nseen; i++)
+        found = found || (!strcmp(seen_events[i].kind, "gen_server_report") &&
+                          strstr(seen_events[i].line, "last_message=poke reason={sigsegv,"));
+    pthread_mutex_unlock(&seen_lock);
+    assert_true(found);
+}
+
 static void one_event(void *arg)
 {
     (void)arg;
@@ -199,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_report_kind_parses_with_one_parser),
         cmocka_unit_test(default_output_writes_json_with_times_to_a_file),
+        cmocka_unit_test(fault_in_a_callback_gets_the_gen_server_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

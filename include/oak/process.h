@@ -180,6 +180,11 @@ OAK_API oak_atom oak_process_name(oak_pid pid);
  * Returns a handle > 0 for oak_undefer(), or -ENOMEM. */
 OAK_API int oak_defer(void (*fn)(void *), void *arg);
 
+/* In a cleanup (oak_defer): the reason the process is ending with, and its
+ * detail text (NULL if none) in *detail when detail is not NULL; valid
+ * until the cleanup returns. Elsewhere OAK_ATOM_NONE. */
+OAK_API oak_atom oak_exit_reason_in_cleanup(const char **detail);
+
 /* Drop a cleanup registered by the caller; if run is true, run it now.
  * Returns 0 or -ENOENT. */
 OAK_API int oak_undefer(int handle, bool run);

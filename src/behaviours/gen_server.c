@@ -363,6 +363,40 @@ int oak_gen_server_reply(const oak_gen_from *from, uint64_t tag,
     return send_reply(from, tag, data, size);
 }
 
+/* The last message's tag, as reports name it. */
+static void last_message(const oak_gen_server *gs, char *buf, size_t size)
+{
+    const char *t = gs->last_tag < (1u << 31) ? oak_atom_name((oak_atom)gs->last_tag) : NULL;
+    if (t)
+        snprintf(buf, size, "%s", t);
+    else
+        snprintf(buf, size, "%llu", (unsigned long long)gs->last_tag);
+}
+
+/* A cleanup: a server that dies of a fault (a callback's SIGSEGV, a stack
+ * overflow) never reaches stop_server(); its gen_server report, with the
+ * last message, is written here (the crash report comes from the core). */
+static void report_fault(void *arg)
+{
+    const oak_gen_server *gs = arg;
+    const char *detail = NULL;
+    oak_atom why = oak_exit_reason_in_cleanup(&detail);
+    if (why != OAK_SIGSEGV && why != OAK_SIGBUS && why != OAK_SIGFPE && why != OAK_SIGILL &&
+        why != OAK_STACK_OVERFLOW)
+        return;
+    if (!oak_log_enabled(OAK_LOG_ERROR))
+        return;
+    char who[64], last[80];
+    oak__who(gs->self, who, sizeof who);
+    last_message(gs, last, sizeof last);
+    if (detail)
+        oak_log(OAK_LOG_ERROR, "gen_server_report", "server=%s last_message=%s reason={%s,%s}",
+                who, last, oak_atom_name(why), detail);
+    else
+        oak_log(OAK_LOG_ERROR, "gen_server_report", "server=%s last_message=%s reason=%s", who,
+                last, oak_atom_name(why));
+}
+
 static void log_crash(oak_gen_server *gs, const oak_reason *why)
 {
     if (!oak_log_enabled(OAK_LOG_ERROR))
@@ -379,11 +413,7 @@ static void log_crash(oak_gen_server *gs, const oak_reason *why)
         snprintf(reported, sizeof reported, "{%s,_}", reason);
     else
         snprintf(reported, sizeof reported, "%s", reason);
-    const char *t = gs->last_tag < (1u << 31) ? oak_atom_name((oak_atom)gs->last_tag) : NULL;
-    if (t)
-        snprintf(last, sizeof last, "%s", t);
-    else
-        snprintf(last, sizeof last, "%llu", (unsigned long long)gs->last_tag);
+    last_message(gs, last, sizeof last);
     oak_log(OAK_LOG_ERROR, "gen_server_report",
             "server=%s last_message=%s reason=%s", who, last, reported);
     char p[40];
@@ -598,6 +628,8 @@ static void server_entry(void *p)
     gs->phase = PHASE_INIT;
     gs->timeout = OAK_INFINITY;
     gs->hibernate_after = b->hibernate_after;
+    if (oak_defer(report_fault, gs) < 0)
+        oak_exit(OAK_SYSTEM_LIMIT);
     with_frame(gs, entry_body, b);
 }
 

@@ -629,6 +629,19 @@ void oak_exit_detail(oak_atom reason, const char *detail)
     oak__proc_exit(p, reason, detail ? strdup(detail) : NULL);
 }
 
+oak_atom oak_exit_reason_in_cleanup(const char **detail)
+{
+    oak__proc *p = oak__proc_self();
+    if (!p || !p->in_cleanup) {
+        if (detail)
+            *detail = NULL;
+        return OAK_ATOM_NONE;
+    }
+    if (detail)
+        *detail = p->exit_detail;
+    return p->exit_reason ? p->exit_reason : OAK_KILLED;
+}
+
 void oak_yield(void)
 {
     oak__proc *p = self_blocking();
