@@ -94,6 +94,8 @@ static void blocked_main(void *arg)
     pthread_mutex_lock(&seen_lock);
     OT_EXPECT_INT_EQ(seen_count, 1);
     OT_EXPECT(strstr(seen_line, want) != NULL);
+    /* It says where: in a system call, in libc. */
+    OT_EXPECT(strstr(seen_line, " where=syscall:") != NULL);
     pthread_mutex_unlock(&seen_lock);
 }
 

@@ -34,6 +34,7 @@ typedef enum oak_log_level {
  *                      (a fault: class=error where=FUNC+OFF(MODULE+OFF)
  *                      backtrace=F1;F2;... reason={sigsegv,"..."})
  *   long_schedule      process=NAME pid=PID scheduler=N held_ms=MS
+ *                      where=syscall:FUNC+OFF(MODULE+OFF)|running
  *   gen_server_report  server=NAME last_message=TAG reason=R (error);
  *                      server=NAME event=cast_dropped|info_dropped ... (warning)
  *   supervisor_report  supervisor=NAME context=C id=ID pid=PID action=A reason=R

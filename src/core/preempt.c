@@ -150,10 +150,10 @@ out:
 
 void oak__preempt_thread_init(oak__sched *s)
 {
-    if (!installed)
-        return;
     s->self = pthread_self();
     atomic_store_explicit(&s->tid, (pid_t)syscall(SYS_gettid), memory_order_release);
+    if (!installed)
+        return;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, PREEMPT_SIGNAL);

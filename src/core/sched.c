@@ -537,6 +537,34 @@ static bool others_busy(oak__sched *s)
     return false;
 }
 
+/* Where scheduler o's thread is: in a system call, the call's place in
+ * its library (from /proc/self/task/TID/syscall: the last field is the
+ * user pc); else "running" (its own code, or a library's). */
+static void thread_where(oak__sched *o, char *buf, size_t size)
+{
+    snprintf(buf, size, "running");
+    pid_t tid = atomic_load_explicit(&o->tid, memory_order_acquire);
+    if (!tid)
+        return;
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (n == 0 || text[0] < '0' || text[0] > '9')
+        return; /* "running", or nothing known */
+    const char *last = strrchr(text, ' ');
+    unsigned long long pc = 0;
+    if (!last || sscanf(last + 1, "%llx", &pc) != 1 || !pc)
+        return;
+    size_t len = (size_t)snprintf(buf, size, "syscall:");
+    if (len < size)
+        oak__symbolize((const void *)(uintptr_t)pc, buf + len, size - len);
+}
+
 /* Report processes that have held another scheduler too long. */
 static void watch_others(oak__sched *s)
 {
@@ -560,10 +588,11 @@ static void watch_others(oak__sched *s)
         }
         if (!w->reported && now - w->since >= limit) {
             w->reported = true;
-            char who[OAK_ATOM_MAX_LEN + 64];
-            oak_log(OAK_LOG_WARNING, "long_schedule", "%s scheduler=%u held_ms=%lld",
+            char who[OAK_ATOM_MAX_LEN + 64], where[160];
+            thread_where(o, where, sizeof where);
+            oak_log(OAK_LOG_WARNING, "long_schedule", "%s scheduler=%u held_ms=%lld where=%s",
                     oak__report_who(pid, who, sizeof who), o->id,
-                    (long long)((now - w->since) / 1000000));
+                    (long long)((now - w->since) / 1000000), where);
         }
     }
 }
