@@ -1100,7 +1100,18 @@ static bool make_ready(oak__sched *s, oak__proc *p)
         return true;
     }
     if (rc == -EAGAIN && holder) {
-        forward(holder, p);
+        /* A holder busy with a process: it runs p next (its bytes are
+         * there). An idle one lets go of the slot at once when asked (it
+         * answers while it spins), so p moves here with its slot: the
+         * processes that work together gather on one scheduler, as before
+         * slots. */
+        if (atomic_load_explicit(&holder->running, memory_order_relaxed)) {
+            forward(holder, p);
+        } else {
+            oak__stack_ask(p);
+            p->gq_next = s->blocked;
+            s->blocked = p;
+        }
         return false;
     }
     if (rc == -EAGAIN) {

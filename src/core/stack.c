@@ -492,6 +492,14 @@ int oak__stack_prepare(oak__sched *s, oak__proc *p, oak__sched **holder)
 
 bool oak__stack_fresh(oak__sched *s, oak__proc *p) { return assign(s, p, false) == 0; }
 
+void oak__stack_ask(oak__proc *p)
+{
+    oak__slot *e = p->home;
+    uint64_t h = e ? atomic_load_explicit(&e->holder, memory_order_relaxed) : 0;
+    if (h)
+        ask(e, h);
+}
+
 /* ---- giving back ---------------------------------------------------------- */
 
 /* Has anything been written to the page just below the kept top? Not

@@ -112,6 +112,9 @@ int oak__stack_prepare(struct oak__sched *s, struct oak__proc *p, struct oak__sc
  * hand-off on another process's stack). False: use oak__stack_prepare(). */
 bool oak__stack_fresh(struct oak__sched *s, struct oak__proc *p);
 
+/* Ask the scheduler that holds p's home to let go of it. */
+void oak__stack_ask(struct oak__proc *p);
+
 /* p left the CPU with its context saved at p->sp: note how deep it was. */
 static inline void oak__stack_left(struct oak__proc *p, oak__slot *home, char *sp)
 {
