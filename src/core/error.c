@@ -31,6 +31,9 @@ const char *oak_strerror(int err)
     case -ENOSPC: return "limit reached";
     case -EBADF: return "bad file descriptor";
     case -EPROTO: return "unexpected reply (not the expected kind of server)";
+    case -EBADMSG: return "malformed data";
+    case -ELOOP: return "nested too deep";
+    case -EOVERFLOW: return "too large for the format";
     default: return "unknown error";
     }
 }
