@@ -19,5 +19,6 @@
 #include "oak/registry.h"
 #include "oak/application.h"
 #include "oak/term.h"
+#include "oak/node.h"
 
 #endif
