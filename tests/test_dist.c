@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie ticks garbage
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "oak_test.h"
@@ -140,9 +141,12 @@ static void erl_start(child *c, const char *name, const char *cookie, const char
 {
     static char eval[4096];
     snprintf(eval, sizeof eval, "%s, io:get_line(\"\"), halt(0).", script);
-    char *argv[] = {"erl", "-name", (char *)name, "-setcookie", (char *)cookie,
-                    "-kernel", "net_ticktime", (char *)(ticktime ? ticktime : "60"),
-                    "-noshell", "-eval", eval, NULL};
+    char *argv[] = {"erl", "-name", (char *)name, "-kernel", "net_ticktime",
+                    (char *)(ticktime ? ticktime : "60"), "-noshell", "-eval", eval,
+                    "-setcookie", (char *)cookie, NULL};
+    /* Without a cookie, erl reads $HOME/.erlang.cookie. */
+    if (!cookie)
+        argv[9] = NULL;
     child_start(c, argv);
 }
 
@@ -345,6 +349,65 @@ static void ticks_main(void *arg)
 static void ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped(void **state)
 {
     run_with_epmd(ticks_main);
+}
+
+static char cookie_home[64];
+
+/* No cookie given, none in the environment: the node creates
+ * $HOME/.erlang.cookie as erl does, and erl, reading the same file,
+ * gets in. */
+static void cookie_file_main(void *arg)
+{
+    oak_node_opts o = {.name = OAK_NODE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+    char path[128], c[64] = {0};
+    snprintf(path, sizeof path, "%s/.erlang.cookie", cookie_home);
+    FILE *f = fopen(path, "r");
+    OT_CHECK(f != NULL);
+    OT_CHECK(fgets(c, sizeof c, f) != NULL);
+    fclose(f);
+    OT_CHECK_INT_EQ(strlen(c), 20);
+    for (int i = 0; i < 20; i++)
+        OT_CHECK(c[i] >= 'A' && c[i] <= 'Z');
+    struct stat st;
+    OT_CHECK_INT_EQ(stat(path, &st), 0);
+    OT_CHECK_INT_EQ(st.st_mode & 0777, 0400);
+    child e;
+    erl_start(&e, "e6@127.0.0.1", NULL, NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')])");
+    OT_CHECK(child_read_until(&e, "ping=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+/* OAK_ERLANG_COOKIE comes before the file. */
+static void cookie_env_main(void *arg)
+{
+    oak_node_opts o = {.name = OAK_NODE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+    child e;
+    erl_start(&e, "e7@127.0.0.1", "from_the_environment", NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')])");
+    OT_CHECK(child_read_until(&e, "ping=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void the_cookie_comes_from_the_environment_or_the_cookie_file(void **state)
+{
+    snprintf(cookie_home, sizeof cookie_home, "/tmp/oak_dist_home.XXXXXX");
+    assert_non_null(mkdtemp(cookie_home));
+    setenv("HOME", cookie_home, 1);
+    unsetenv("OAK_ERLANG_COOKIE");
+    run_with_epmd(cookie_file_main);
+    setenv("OAK_ERLANG_COOKIE", "from_the_environment", 1);
+    run_with_epmd(cookie_env_main);
+    unsetenv("OAK_ERLANG_COOKIE");
+    char rm[128];
+    snprintf(rm, sizeof rm, "chmod -R u+w %s; rm -rf %s", cookie_home, cookie_home);
+    assert_int_equal(system(rm), 0);
 }
 
 /* ---- garbage, and a fake peer that speaks the protocol by hand ------------ */
@@ -563,6 +626,7 @@ int main(int argc, char **argv)
         {"ping_from_erl", erl_pings_the_oak_node_and_gets_pong},
         {"ping_to_erl", the_oak_node_pings_erl},
         {"wrong_cookie", a_wrong_cookie_is_refused_both_ways_with_a_clear_error},
+        {"cookie", the_cookie_comes_from_the_environment_or_the_cookie_file},
         {"ticks", ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped},
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
     };
