@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -609,6 +609,119 @@ static void garbage_on_the_distribution_port_never_crashes_the_node(void **state
     run_with_epmd(garbage_main);
 }
 
+/* Terms both ways between erl and processes here: erl sends to a
+ * registered name and to a pid it was given, and gets terms back;
+ * oak_node_send() reaches a registered erl process and an erl pid. */
+static bool is_term_msg(const oak_msg *m, void *arg) { return m->tag == OAK_TAG_TERM; }
+
+static void relay(void *arg)
+{
+    /* Sends each term it gets to {sink, e8@127.0.0.1} wrapped as {got, T}. */
+    for (;;) {
+        oak_msg *m;
+        OT_CHECK_INT_EQ(oak_receive(&m, OAK_INFINITY, is_term_msg, NULL), 0);
+        OT_CHECK(m->from != OAK_NOPID);
+        oak_term_arena *a = oak_term_arena_new();
+        oak_term *t;
+        OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+        oak_term *to = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e8@127.0.0.1"));
+        OT_CHECK_INT_EQ(oak_node_send(to, oak_term_tuple2(a, oak_term_atom(a, "got"), t)), 0);
+        oak_term_arena_free(a);
+        oak_msg_free(m);
+    }
+}
+
+static void messages_main(void *arg)
+{
+    start_node(0);
+    oak_pid r;
+    OT_CHECK_INT_EQ(oak_spawn(relay, NULL, NULL, &r), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("relay"), r), 0);
+    child e;
+    erl_start(&e, "e8@127.0.0.1", COOKIE, NULL,
+              "register(sink, self()), N = '" OAK_NODE "', "
+              "T = {nested, [1, 2.5, <<\"bin\">>], #{k => {v, 1 bsl 100}}, \"str\"}, "
+              "{relay, N} ! T, "
+              "receive {got, T} -> io:format(\"relay=ok~n\"); O -> io:format(\"relay=~p~n\", [O]) "
+              "after 5000 -> io:format(\"relay=timeout~n\") end, "
+              "{no_such_name, N} ! dropped, "
+              "io:format(\"ready~n\"), "
+              "receive {to_pid, P} -> io:format(\"pid=~p~n\", [node(P)]) "
+              "after 5000 -> io:format(\"pid=timeout~n\") end");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "relay=ok") != NULL);
+    /* oak to an erl pid: from the pid of a message erl sent. */
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = oak_node_pid_to_term(a, oak_self());
+    oak_pid back;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(me, &back), 0);
+    OT_CHECK_UINT_EQ(back, oak_self());
+    oak_term *sink = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e8@127.0.0.1"));
+    OT_CHECK_INT_EQ(oak_node_send(sink, oak_term_tuple2(a, oak_term_atom(a, "to_pid"), me)), 0);
+    OT_CHECK(child_read_until(&e, "pid=", OT_LONG_MS));
+    OT_CHECK(strstr(e.text, "pid='" OAK_NODE "'") != NULL);
+    /* To this node, by pid and by name: the same OAK_TAG_TERM message. */
+    OT_CHECK_INT_EQ(oak_node_send(me, oak_term_atom(a, "hi")), 0);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    oak_term *t;
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    OT_CHECK(oak_term_atom_is(t, "hi"));
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_node_send(oak_term_int(a, 1), t), -EINVAL);
+    oak_term *other = oak_term_pid(a, "elsewhere@127.0.0.1", 1, 0, 1);
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(other, &back), -EXDEV);
+    OT_CHECK_INT_EQ(oak_node_send(other, t), -EHOSTUNREACH);
+    oak_term_arena_free(a);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    oak_exit_pid(r, OAK_KILL);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void terms_travel_both_ways_between_erl_and_oak_processes(void **state)
+{
+    run_with_epmd(messages_main);
+}
+
+/* examples/dist/dist_echo against erl: echo of nested terms, big integers
+ * and a 1 MB binary, and gen_server:call to counter. */
+static void echo_main(void *arg)
+{
+#ifdef OAK_DIST_ECHO
+    child d;
+    char *argv[] = {OAK_DIST_ECHO, OAK_NODE, COOKIE, NULL};
+    child_start(&d, argv);
+    OT_CHECK(child_read_until(&d, "is up", OT_LONG_MS));
+    child e;
+    erl_start(&e, "e9@127.0.0.1", COOKIE, NULL,
+              "N = '" OAK_NODE "', "
+              "Ts = [{a, {b, {c, [d]}}}, #{1 => #{2 => [3]}}, 1 bsl 200, -(1 bsl 70), 3.25, "
+              "\"text\", [], <<>>, binary:copy(<<7, 9>>, 524288), self(), make_ref()], "
+              "R = [begin {echo, N} ! {self(), T}, receive T -> ok after 5000 -> {lost, T} end end "
+              "|| T <- Ts], "
+              "io:format(\"echo=~p~n\", [lists:usort(R)]), "
+              "C = [gen_server:call({counter, N}, next) || _ <- [1, 2, 3]], "
+              "io:format(\"calls=~p~n\", [C])");
+    OT_CHECK(child_read_until(&e, "calls=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "echo=[ok]") != NULL);
+    OT_CHECK(strstr(e.text, "calls=[1,2,3]") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(kill(d.pid, SIGTERM), 0);
+    /* dist_echo runs under `timeout`, which passes SIGTERM on. */
+    OT_CHECK_INT_EQ(child_end(&d), 0);
+#else
+    fprintf(stderr, "test_dist: echo: examples are not built (OAK_BUILD_EXAMPLES)\n");
+#endif
+}
+
+static void dist_echo_answers_erl(void **state)
+{
+#ifndef OAK_DIST_ECHO
+    skip();
+#endif
+    run_with_epmd(echo_main);
+}
+
 typedef struct group {
     const char *name;
     void (*fn)(void **);
@@ -628,6 +741,8 @@ int main(int argc, char **argv)
         {"wrong_cookie", a_wrong_cookie_is_refused_both_ways_with_a_clear_error},
         {"cookie", the_cookie_comes_from_the_environment_or_the_cookie_file},
         {"ticks", ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped},
+        {"messages", terms_travel_both_ways_between_erl_and_oak_processes},
+        {"echo", dist_echo_answers_erl},
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
     };
     int failed = 0, ran = 0;

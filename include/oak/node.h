@@ -15,16 +15,19 @@
  * input from a peer (garbage before, during or after the handshake) closes
  * or skips, and is reported by the logger; it never crashes the node.
  *
- * This version answers net_kernel's is_auth call (ping), MONITOR_P on names
- * it does not have (a DOWN with noproc), links (an exit with noproc) and
- * UNLINK_ID (acked); other control messages are dropped. Remote pids in
- * oak_send() and the rest of the process API are not there yet.
+ * This version delivers sends to pids and registered names here (see
+ * "messages between nodes" below), answers net_kernel's is_auth call
+ * (ping), MONITOR_P (a DOWN with noproc, except for net_kernel), links (an
+ * exit with noproc) and UNLINK_ID (acked); other control messages are
+ * dropped. Remote pids in oak_send(), oak_link() and oak_monitor() are not
+ * there yet: oak_node_send() sends terms.
  *
  * One node per runtime. The calls below are made from inside a process.
  */
 #ifndef OAK_NODE_H
 #define OAK_NODE_H
 
+#include "term.h"
 #include "types.h"
 
 #ifdef __cplusplus
@@ -86,6 +89,49 @@ OAK_API bool oak_node_is_connected(const char *name);
 
 /* The number of connections that are up. Any thread. */
 OAK_API size_t oak_node_connection_count(void);
+
+/* ---- messages between nodes ------------------------------------------------
+ *
+ * The mapping between oak's messages (a tag and bytes) and Erlang's (terms):
+ * a message that another node sends to a process here, to its pid or to
+ * its registered name, arrives as an oak message with tag OAK_TAG_TERM
+ * whose payload is the term in the external term format (decode it with
+ * oak_term_decode(); the node checked that it decodes). Its `from` is the
+ * connection's process, not the remote sender: a sender that wants an
+ * answer puts its pid in the term, as Erlang programs do ({self(), Req}).
+ * oak_node_send() sends a term the other way, and to a process here it
+ * delivers the same OAK_TAG_TERM message, so that a process need not know
+ * whether its peer is local or remote. Names a peer sends to that are not
+ * atoms here already are not interned (a peer cannot grow the atom
+ * table): they have no process, and the message is dropped, as Erlang
+ * drops a send to a name that nobody has. */
+
+/* The tag of a message from another node (below 2^63: a user tag, which
+ * oak_send() accepts, so that oak_node_send() to a local pid can use it). */
+#define OAK_TAG_TERM ((uint64_t)0x4F414B5445524D00)
+
+/* The pid term of a process here: this node's name and creation (or
+ * nonode@nohost and 0 when no node runs), the pid's slot as ID and its
+ * generation as Serial. NULL for OAK_NOPID or out of memory. Any thread. */
+OAK_API oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid);
+
+/* The process of a pid term of this node into *pid. Returns 0, -EXDEV (a
+ * pid of another node, or of an earlier incarnation of this one), -ESRCH
+ * (of this node, but no pid oak could have made), -EINVAL (not a pid).
+ * Any thread. */
+OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
+
+/* Send term msg to `to`: a pid term, or the tuple {Name, Node} of two
+ * atoms (a registered name on a node), as Erlang's `To ! Msg`. On another
+ * node it goes over the connection to it, which is made first when there
+ * is none (as oak_node_ping(), blocking up to the handshake); on this node
+ * it is delivered as an OAK_TAG_TERM message. Messages from one process to
+ * another arrive in order. Returns 0, also when no such process exists or
+ * the connection goes down (as in Erlang, the message is then lost), or
+ * -EINVAL (not a pid or {Name, Node}), -ENOENT (no node runs), the errors
+ * of oak_node_ping(), of oak_term_encode() (-ELOOP, -EOVERFLOW), -ENOMEM,
+ * -EPERM outside a process. May block while the socket is full. */
+OAK_API int oak_node_send(const oak_term *to, const oak_term *msg);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 #include "oak/node.h"
 #include "oak/process.h"
 #include "oak/term.h"
+#include "core/atom.h"
 #include "epmd.h"
 #include "handshake.h"
 #include "sock.h"
@@ -75,7 +77,13 @@ typedef enum { SLOT_FREE = 0, SLOT_PENDING, SLOT_UP } slot_state;
 typedef struct conn_slot {
     slot_state state; /* N.lock */
     oak_pid pid;      /* N.lock; 0 until the connection has started */
+    int fd;           /* N.lock; the socket while UP, else -1 */
+    uint64_t flags;   /* N.lock; the negotiated flags while UP */
     char peer[OAK__NODE_NAME_MAX + 1]; /* N.lock; "" until known */
+    /* 1 while a process writes a packet to this slot's socket: the
+     * connection (replies, ticks) and oak_node_send() callers take turns,
+     * so that packets never interleave. Any thread, atomically. */
+    _Atomic int writing;
 } conn_slot;
 
 /* The node. `lock` guards every field; name, cookie, creation, ip and
@@ -183,6 +191,7 @@ static int slot_take(const char *peer)
         if (N.conns[i].state == SLOT_FREE) {
             N.conns[i].state = SLOT_PENDING;
             N.conns[i].pid = OAK_NOPID;
+            N.conns[i].fd = -1;
             snprintf(N.conns[i].peer, sizeof N.conns[i].peer, "%s", peer);
             return i;
         }
@@ -267,8 +276,12 @@ static void conn_cleanup(void *p)
     pthread_mutex_lock(&N.lock);
     N.conns[c->slot].state = SLOT_FREE;
     N.conns[c->slot].pid = OAK_NOPID;
+    N.conns[c->slot].fd = -1;
     N.conns[c->slot].peer[0] = '\0';
     pthread_mutex_unlock(&N.lock);
+    /* A writer killed in the middle left the turn taken: give it back
+     * (release: the next holder sees this slot's state). */
+    atomic_store_explicit(&N.conns[c->slot].writing, 0, memory_order_release);
     if (c->up)
         oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=nodedown peer=%s", N.name,
                 c->peer);
@@ -299,9 +312,29 @@ static oak_term *self_pid_term(oak_term_arena *a)
     return oak_term_pid(a, N.name, PID_SLOT(p), PID_GEN(p), N.creation);
 }
 
-/* Send one packet: the control term and, when msg is not NULL, the
- * message. */
-static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
+/* Write one whole packet to slot's socket fd, in turn with the other
+ * writers. The turn is waited for by yielding, never by blocking a
+ * scheduler, up to the deadline. A packet cut by an error leaves the
+ * stream unusable: the socket is shut down, and the connection ends. */
+static int slot_write(int slot, int fd, const void *b, size_t n, int64_t deadline)
+{
+    /* Acquire: what the last holder wrote is before our write. */
+    while (atomic_exchange_explicit(&N.conns[slot].writing, 1, memory_order_acquire)) {
+        if (deadline != OAK_INFINITY && oak_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        oak_yield();
+    }
+    int rc = oak__sock_write_full(fd, b, n, deadline);
+    if (rc)
+        shutdown(fd, SHUT_RDWR);
+    /* Release: hand the turn over after our bytes. */
+    atomic_store_explicit(&N.conns[slot].writing, 0, memory_order_release);
+    return rc;
+}
+
+/* A packet of the control term and, when msg is not NULL, the message:
+ * a new malloc()ed buffer in *out, its length in *len. */
+static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out, size_t *len)
 {
     size_t n1, n2 = 0;
     int rc = oak_term_encoded_size(ctrl, &n1);
@@ -309,7 +342,9 @@ static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
         rc = oak_term_encoded_size(msg, &n2);
     if (rc)
         return rc;
-    size_t total = 1 + n1 + n2;
+    if (n1 + n2 > MAX_PACKET)
+        return -EOVERFLOW;
+    size_t total = 1 + n1 + n2, used;
     uint8_t *b = malloc(4 + total);
     if (!b)
         return -ENOMEM;
@@ -318,12 +353,28 @@ static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
     b[2] = (uint8_t)(total >> 8);
     b[3] = (uint8_t)total;
     b[4] = 112;
-    size_t len;
-    rc = oak_term_encode(ctrl, b + 5, n1, &len);
+    rc = oak_term_encode(ctrl, b + 5, n1, &used);
     if (rc == 0 && msg)
-        rc = oak_term_encode(msg, b + 5 + n1, n2, &len);
-    if (rc == 0)
-        rc = oak__sock_write_full(c->fd, b, 4 + total, oak__sock_deadline(N.tick_ms));
+        rc = oak_term_encode(msg, b + 5 + n1, n2, &used);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    *len = 4 + total;
+    return 0;
+}
+
+/* Send one packet: the control term and, when msg is not NULL, the
+ * message. */
+static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
+{
+    uint8_t *b;
+    size_t len;
+    int rc = packet_build(ctrl, msg, &b, &len);
+    if (rc)
+        return rc;
+    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
     free(b);
     if (rc == 0)
         c->last_write = oak_now_ms();
@@ -378,6 +429,19 @@ static int noproc_signal(conn *c, oak_term_arena *a, int64_t op, int64_t payload
     return conn_send(c, ctrl, payload ? reason : NULL);
 }
 
+/* Is t a pid of a live process here, or the name of one? */
+static bool local_alive(const oak_term *t)
+{
+    oak_pid pid = OAK_NOPID;
+    if (t->type == OAK_TERM_ATOM) {
+        oak_atom name = oak__atom_find(t->u.atom.name, t->u.atom.len);
+        pid = name ? oak_whereis(name) : OAK_NOPID;
+    } else if (oak_node_term_to_pid(t, &pid) != 0) {
+        return false;
+    }
+    return pid != OAK_NOPID && oak_is_alive(pid);
+}
+
 /* One pass-through packet (after its 112). Malformed content is reported
  * and dropped; only a failed write ends the connection (rc < 0). */
 static int conn_packet(conn *c, const uint8_t *p, size_t n)
@@ -400,17 +464,37 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
     }
     oak_term *const *f = ctrl->u.tuple.items;
     rc = 0;
+    /* The message after the control term, checked before it is passed
+     * on: a receiver is promised a well-formed term. */
+    bool has_msg = used < n && oak_term_decode(a, p + used, n - used, &msg, NULL) == 0;
     if (op_is(ctrl, 6, 4) || op_is(ctrl, 16, 5)) { /* REG_SEND(_TT) */
-        if (oak_term_atom_is(f[3], "net_kernel") && used < n &&
-            oak_term_decode(a, p + used, n - used, &msg, NULL) == 0)
-            rc = net_kernel_message(c, a, msg);
+        if (oak_term_atom_is(f[3], "net_kernel")) {
+            if (has_msg)
+                rc = net_kernel_message(c, a, msg);
+        } else if (has_msg && f[3]->type == OAK_TERM_ATOM) {
+            /* Only names that exist here: a peer's names are not interned. */
+            oak_atom name = oak__atom_find(f[3]->u.atom.name, f[3]->u.atom.len);
+            oak_pid to = name ? oak_whereis(name) : OAK_NOPID;
+            if (to)
+                oak_send(to, OAK_TAG_TERM, p + used, n - used);
+        }
+    } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
+               op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
+        oak_pid to;
+        if (has_msg && oak_node_term_to_pid(f[2], &to) == 0)
+            oak_send(to, OAK_TAG_TERM, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
-        /* net_kernel is there (it answers is_auth): its monitor stays
-         * until the connection ends. Anything else is not. */
-        if (!oak_term_atom_is(f[2], "net_kernel") && f[1]->type == OAK_TERM_PID)
+        /* A process that is not there: DOWN noproc at once. One that is
+         * (and net_kernel, which answers is_auth) is not monitored yet: no
+         * DOWN comes until the connection ends (then the peer's own
+         * noconnection). */
+        if (!oak_term_atom_is(f[2], "net_kernel") && f[1]->type == OAK_TERM_PID &&
+            !local_alive(f[2]))
             rc = noproc_signal(c, a, 21, 28, f[2], f[1], f[3]);
     } else if (op_is(ctrl, 1, 3)) { /* LINK {1, From, To} */
-        if (f[1]->type == OAK_TERM_PID && f[2]->type == OAK_TERM_PID)
+        /* The same: noproc for a process that is not there; a link to one
+         * that is is not made yet (dropped). */
+        if (f[1]->type == OAK_TERM_PID && f[2]->type == OAK_TERM_PID && !local_alive(f[2]))
             rc = noproc_signal(c, a, 3, 24, f[2], f[1], NULL);
     } else if (op_is(ctrl, 35, 4)) { /* UNLINK_ID {35, Id, From, To} */
         oak_term *v[4] = {oak_term_int(a, 36), f[1], f[3], f[2]};
@@ -500,7 +584,7 @@ static void conn_loop(conn *c)
             return;
         }
         if (now - c->last_write >= period) {
-            if (oak__sock_write_full(c->fd, tick, sizeof tick, oak__sock_deadline(period)))
+            if (slot_write(c->slot, c->fd, tick, sizeof tick, oak__sock_deadline(period)))
                 return;
             c->last_write = now;
         }
@@ -575,6 +659,8 @@ static void conn_main(void *arg)
         c->flags = peer.flags;
         pthread_mutex_lock(&N.lock);
         N.conns[a->slot].state = SLOT_UP;
+        N.conns[a->slot].fd = c->fd;
+        N.conns[a->slot].flags = peer.flags;
         snprintf(N.conns[a->slot].peer, sizeof N.conns[a->slot].peer, "%s", peer.name);
         pthread_mutex_unlock(&N.lock);
         oak_log(OAK_LOG_INFO, "dist_report", "node=%s event=nodeup peer=%s", N.name,
@@ -854,4 +940,140 @@ int oak_node_ping(const char *name, int64_t timeout_ms)
             rc = 0;
     }
     return rc;
+}
+
+/* ---- terms and remote sends ------------------------------------------------ */
+
+oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
+{
+    if (!arena || pid == OAK_NOPID)
+        return NULL;
+    char name[OAK__NODE_NAME_MAX + 1];
+    uint32_t creation = 0;
+    pthread_mutex_lock(&N.lock);
+    if (N.running) {
+        memcpy(name, N.name, sizeof name);
+        creation = N.creation;
+    } else {
+        strcpy(name, "nonode@nohost");
+    }
+    pthread_mutex_unlock(&N.lock);
+    return oak_term_pid(arena, name, PID_SLOT(pid), PID_GEN(pid), creation);
+}
+
+int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
+{
+    if (!t || !pid || t->type != OAK_TERM_PID)
+        return -EINVAL;
+    pthread_mutex_lock(&N.lock);
+    bool here = N.running ? strcmp(t->u.pid.node.name, N.name) == 0 &&
+                                t->u.pid.creation == N.creation
+                          : strcmp(t->u.pid.node.name, "nonode@nohost") == 0;
+    pthread_mutex_unlock(&N.lock);
+    if (!here)
+        return -EXDEV;
+    if (t->u.pid.id >> 28 || t->u.pid.serial >> 28 || t->u.pid.id == 0)
+        return -ESRCH; /* never one of ours */
+    *pid = (oak_pid)t->u.pid.id | (oak_pid)t->u.pid.serial << 28;
+    return 0;
+}
+
+/* to's node and, for {Name, Node}, the name. */
+static int dest_of(const oak_term *to, const oak_term_atom_name **node, const oak_term **name)
+{
+    if (to->type == OAK_TERM_PID) {
+        *node = &to->u.pid.node;
+        *name = NULL;
+        return 0;
+    }
+    if (to->type == OAK_TERM_TUPLE && to->u.tuple.arity == 2 &&
+        to->u.tuple.items[0]->type == OAK_TERM_ATOM &&
+        to->u.tuple.items[1]->type == OAK_TERM_ATOM) {
+        *name = to->u.tuple.items[0];
+        *node = &to->u.tuple.items[1]->u.atom;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* A slot that is UP for node, with a dup of its socket (so that the
+ * socket outlives a connection that closes meanwhile) and its flags.
+ * N.lock taken here. */
+static int slot_for_send(const char *node, int *fd, uint64_t *flags)
+{
+    int slot = -1;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; N.running && i < MAX_CONNS; i++) {
+        if (N.conns[i].state == SLOT_UP && strcmp(N.conns[i].peer, node) == 0) {
+            *fd = fcntl(N.conns[i].fd, F_DUPFD_CLOEXEC, 0);
+            *flags = N.conns[i].flags;
+            slot = *fd >= 0 ? i : -1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    return slot;
+}
+
+int oak_node_send(const oak_term *to, const oak_term *msg)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    const oak_term_atom_name *node;
+    const oak_term *name;
+    if (!to || !msg || dest_of(to, &node, &name))
+        return -EINVAL;
+    char self[OAK__NODE_NAME_MAX + 1];
+    if (oak_node_self(self, sizeof self) < 0)
+        return -ENOENT;
+    if (strcmp(node->name, self) == 0) {
+        /* This node: deliver as a message from another node would be. */
+        oak_pid pid = OAK_NOPID;
+        if (name) {
+            oak_atom a = oak__atom_find(name->u.atom.name, name->u.atom.len);
+            pid = a ? oak_whereis(a) : OAK_NOPID;
+        } else if (oak_node_term_to_pid(to, &pid)) {
+            pid = OAK_NOPID;
+        }
+        void *b;
+        size_t len;
+        int rc = oak_term_encode_alloc(msg, &b, &len);
+        if (rc)
+            return rc;
+        if (pid)
+            rc = oak_send(pid, OAK_TAG_TERM, b, len);
+        free(b);
+        return rc == -ESRCH ? 0 : rc;
+    }
+    int fd = -1;
+    uint64_t flags = 0;
+    int slot = slot_for_send(node->name, &fd, &flags);
+    if (slot < 0) {
+        /* Connect first, as Erlang does on a send to an unknown node. */
+        int rc = oak_node_ping(node->name, OAK_INFINITY);
+        if (rc)
+            return rc;
+        if ((slot = slot_for_send(node->name, &fd, &flags)) < 0)
+            return -ENOTCONN;
+    }
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = a ? oak_node_pid_to_term(a, oak_self()) : NULL;
+    oak_term *ctrl;
+    if (name) /* REG_SEND {6, From, '', ToName} */
+        ctrl = oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), me, oak_term_atom(a, ""),
+                                                   (oak_term *)name});
+    else if (flags & OAK__DFLAG_SEND_SENDER) /* SEND_SENDER {22, From, To} */
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 22), me, (oak_term *)to);
+    else /* SEND {2, '', To} */
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), (oak_term *)to);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    int rc = ctrl ? packet_build(ctrl, msg, &b, &len) : -ENOMEM;
+    if (rc == 0)
+        rc = slot_write(slot, fd, b, len, OAK_INFINITY);
+    free(b);
+    close(fd);
+    oak_term_arena_free(a);
+    /* A send to a connection that is going down is lost, as in Erlang. */
+    return rc == -ECONNRESET || rc == -EPIPE ? 0 : rc;
 }
