@@ -78,7 +78,22 @@ static void child_start(child *c, char *const argv[])
     for (int i = 0; argv[i] && n < 63; i++)
         args[n++] = argv[i];
     args[n] = NULL;
-    OT_CHECK_INT_EQ(posix_spawnp(&c->pid, "timeout", &fa, NULL, args, environ), 0);
+    /* Its own process group (timeout puts its child in it too), so that
+     * child_end() can kill both. */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    /* The scheduler thread this runs on may block signals (SIGTERM for
+     * one): the child starts with none blocked, as from a shell. */
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    OT_CHECK_INT_EQ(posix_spawnp(&c->pid, "timeout", &fa, &at, args, environ), 0);
+    posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
     close(in[0]);
@@ -124,7 +139,7 @@ static int child_end(child *c)
     }
     child_read_until(c, NULL, OT_LONG_MS * 3);
     if (c->out >= 0) {
-        kill(c->pid, SIGKILL);
+        kill(-c->pid, SIGKILL);
         close(c->out);
         c->out = -1;
     }
@@ -173,9 +188,17 @@ static void run_with_epmd(oak_entry body)
     ot_run_limit_s = 120;
     int rc = ot_run(body, NULL, NULL);
     oak_log_set_handler(NULL, NULL);
-    /* The epmd that the node started (if any) answers on our port only. */
-    int st = system("epmd -kill >/dev/null 2>&1");
-    (void)st;
+    /* The epmd that the node started (if any) answers on our port only.
+     * It refuses to die while it still counts a node that has just gone:
+     * ask again until nothing answers there. */
+    for (int i = 0; i < 50; i++) {
+        int st = system("epmd -kill >/dev/null 2>&1");
+        (void)st;
+        if (system("epmd -names >/dev/null 2>&1") != 0)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_int_equal(system("epmd -names >/dev/null 2>&1") != 0, 1);
     assert_int_equal(rc, 0);
 }
 
@@ -684,7 +707,8 @@ static void terms_travel_both_ways_between_erl_and_oak_processes(void **state)
 }
 
 /* examples/dist/dist_echo against erl: echo of nested terms, big integers
- * and a 1 MB binary, and gen_server:call to counter. */
+ * and a 1 MB binary, and gen_server:call to counter; then this runtime as
+ * a second oak node does the same. */
 static void echo_main(void *arg)
 {
 #ifdef OAK_DIST_ECHO
@@ -706,9 +730,45 @@ static void echo_main(void *arg)
     OT_CHECK(strstr(e.text, "echo=[ok]") != NULL);
     OT_CHECK(strstr(e.text, "calls=[1,2,3]") != NULL);
     OT_CHECK_INT_EQ(child_end(&e), 0);
+    /* Two oak nodes: this runtime as oak2 talks to dist_echo the same way. */
+    oak_node_opts o = {.name = "oak2@127.0.0.1", .cookie = COOKIE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = oak_node_pid_to_term(a, oak_self());
+    static uint8_t big[100000];
+    memset(big, 0x5a, sizeof big);
+    oak_term *items[3] = {oak_term_atom(a, "from_oak"), oak_term_uint(a, UINT64_MAX),
+                          oak_term_binary(a, big, sizeof big)};
+    oak_term *payload = oak_term_tuple(a, 3, items);
+    oak_term *echo_at = oak_term_tuple2(a, oak_term_atom(a, "echo"), oak_term_atom(a, OAK_NODE));
+    OT_CHECK_INT_EQ(oak_node_send(echo_at, oak_term_tuple2(a, me, payload)), 0);
+    OT_CHECK(oak_node_is_connected(OAK_NODE));
+    oak_msg *m;
+    oak_term *t;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    OT_CHECK(oak_term_equal(t, payload));
+    oak_msg_free(m);
+    /* The call protocol, from oak: {'$gen_call', {Me, Ref}, next}. */
+    uint32_t ids[3] = {9, 8, 7};
+    oak_term *tag = oak_term_ref(a, "oak2@127.0.0.1", 1, ids, 3);
+    oak_term *counter_at = oak_term_tuple2(a, oak_term_atom(a, "counter"), oak_term_atom(a, OAK_NODE));
+    OT_CHECK_INT_EQ(oak_node_send(counter_at,
+                                  oak_term_tuple3(a, oak_term_atom(a, "$gen_call"),
+                                                  oak_term_tuple2(a, me, tag), oak_term_atom(a, "next"))),
+                    0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    OT_CHECK(oak_term_equal(t, oak_term_tuple2(a, tag, oak_term_int(a, 4))));
+    oak_msg_free(m);
+    oak_term_arena_free(a);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
     OT_CHECK_INT_EQ(kill(d.pid, SIGTERM), 0);
     /* dist_echo runs under `timeout`, which passes SIGTERM on. */
-    OT_CHECK_INT_EQ(child_end(&d), 0);
+    int st = child_end(&d);
+    if (st != 0)
+        fprintf(stderr, "dist_echo said:\n%s\n", d.text);
+    OT_CHECK_INT_EQ(st, 0);
 #else
     fprintf(stderr, "test_dist: echo: examples are not built (OAK_BUILD_EXAMPLES)\n");
 #endif

@@ -12,6 +12,7 @@
  * oak speaks distribution version 6 only (the OTP 23 handshake, which OTP
  * 25 requires), so it registers with highest = lowest = 6. */
 #include <errno.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,19 @@ static int start_epmd(void)
 {
     char *argv[] = {"epmd", "-daemon", NULL};
     pid_t pid;
-    if (posix_spawnp(&pid, "epmd", NULL, NULL, argv, environ) != 0)
+    /* A scheduler thread may block signals: epmd gets the default mask
+     * and dispositions, as if started from a shell. */
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp(&pid, "epmd", NULL, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0)
         return -ECONNREFUSED;
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
