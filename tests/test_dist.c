@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -706,6 +706,82 @@ static void terms_travel_both_ways_between_erl_and_oak_processes(void **state)
     run_with_epmd(messages_main);
 }
 
+/* 100,000 messages each way arrive, in order. */
+enum { ORDER_N = 100000 };
+
+static void order_sink(void *arg)
+{
+    /* Takes {seq, I} from erl; checks I counts up from 1; then says
+     * {done, Count, InOrder} to the driver. */
+    oak_pid driver = *(oak_pid *)arg;
+    int64_t want = 1;
+    bool in_order = true;
+    oak_term_arena *a = oak_term_arena_new();
+    while (want <= ORDER_N) {
+        oak_msg *m;
+        if (oak_receive(&m, OT_LONG_MS * 3, is_term_msg, NULL) != 0)
+            break;
+        oak_term *t;
+        OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+        in_order &= t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+                    t->u.tuple.items[1]->type == OAK_TERM_INT && t->u.tuple.items[1]->u.i == want;
+        want++;
+        oak_msg_free(m);
+        if (want % 1024 == 0) {
+            oak_term_arena_free(a);
+            a = oak_term_arena_new();
+        }
+    }
+    oak_term_arena_free(a);
+    int64_t res[2] = {want - 1, in_order};
+    OT_SEND(driver, 1, res, sizeof res);
+}
+
+static void order_main(void *arg)
+{
+    start_node(0);
+    oak_pid self = oak_self(), sink;
+    oak_spawn_opts so = {.arg_size = sizeof self};
+    OT_CHECK_INT_EQ(oak_spawn(order_sink, &self, &so, &sink), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("order_sink"), sink), 0);
+    child e;
+    erl_start(&e, "e10@127.0.0.1", COOKIE, NULL,
+              "register(sink, self()), N = '" OAK_NODE "', "
+              "pong = net_adm:ping(N), io:format(\"ready~n\"), "
+              "[{order_sink, N} ! {seq, I} || I <- lists:seq(1, 100000)], "
+              "Loop = fun L(I) when I > 100000 -> ok; "
+              "L(I) -> receive {seq, I} -> L(I + 1); {seq, J} -> {out_of_order, I, J} "
+              "after 20000 -> {timeout, I} end end, "
+              "io:format(\"erl_got=~p~n\", [Loop(1)])");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *to = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e10@127.0.0.1"));
+    oak_term *seq = oak_term_atom(a, "seq");
+    for (int64_t i = 1; i <= ORDER_N; i++) {
+        oak_term *n = oak_term_int(a, i);
+        OT_CHECK_INT_EQ(oak_node_send(to, oak_term_tuple2(a, seq, n)), 0);
+        if (i % 1024 == 0) {
+            oak_term_arena_free(a);
+            a = oak_term_arena_new();
+            to = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e10@127.0.0.1"));
+            seq = oak_term_atom(a, "seq");
+        }
+    }
+    oak_term_arena_free(a);
+    int64_t *res = OT_RECV_TAG(1, OT_LONG_MS * 6)->data;
+    OT_CHECK_INT_EQ(res[0], ORDER_N);
+    OT_CHECK_INT_EQ(res[1], 1);
+    OT_CHECK(child_read_until(&e, "erl_got=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "erl_got=ok") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void a_hundred_thousand_messages_arrive_in_order_both_ways(void **state)
+{
+    run_with_epmd(order_main);
+}
+
 /* examples/dist/dist_echo against erl: echo of nested terms, big integers
  * and a 1 MB binary, and gen_server:call to counter; then this runtime as
  * a second oak node does the same. */
@@ -803,6 +879,7 @@ int main(int argc, char **argv)
         {"ticks", ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped},
         {"messages", terms_travel_both_ways_between_erl_and_oak_processes},
         {"echo", dist_echo_answers_erl},
+        {"order", a_hundred_thousand_messages_arrive_in_order_both_ways},
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
     };
     int failed = 0, ran = 0;
