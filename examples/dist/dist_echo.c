@@ -23,15 +23,18 @@
 
 static bool is_term(const oak_msg *m, void *arg) { return m->tag == OAK_TAG_TERM; }
 
-/* The next message from another node, decoded into a; NULL when it does
- * not decode. */
-static oak_term *next_term(oak_term_arena *a)
+/* The next message from another node, decoded into a new arena in *a;
+ * NULL when it does not decode. The arena is made after the wait: a
+ * process killed while it waits (SIGTERM) holds none. */
+static oak_term *next_term(oak_term_arena **a)
 {
     oak_msg *m;
+    *a = NULL;
     if (oak_receive(&m, OAK_INFINITY, is_term, NULL) != 0)
         return NULL;
     oak_term *t = NULL;
-    if (oak_term_decode(a, m->data, m->size, &t, NULL) != 0)
+    *a = oak_term_arena_new();
+    if (!*a || oak_term_decode(*a, m->data, m->size, &t, NULL) != 0)
         t = NULL;
     oak_msg_free(m);
     return t;
@@ -40,8 +43,8 @@ static oak_term *next_term(oak_term_arena *a)
 static void echo(void *arg)
 {
     for (;;) {
-        oak_term_arena *a = oak_term_arena_new();
-        oak_term *t = a ? next_term(a) : NULL;
+        oak_term_arena *a;
+        oak_term *t = next_term(&a);
         if (t && t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
             t->u.tuple.items[0]->type == OAK_TERM_PID)
             oak_node_send(t->u.tuple.items[0], t->u.tuple.items[1]);
@@ -54,8 +57,8 @@ static void counter(void *arg)
 {
     int64_t n = 0;
     for (;;) {
-        oak_term_arena *a = oak_term_arena_new();
-        oak_term *t = a ? next_term(a) : NULL;
+        oak_term_arena *a;
+        oak_term *t = next_term(&a);
         if (t && t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 3 &&
             oak_term_atom_is(t->u.tuple.items[0], "$gen_call") &&
             oak_term_atom_is(t->u.tuple.items[2], "next")) {

@@ -80,7 +80,11 @@ OAK_API int oak_node_self(char *buf, size_t size);
  *   -EOPNOTSUPP  the peer speaks an older protocol or lacks a mandatory
  *                capability
  *   -EPROTO      the peer does not speak the protocol
- *   -ETIMEDOUT   after timeout_ms (OAK_INFINITY: the handshake's own 7 s)
+ *   -ETIMEDOUT   after timeout_ms (OAK_INFINITY: the handshake's own 7 s),
+ *                also when another caller's handshake with that node is
+ *                under way and does not come up in time
+ *   -ENOSPC      256 connections exist or are being made
+ *   -ECONNRESET  the connection's process ended before it said (killed)
  * The reason is also logged. Blocks the caller. Process context. */
 OAK_API int oak_node_ping(const char *name, int64_t timeout_ms);
 

@@ -47,7 +47,10 @@
 #include "md5.h"
 #include "sock.h"
 
-enum { HS_MAX = 2 + 8 + 4 + 4 + 2 + OAK__NODE_NAME_MAX + 64 };
+/* The longest handshake message taken: a name message with the longest
+ * name and room for the extra bytes a newer peer may append (which are
+ * ignored). A longer one is refused (-EPROTO). */
+enum { HS_MAX = 4096 };
 
 void oak__handshake_digest(const char *cookie, uint32_t challenge, uint8_t out[16])
 {

@@ -910,11 +910,13 @@ int oak_node_ping(const char *name, int64_t timeout_ms)
     int slot = other < 0 ? slot_take(name) : -1;
     uint64_t epoch = N.epoch;
     pthread_mutex_unlock(&N.lock);
-    if (other >= 0 || slot < 0) {
+    if (other < 0 && slot < 0)
+        return -ENOSPC;
+    if (other >= 0) {
         /* Up, or a handshake under way: wait for it to be up. */
         while (!oak_node_is_connected(name)) {
             if (oak_now_ms() >= deadline)
-                return other >= 0 ? -ETIMEDOUT : -ENOSPC;
+                return -ETIMEDOUT;
             oak_sleep(10);
         }
         return 0;
