@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -61,6 +61,35 @@ typedef struct child {
     size_t len;
 } child;
 
+/* Every child started and not yet reaped, so that a group whose check
+ * failed half-way (its process ends there) still ends its erl and epmd:
+ * run_with_epmd() kills what is left. */
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t children[32];
+
+static void children_track(pid_t pid, bool add)
+{
+    pthread_mutex_lock(&children_lock);
+    for (int i = 0; i < 32; i++) {
+        if (add ? children[i] == 0 : children[i] == pid) {
+            children[i] = add ? pid : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&children_lock);
+}
+
+static void children_kill_all(void)
+{
+    for (int i = 0; i < 32; i++) {
+        if (children[i]) {
+            kill(-children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);
+            children[i] = 0;
+        }
+    }
+}
+
 /* Start argv with pipes. The command runs under `timeout 60`, so that
  * nothing outlives a broken test for long. */
 static void child_start(child *c, char *const argv[])
@@ -95,6 +124,7 @@ static void child_start(child *c, char *const argv[])
     OT_CHECK_INT_EQ(posix_spawnp(&c->pid, "timeout", &fa, &at, args, environ), 0);
     posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
+    children_track(c->pid, true);
     close(out[1]);
     close(in[0]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -146,6 +176,7 @@ static int child_end(child *c)
     int st = 0;
     while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
         ;
+    children_track(c->pid, false);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -188,6 +219,7 @@ static void run_with_epmd(oak_entry body)
     ot_run_limit_s = 120;
     int rc = ot_run(body, NULL, NULL);
     oak_log_set_handler(NULL, NULL);
+    children_kill_all();
     /* The epmd that the node started (if any) answers on our port only.
      * It refuses to die while it still counts a node that has just gone:
      * ask again until nothing answers there. */
@@ -706,6 +738,59 @@ static void terms_travel_both_ways_between_erl_and_oak_processes(void **state)
     run_with_epmd(messages_main);
 }
 
+/* The next OAK_TAG_TERM message: {What, Node}? */
+static void expect_node_event(const char *what, const char *node)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_term_msg, NULL), 0);
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t;
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    oak_term *want = oak_term_tuple2(a, oak_term_atom(a, what), oak_term_atom(a, node));
+    char text[128];
+    oak_term_format(t, text, sizeof text);
+    if (!oak_term_equal(t, want))
+        OT_FAIL("got %s, want {%s,'%s'}", text, what, node);
+    oak_term_arena_free(a);
+    oak_msg_free(m);
+}
+
+/* nodeup and nodedown: erl connects, disconnects with
+ * net_kernel:disconnect/1, connects again, and is killed. */
+static void nodes_main(void *arg)
+{
+    start_node(0);
+    OT_CHECK_INT_EQ(oak_node_monitor_nodes(true), 0);
+    OT_CHECK_INT_EQ(oak_node_monitor_nodes(true), 0);
+    child e;
+    erl_start(&e, "e11@127.0.0.1", COOKIE, NULL,
+              "N = '" OAK_NODE "', io:format(\"pid=~s~n\", [os:getpid()]), "
+              "pong = net_adm:ping(N), io:format(\"up~n\"), io:get_line(\"\"), "
+              "true = net_kernel:disconnect(N), io:format(\"down~n\"), io:get_line(\"\"), "
+              "pong = net_adm:ping(N), io:format(\"again~n\"), timer:sleep(60000)");
+    OT_CHECK(child_read_until(&e, "up\n", OT_LONG_MS * 3));
+    expect_node_event("nodeup", "e11@127.0.0.1");
+    OT_CHECK_INT_EQ(write(e.in, "\n", 1), 1);
+    OT_CHECK(child_read_until(&e, "down\n", OT_LONG_MS));
+    expect_node_event("nodedown", "e11@127.0.0.1");
+    OT_CHECK_INT_EQ(write(e.in, "\n", 1), 1);
+    OT_CHECK(child_read_until(&e, "again\n", OT_LONG_MS));
+    expect_node_event("nodeup", "e11@127.0.0.1");
+    const char *p = strstr(e.text, "pid=");
+    OT_CHECK(p != NULL);
+    OT_CHECK_INT_EQ(kill((pid_t)atoi(p + 4), SIGKILL), 0);
+    expect_node_event("nodedown", "e11@127.0.0.1");
+    OT_CHECK_INT_EQ(oak_node_monitor_nodes(false), 0);
+    OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
+    child_end(&e); /* killed: its status is not 0 */
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void nodeup_and_nodedown_reach_subscribers(void **state)
+{
+    run_with_epmd(nodes_main);
+}
+
 /* 100,000 messages each way arrive, in order. */
 enum { ORDER_N = 100000 };
 
@@ -879,6 +964,7 @@ int main(int argc, char **argv)
         {"ticks", ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped},
         {"messages", terms_travel_both_ways_between_erl_and_oak_processes},
         {"echo", dist_echo_answers_erl},
+        {"nodes", nodeup_and_nodedown_reach_subscribers},
         {"order", a_hundred_thousand_messages_arrive_in_order_both_ways},
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
     };

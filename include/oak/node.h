@@ -94,6 +94,14 @@ OAK_API bool oak_node_is_connected(const char *name);
 /* The number of connections that are up. Any thread. */
 OAK_API size_t oak_node_connection_count(void);
 
+/* Subscribe the calling process to connections coming up and going down,
+ * as Erlang's net_kernel:monitor_nodes(true): it gets OAK_TAG_TERM messages
+ * (see below) holding {nodeup, Node} and {nodedown, Node}, Node an atom.
+ * on = false ends the subscription; so does the process's death. A
+ * process subscribed twice gets each message once. Returns 0, -ENOSPC (64
+ * processes are subscribed), -EPERM outside a process. */
+OAK_API int oak_node_monitor_nodes(bool on);
+
 /* ---- messages between nodes ------------------------------------------------
  *
  * The mapping between oak's messages (a tag and bytes) and Erlang's (terms):

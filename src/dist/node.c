@@ -105,6 +105,64 @@ static struct {
 
 static oak_atom tag_setup(void) { return oak_atom_from("oak_dist_setup"); }
 
+/* The processes that oak_node_monitor_nodes() subscribed (N.lock). */
+enum { MAX_NODE_MONITORS = 64 };
+static oak_pid node_monitors[MAX_NODE_MONITORS];
+
+/* Tell the subscribers {nodeup, Peer} or {nodedown, Peer}. Takes N.lock;
+ * safe from a cleanup (it only sends). */
+static void tell_node_monitors(const char *what, const char *peer)
+{
+    oak_pid to[MAX_NODE_MONITORS];
+    int n = 0;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_monitors[i] && !oak_is_alive(node_monitors[i]))
+            node_monitors[i] = OAK_NOPID;
+        if (node_monitors[i])
+            to[n++] = node_monitors[i];
+    }
+    pthread_mutex_unlock(&N.lock);
+    if (n == 0)
+        return;
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t = a ? oak_term_tuple2(a, oak_term_atom(a, what), oak_term_atom(a, peer)) : NULL;
+    void *b = NULL;
+    size_t len;
+    if (t && oak_term_encode_alloc(t, &b, &len) == 0)
+        for (int i = 0; i < n; i++)
+            oak_send(to[i], OAK_TAG_TERM, b, len);
+    free(b);
+    oak_term_arena_free(a);
+}
+
+int oak_node_monitor_nodes(bool on)
+{
+    oak_pid self = oak_self();
+    if (self == OAK_NOPID)
+        return -EPERM;
+    int rc = on ? -ENOSPC : 0;
+    pthread_mutex_lock(&N.lock);
+    int free_at = -1;
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_monitors[i] == self) {
+            if (!on)
+                node_monitors[i] = OAK_NOPID;
+            rc = 0;
+            free_at = -2;
+            break;
+        }
+        if (free_at == -1 && (node_monitors[i] == OAK_NOPID || !oak_is_alive(node_monitors[i])))
+            free_at = i;
+    }
+    if (on && free_at >= 0) {
+        node_monitors[free_at] = self;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&N.lock);
+    return rc;
+}
+
 /* ---- names and cookies ------------------------------------------------- */
 
 /* Split "alive@host": both parts non-empty, one '@'. */
@@ -285,9 +343,11 @@ static void conn_cleanup(void *p)
     /* A writer killed in the middle left the turn taken: give it back
      * (release: the next holder sees this slot's state). */
     atomic_store_explicit(&N.conns[c->slot].writing, 0, memory_order_release);
-    if (c->up)
+    if (c->up) {
         oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=nodedown peer=%s", N.name,
                 c->peer);
+        tell_node_monitors("nodedown", c->peer);
+    }
 }
 
 /* What the acceptor's handshake tells a peer (handshake.h). A connection
@@ -677,6 +737,7 @@ static void conn_main(void *arg)
         pthread_mutex_unlock(&N.lock);
         oak_log(OAK_LOG_INFO, "dist_report", "node=%s event=nodeup peer=%s", N.name,
                 c->peer);
+        tell_node_monitors("nodeup", c->peer);
     } else {
         oak_log(OAK_LOG_ERROR, "dist_report", "node=%s event=%s peer=%s code=%d reason=%s",
                 N.name, a->requester ? "connect_failed" : "connection_refused", c->peer,
