@@ -605,11 +605,24 @@ static void fake_peer_session(void)
     OT_CHECK(oak_term_equal(r->u.tuple.items[2], me_pid));
     OT_CHECK(msg && oak_term_equal(msg, oak_term_tuple2(a, tag, oak_term_atom(a, "yes"))));
     OT_CHECK(oak_node_is_connected("fake@127.0.0.1"));
+    /* The same node again, as after a restart: the node says "alive", the
+     * handshake (answering true) replaces the old connection, which the
+     * node closes. */
+    int fd2 = connect_node();
+    OT_CHECK_INT_EQ(oak__handshake_connect(fd2, &me, OAK_NODE, oak__sock_deadline(5000), &peer, &why), 0);
+    uint8_t b[64];
+    int rc;
+    while ((rc = oak__sock_read_full(fd, b, 4, oak__sock_deadline(5000))) == 0)
+        ;
+    OT_CHECK_INT_EQ(rc, -ECONNRESET);
+    close(fd);
+    fd = fd2;
+    /* The old one's cleanup closes the socket, then reports. */
+    OT_EVENTUALLY(log_has("event=nodedown peer=fake@127.0.0.1"), OT_LONG_MS);
+    OT_CHECK(oak_node_is_connected("fake@127.0.0.1"));
     /* A packet of 4 GB - 1: the node closes the connection. */
     static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 112};
     OT_CHECK_INT_EQ(oak__sock_write_full(fd, huge, sizeof huge, oak__sock_deadline(5000)), 0);
-    uint8_t b[64];
-    int rc;
     while ((rc = oak__sock_read_full(fd, b, 4, oak__sock_deadline(5000))) == 0)
         ;
     OT_CHECK_INT_EQ(rc, -ECONNRESET);

@@ -351,9 +351,10 @@ static void conn_cleanup(void *p)
 }
 
 /* What the acceptor's handshake tells a peer (handshake.h). A connection
- * already up to that node keeps it ("nok": Erlang would say "alive" and
- * replace it; not done yet); during a simultaneous connect the node with
- * the greater name wins, as in dist_util. */
+ * already up to that node: "alive", and when the peer answers true (it has
+ * no such connection: it restarted), the new one replaces the old (see
+ * conn_main). During a simultaneous connect the node with the greater name
+ * wins, as in dist_util. */
 static const char *admit(const char *peer, void *ctx)
 {
     int self = *(int *)ctx;
@@ -361,9 +362,9 @@ static const char *admit(const char *peer, void *ctx)
     pthread_mutex_lock(&N.lock);
     int other = slot_find(peer, self);
     if (other >= 0)
-        status = N.conns[other].state == SLOT_UP || strcmp(N.name, peer) > 0
-                     ? "nok"
-                     : "ok_simultaneous";
+        status = N.conns[other].state == SLOT_UP ? "alive"
+                 : strcmp(N.name, peer) > 0      ? "nok"
+                                                 : "ok_simultaneous";
     snprintf(N.conns[self].peer, sizeof N.conns[self].peer, "%s", peer);
     pthread_mutex_unlock(&N.lock);
     return status;
@@ -729,6 +730,17 @@ static void conn_main(void *arg)
     if (rc == 0) {
         c->up = true;
         c->flags = peer.flags;
+        /* An old connection to the same node that is still up is stale:
+         * the peer said so ("alive" answered true). It ends, with its
+         * nodedown. */
+        oak_pid stale = OAK_NOPID;
+        pthread_mutex_lock(&N.lock);
+        int other = slot_find(peer.name, a->slot);
+        if (other >= 0 && N.conns[other].state == SLOT_UP)
+            stale = N.conns[other].pid;
+        pthread_mutex_unlock(&N.lock);
+        if (stale)
+            oak_exit_pid(stale, OAK_KILL);
         pthread_mutex_lock(&N.lock);
         N.conns[a->slot].state = SLOT_UP;
         N.conns[a->slot].fd = c->fd;
