@@ -9,6 +9,7 @@
  * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -207,22 +208,74 @@ static uint16_t free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* Run the body in a runtime with an epmd of its own, and stop that epmd. */
+/* Kill the epmd whose environment says ERL_EPMD_PORT=port. */
+static void kill_epmd_of_port(const char *port)
+{
+    char want[64];
+    int wn = snprintf(want, sizeof want, "ERL_EPMD_PORT=%s", port);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], buf[8192];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        bool epmd = fgets(buf, sizeof buf, f) && strcmp(buf, "epmd\n") == 0;
+        fclose(f);
+        if (!epmd)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+            buf[n] = '\0';
+            if (strncmp(buf + i, want, (size_t)wn) == 0 && buf[i + (size_t)wn] == '\0')
+                kill(pid, SIGKILL);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+/* The port of the epmd of the group that runs. */
+static char group_port[16];
+
+/* Run the body in a runtime with an epmd of its own (stopped by
+ * group_teardown(), which cmocka runs even when a check failed and
+ * ot_run() jumped out). */
+static int group_teardown(void **state);
+
 static void run_with_epmd(oak_entry body)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%u", (unsigned)free_port());
-    setenv("ERL_EPMD_PORT", port, 1);
+    if (group_port[0]) /* a second run in one group: the first's epmd goes */
+        group_teardown(NULL);
+    snprintf(group_port, sizeof group_port, "%u", (unsigned)free_port());
+    setenv("ERL_EPMD_PORT", group_port, 1);
     log_len = 0;
     log_text[0] = '\0';
     oak_log_set_handler(capture, NULL);
     ot_run_limit_s = 120;
     int rc = ot_run(body, NULL, NULL);
+    assert_int_equal(rc, 0);
+}
+
+/* End every child the group left, then its epmd: `epmd -kill` (refused
+ * while epmd still counts a node that has just gone: asked again), and if
+ * it still answers (a group that failed half-way leaves the node's
+ * sockets open until this program exits), killed by its port, which is
+ * this group's alone. */
+static int group_teardown(void **state)
+{
     oak_log_set_handler(NULL, NULL);
     children_kill_all();
-    /* The epmd that the node started (if any) answers on our port only.
-     * It refuses to die while it still counts a node that has just gone:
-     * ask again until nothing answers there. */
+    if (!group_port[0])
+        return 0;
     for (int i = 0; i < 50; i++) {
         int st = system("epmd -kill >/dev/null 2>&1");
         (void)st;
@@ -230,8 +283,10 @@ static void run_with_epmd(oak_entry body)
             break;
         usleep(100 * 1000);
     }
-    assert_int_equal(system("epmd -names >/dev/null 2>&1") != 0, 1);
-    assert_int_equal(rc, 0);
+    if (system("epmd -names >/dev/null 2>&1") == 0)
+        kill_epmd_of_port(group_port);
+    group_port[0] = '\0';
+    return 0;
 }
 
 static void start_node(int64_t ticktime_ms)
@@ -985,7 +1040,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         if (argc > 1 && strcmp(argv[1], groups[i].name) != 0)
             continue;
-        const struct CMUnitTest t[] = {{groups[i].name, groups[i].fn, NULL, NULL, NULL}};
+        const struct CMUnitTest t[] = {{groups[i].name, groups[i].fn, NULL, group_teardown, NULL}};
         failed += _cmocka_run_group_tests(groups[i].name, t, 1, NULL, NULL);
         ran++;
     }
