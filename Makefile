@@ -26,6 +26,7 @@ build: $(BUILD)/CMakeCache.txt
 
 # The suite's install test runs make install, which builds the docs.
 test: build
+	@sh tools/ensure-deps.sh build
 	@sh tools/ensure-deps.sh docs
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 

@@ -19,5 +19,7 @@
 #include "oak/agent.h"
 #include "oak/registry.h"
 #include "oak/application.h"
+#include "oak/term.h"
+#include "oak/node.h"
 
 #endif

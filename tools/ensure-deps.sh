@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install, with apt-get, what a fresh Debian machine lacks for a target:
-#   build  - compiler, cmake, pkg-config, cmocka
+#   build  - compiler, cmake, pkg-config, cmocka, and erlang-base (erl and
+#            epmd), which the distribution tests run against
 #   docs   - doxygen, for make docs (the HTML reference of the headers)
 #   bench  - compiler, cmake, pkg-config, then each peer of the benchmark on
 #            its own: Erlang (erlang-base), Go (golang-go), CAF (g++,
@@ -31,7 +32,7 @@ install() { # packages... (all missing); returns apt-get's status
 
 case "${1:-build}" in
   build)
-    want=$(missing_of gcc make cmake pkg-config libcmocka-dev)
+    want=$(missing_of gcc make cmake pkg-config libcmocka-dev erlang-base)
     # shellcheck disable=SC2086
     [ -z "$want" ] || install $want ;;
   docs)

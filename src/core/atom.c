@@ -75,8 +75,9 @@ static int grow(void)
     return 0;
 }
 
-/* Under lock: find or add. Returns 0 when out of memory. */
-static oak_atom intern_locked(const char *s, size_t n)
+/* Under lock: find, or (when add) add. Returns 0 when out of memory, or
+ * when the name is not there and add is false. */
+static oak_atom intern_locked(const char *s, size_t n, bool add)
 {
     uint32_t h = hash_name(s, n);
     uint32_t c = atomic_load_explicit(&count, memory_order_relaxed);
@@ -90,7 +91,7 @@ static oak_atom intern_locked(const char *s, size_t n)
                 return a;
         }
     }
-    if (c >= CHUNK_SIZE * MAX_CHUNKS)
+    if (!add || c >= CHUNK_SIZE * MAX_CHUNKS)
         return 0;
     if ((c + 1) * 2 > nbuckets && grow() < 0)
         return 0;
@@ -129,7 +130,7 @@ static void init_predefined(void)
         abort(); /* cannot run without the predefined atoms */
     atomic_store_explicit(&chunks[0], chunk, memory_order_release);
     for (size_t i = 1; i < sizeof predefined / sizeof *predefined; i++)
-        if (intern_locked(predefined[i], strlen(predefined[i])) != i)
+        if (intern_locked(predefined[i], strlen(predefined[i]), true) != i)
             abort();
     pthread_mutex_unlock(&lock);
 }
@@ -140,7 +141,18 @@ oak_atom oak_atom_from_n(const char *name, size_t len)
         return OAK_ATOM_NONE;
     pthread_once(&once, init_predefined);
     pthread_mutex_lock(&lock);
-    oak_atom a = intern_locked(name, len);
+    oak_atom a = intern_locked(name, len, true);
+    pthread_mutex_unlock(&lock);
+    return a;
+}
+
+oak_atom oak__atom_find(const char *name, size_t len)
+{
+    if (!name || len == 0 || len > OAK_ATOM_MAX_LEN)
+        return OAK_ATOM_NONE;
+    pthread_once(&once, init_predefined);
+    pthread_mutex_lock(&lock);
+    oak_atom a = intern_locked(name, len, false);
     pthread_mutex_unlock(&lock);
     return a;
 }

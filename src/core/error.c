@@ -31,6 +31,14 @@ const char *oak_strerror(int err)
     case -ENOSPC: return "limit reached";
     case -EBADF: return "bad file descriptor";
     case -EPROTO: return "unexpected reply (not the expected kind of server)";
+    case -EBADMSG: return "malformed data";
+    case -EACCES: return "not allowed (a node with another cookie)";
+    case -EADDRINUSE: return "node name in use";
+    case -ECONNREFUSED: return "connection refused";
+    case -EHOSTUNREACH: return "no such node or host";
+    case -EIO: return "input/output error";
+    case -ELOOP: return "nested too deep";
+    case -EOVERFLOW: return "too large for the format";
     default: return "unknown error";
     }
 }

@@ -1,0 +1,1166 @@
+/* node.c - the node: its name and cookie, the acceptor, and one process
+ * per connection (handshake, then packets and ticks).
+ *
+ * Processes
+ * ---------
+ *   oak_node_start()  (the caller)  listens, registers with epmd, spawns:
+ *   acceptor          waits on the listening socket, accepts, spawns a
+ *                     connection per socket; owns the listening socket and
+ *                     the epmd connection (closing it unregisters)
+ *   connection        one per peer: the handshake (handshake.c), then
+ *                     reads packets, answers what this version answers,
+ *                     and ticks; owns its socket
+ *   oak_node_ping()   (the caller)  claims a slot and spawns a connection
+ *                     that connects out; waits for its result
+ * Every process closes what it owns in an oak_defer() cleanup, so killing
+ * one (oak_node_stop()) leaks nothing.
+ *
+ * The connection table
+ * --------------------
+ * N.conns[] under N.lock: a slot is FREE, PENDING (handshake under way;
+ * peer "" until an accepted peer has said its name) or UP. The acceptor or
+ * oak_node_ping() takes a slot before it spawns; the connection records
+ * its pid itself and frees the slot in its cleanup. A connection that
+ * starts after the node was stopped (its epoch is old) ends at once.
+ *
+ * Connected packets (after the handshake): a 4-byte length, then either
+ * nothing (a tick) or 112 (pass through), the control message and maybe a
+ * message, each a term with its version byte. oak offers no atom cache
+ * (DFLAG_DIST_HDR_ATOM_CACHE), so peers send this form.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oak/io.h"
+#include "oak/log.h"
+#include "oak/message.h"
+#include "oak/node.h"
+#include "oak/process.h"
+#include "oak/term.h"
+#include "core/atom.h"
+#include "epmd.h"
+#include "handshake.h"
+#include "sock.h"
+
+enum {
+    MAX_CONNS = 256,
+    HANDSHAKE_MS = 7000,        /* dist_util's setup timer */
+    MAX_PACKET = 128 << 20,     /* a longer packet is garbage: close */
+    COOKIE_MAX = 255,
+};
+
+/* The pid's fields (include/oak/types.h). */
+#define PID_SLOT(p) ((uint32_t)((p) & ((UINT64_C(1) << 28) - 1)))
+#define PID_GEN(p) ((uint32_t)(((p) >> 28) & ((UINT64_C(1) << 28) - 1)))
+
+/* What oak offers: OTP 25's mandatory set, what OTP 26 adds to it, and
+ * what oak answers or drops safely. Not offered: the atom cache and
+ * fragments (DFLAG_DIST_HDR_ATOM_CACHE, DFLAG_FRAGMENTS), spawn. */
+#define OAK_DIST_FLAGS                                                                     \
+    (OAK__DFLAG_MANDATORY | OAK__DFLAG_PUBLISHED | OAK__DFLAG_DIST_MONITOR |               \
+     OAK__DFLAG_DIST_MONITOR_NAME | OAK__DFLAG_SMALL_ATOM_TAGS | OAK__DFLAG_SEND_SENDER |  \
+     OAK__DFLAG_BIG_SEQTRACE_LABELS | OAK__DFLAG_EXIT_PAYLOAD | OAK__DFLAG_UNLINK_ID |     \
+     OAK__DFLAG_V4_NC | OAK__DFLAG_ALIAS | OAK__DFLAG_MANDATORY_25_DIGEST |                \
+     OAK__DFLAG_UNICODE_IO)
+
+typedef enum { SLOT_FREE = 0, SLOT_PENDING, SLOT_UP } slot_state;
+
+typedef struct conn_slot {
+    slot_state state; /* N.lock */
+    oak_pid pid;      /* N.lock; 0 until the connection has started */
+    int fd;           /* N.lock; the socket while UP, else -1 */
+    uint64_t flags;   /* N.lock; the negotiated flags while UP */
+    char peer[OAK__NODE_NAME_MAX + 1]; /* N.lock; "" until known */
+    /* 1 while a process writes a packet to this slot's socket: the
+     * connection (replies, ticks) and oak_node_send() callers take turns,
+     * so that packets never interleave. Any thread, atomically. */
+    _Atomic int writing;
+} conn_slot;
+
+/* The node. `lock` guards every field; name, cookie, creation, ip and
+ * tick_ms are written by oak_node_start() before it spawns anything and
+ * only read afterwards (the spawn orders them), until oak_node_stop() has
+ * seen every process end. */
+static struct {
+    pthread_mutex_t lock;
+    bool running;
+    uint64_t epoch; /* one per oak_node_start() */
+    char name[OAK__NODE_NAME_MAX + 1];
+    char cookie[COOKIE_MAX + 1];
+    uint32_t creation;
+    uint32_t ip; /* the address listened on, host byte order */
+    int64_t tick_ms;
+    oak_pid acceptor;
+    conn_slot conns[MAX_CONNS];
+} N = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static oak_atom tag_setup(void) { return oak_atom_from("oak_dist_setup"); }
+
+/* The processes that oak_node_monitor_nodes() subscribed (N.lock). */
+enum { MAX_NODE_MONITORS = 64 };
+static oak_pid node_monitors[MAX_NODE_MONITORS];
+
+/* Tell the subscribers {nodeup, Peer} or {nodedown, Peer}. Takes N.lock;
+ * safe from a cleanup (it only sends). */
+static void tell_node_monitors(const char *what, const char *peer)
+{
+    oak_pid to[MAX_NODE_MONITORS];
+    int n = 0;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_monitors[i] && !oak_is_alive(node_monitors[i]))
+            node_monitors[i] = OAK_NOPID;
+        if (node_monitors[i])
+            to[n++] = node_monitors[i];
+    }
+    pthread_mutex_unlock(&N.lock);
+    if (n == 0)
+        return;
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t = a ? oak_term_tuple2(a, oak_term_atom(a, what), oak_term_atom(a, peer)) : NULL;
+    void *b = NULL;
+    size_t len;
+    if (t && oak_term_encode_alloc(t, &b, &len) == 0)
+        for (int i = 0; i < n; i++)
+            oak_send(to[i], OAK_TAG_TERM, b, len);
+    free(b);
+    oak_term_arena_free(a);
+}
+
+int oak_node_monitor_nodes(bool on)
+{
+    oak_pid self = oak_self();
+    if (self == OAK_NOPID)
+        return -EPERM;
+    int rc = on ? -ENOSPC : 0;
+    pthread_mutex_lock(&N.lock);
+    int free_at = -1;
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_monitors[i] == self) {
+            if (!on)
+                node_monitors[i] = OAK_NOPID;
+            rc = 0;
+            free_at = -2;
+            break;
+        }
+        if (free_at == -1 && (node_monitors[i] == OAK_NOPID || !oak_is_alive(node_monitors[i])))
+            free_at = i;
+    }
+    if (on && free_at >= 0) {
+        node_monitors[free_at] = self;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&N.lock);
+    return rc;
+}
+
+/* ---- names and cookies ------------------------------------------------- */
+
+/* Split "alive@host": both parts non-empty, one '@'. */
+static int split_name(const char *name, char *alive, size_t asize, const char **host)
+{
+    const char *at = name ? strchr(name, '@') : NULL;
+    if (!at || at == name || at[1] == '\0' || strchr(at + 1, '@') ||
+        strlen(name) > OAK__NODE_NAME_MAX || (size_t)(at - name) >= asize)
+        return -EINVAL;
+    memcpy(alive, name, (size_t)(at - name));
+    alive[at - name] = '\0';
+    *host = at + 1;
+    return 0;
+}
+
+static int cookie_check(const char *c)
+{
+    size_t n = strlen(c);
+    return n == 0 || n > COOKIE_MAX ? -EINVAL : 0;
+}
+
+/* $HOME/.erlang.cookie's first line, creating the file as erl does. */
+static int cookie_from_file(char *out)
+{
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        return -EINVAL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.erlang.cookie", home);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+        if (fd < 0)
+            return -errno;
+        uint8_t r[20];
+        char c[21];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+            close(fd);
+            return -EIO;
+        }
+        for (int i = 0; i < 20; i++)
+            c[i] = (char)('A' + r[i] % 26);
+        c[20] = '\0';
+        ssize_t w = write(fd, c, 20);
+        close(fd);
+        if (w != 20)
+            return -EIO;
+        memcpy(out, c, 21);
+        return 0;
+    }
+    if (fd < 0)
+        return -errno;
+    char buf[COOKIE_MAX + 2];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -EINVAL;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (cookie_check(buf))
+        return -EINVAL;
+    strcpy(out, buf);
+    return 0;
+}
+
+static int cookie_find(const char *arg, char *out)
+{
+    const char *c = arg ? arg : getenv("OAK_ERLANG_COOKIE");
+    if (c) {
+        if (cookie_check(c))
+            return -EINVAL;
+        strcpy(out, c);
+        return 0;
+    }
+    return cookie_from_file(out);
+}
+
+/* ---- the connection table ------------------------------------------------ */
+
+/* A free slot, taken as PENDING for peer, or -1. N.lock held. */
+static int slot_take(const char *peer)
+{
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (N.conns[i].state == SLOT_FREE) {
+            N.conns[i].state = SLOT_PENDING;
+            N.conns[i].pid = OAK_NOPID;
+            N.conns[i].fd = -1;
+            snprintf(N.conns[i].peer, sizeof N.conns[i].peer, "%s", peer);
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The slot other than `except` that holds peer, or -1. N.lock held. */
+static int slot_find(const char *peer, int except)
+{
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (i != except && N.conns[i].state != SLOT_FREE && strcmp(N.conns[i].peer, peer) == 0)
+            return i;
+    return -1;
+}
+
+bool oak_node_is_connected(const char *name)
+{
+    if (!name)
+        return false;
+    pthread_mutex_lock(&N.lock);
+    int i = N.running ? slot_find(name, -1) : -1;
+    bool up = i >= 0 && N.conns[i].state == SLOT_UP;
+    if (!up && i >= 0) {
+        /* Another slot may hold the same peer (a simultaneous connect). */
+        for (int k = 0; k < MAX_CONNS; k++)
+            up |= N.conns[k].state == SLOT_UP && strcmp(N.conns[k].peer, name) == 0;
+    }
+    pthread_mutex_unlock(&N.lock);
+    return up;
+}
+
+size_t oak_node_connection_count(void)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; N.running && i < MAX_CONNS; i++)
+        n += N.conns[i].state == SLOT_UP;
+    pthread_mutex_unlock(&N.lock);
+    return n;
+}
+
+int oak_node_self(char *buf, size_t size)
+{
+    pthread_mutex_lock(&N.lock);
+    int rc = N.running ? snprintf(buf, size, "%s", N.name) : -ENOENT;
+    pthread_mutex_unlock(&N.lock);
+    return rc;
+}
+
+/* ---- a connection ------------------------------------------------------------ */
+
+typedef struct conn_arg {
+    int fd;         /* the socket (accepted), or -1 (to connect)  */
+    int slot;       /* its slot in N.conns                         */
+    uint64_t epoch; /* N.epoch when it was spawned                 */
+    oak_pid requester; /* oak_node_ping()'s caller, or 0           */
+    oak_ref ref;       /* the tag of the result sent to requester  */
+    int64_t deadline;  /* of the connect and handshake             */
+    char peer[OAK__NODE_NAME_MAX + 1]; /* whom to connect to       */
+} conn_arg;
+
+/* A connection's own state, in memory it owns (oak_alloc), so that its
+ * cleanup finds the socket and the buffer however it ends. */
+typedef struct conn {
+    int fd;
+    int slot;
+    bool up;
+    uint64_t flags;                    /* negotiated                 */
+    char peer[OAK__NODE_NAME_MAX + 1]; /* the peer's name once known */
+    uint8_t *buf;                      /* packets read, malloc()ed   */
+    size_t cap, len;
+    int64_t last_read, last_write;     /* oak_now_ms()               */
+} conn;
+
+static void conn_cleanup(void *p)
+{
+    conn *c = p;
+    /* The slot first, the socket after: a sender that dup()s the slot's
+     * descriptor under the lock must never find a number already closed
+     * (and maybe reused for another file). */
+    pthread_mutex_lock(&N.lock);
+    N.conns[c->slot].state = SLOT_FREE;
+    N.conns[c->slot].pid = OAK_NOPID;
+    N.conns[c->slot].fd = -1;
+    N.conns[c->slot].peer[0] = '\0';
+    pthread_mutex_unlock(&N.lock);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->buf);
+    /* A writer killed in the middle left the turn taken: give it back
+     * (release: the next holder sees this slot's state). */
+    atomic_store_explicit(&N.conns[c->slot].writing, 0, memory_order_release);
+    if (c->up) {
+        oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=nodedown peer=%s", N.name,
+                c->peer);
+        tell_node_monitors("nodedown", c->peer);
+    }
+}
+
+/* What the acceptor's handshake tells a peer (handshake.h). A connection
+ * already up to that node: "alive", and when the peer answers true (it has
+ * no such connection: it restarted), the new one replaces the old (see
+ * conn_main). During a simultaneous connect the node with the greater name
+ * wins, as in dist_util. */
+static const char *admit(const char *peer, void *ctx)
+{
+    int self = *(int *)ctx;
+    const char *status = "ok";
+    pthread_mutex_lock(&N.lock);
+    int other = slot_find(peer, self);
+    if (other >= 0)
+        status = N.conns[other].state == SLOT_UP ? "alive"
+                 : strcmp(N.name, peer) > 0      ? "nok"
+                                                 : "ok_simultaneous";
+    snprintf(N.conns[self].peer, sizeof N.conns[self].peer, "%s", peer);
+    pthread_mutex_unlock(&N.lock);
+    return status;
+}
+
+static oak_term *self_pid_term(oak_term_arena *a)
+{
+    oak_pid p = oak_self();
+    return oak_term_pid(a, N.name, PID_SLOT(p), PID_GEN(p), N.creation);
+}
+
+/* Write one whole packet to slot's socket fd, in turn with the other
+ * writers. The turn is waited for by yielding, never by blocking a
+ * scheduler, up to the deadline (0: only try, -EBUSY when taken). A packet cut by an error leaves the
+ * stream unusable: the socket is shut down, and the connection ends. */
+static int slot_write(int slot, int fd, const void *b, size_t n, int64_t deadline)
+{
+    /* Acquire: what the last holder wrote is before our write. */
+    while (atomic_exchange_explicit(&N.conns[slot].writing, 1, memory_order_acquire)) {
+        if (deadline != OAK_INFINITY && oak_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        if (deadline == 0)
+            return -EBUSY;
+        oak_yield();
+    }
+    int rc = oak__sock_write_full(fd, b, n, deadline);
+    if (rc)
+        shutdown(fd, SHUT_RDWR);
+    /* Release: hand the turn over after our bytes. */
+    atomic_store_explicit(&N.conns[slot].writing, 0, memory_order_release);
+    return rc;
+}
+
+/* A packet of the control term and, when msg is not NULL, the message:
+ * a new malloc()ed buffer in *out, its length in *len. */
+static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out, size_t *len)
+{
+    size_t n1, n2 = 0;
+    int rc = oak_term_encoded_size(ctrl, &n1);
+    if (rc == 0 && msg)
+        rc = oak_term_encoded_size(msg, &n2);
+    if (rc)
+        return rc;
+    if (n1 + n2 > MAX_PACKET)
+        return -EOVERFLOW;
+    size_t total = 1 + n1 + n2, used;
+    uint8_t *b = malloc(4 + total);
+    if (!b)
+        return -ENOMEM;
+    b[0] = (uint8_t)(total >> 24);
+    b[1] = (uint8_t)(total >> 16);
+    b[2] = (uint8_t)(total >> 8);
+    b[3] = (uint8_t)total;
+    b[4] = 112;
+    rc = oak_term_encode(ctrl, b + 5, n1, &used);
+    if (rc == 0 && msg)
+        rc = oak_term_encode(msg, b + 5 + n1, n2, &used);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    *len = 4 + total;
+    return 0;
+}
+
+/* Send one packet: the control term and, when msg is not NULL, the
+ * message. */
+static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
+{
+    uint8_t *b;
+    size_t len;
+    int rc = packet_build(ctrl, msg, &b, &len);
+    if (rc)
+        return rc;
+    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
+    free(b);
+    if (rc == 0)
+        c->last_write = oak_now_ms();
+    return rc;
+}
+
+static bool op_is(const oak_term *ctrl, int64_t op, size_t arity)
+{
+    return ctrl->u.tuple.arity == arity && ctrl->u.tuple.items[0]->type == OAK_TERM_INT &&
+           ctrl->u.tuple.items[0]->u.i == op;
+}
+
+/* REG_SEND to net_kernel: answer {'$gen_call', {From, Tag}, {is_auth, _}}
+ * with {Tag, yes}, as net_kernel does (net_adm:ping). */
+static int net_kernel_message(conn *c, oak_term_arena *a, const oak_term *msg)
+{
+    if (msg->type != OAK_TERM_TUPLE || msg->u.tuple.arity != 3 ||
+        !oak_term_atom_is(msg->u.tuple.items[0], "$gen_call"))
+        return 0;
+    const oak_term *from = msg->u.tuple.items[1], *req = msg->u.tuple.items[2];
+    if (from->type != OAK_TERM_TUPLE || from->u.tuple.arity != 2 ||
+        from->u.tuple.items[0]->type != OAK_TERM_PID || req->type != OAK_TERM_TUPLE ||
+        req->u.tuple.arity != 2 || !oak_term_atom_is(req->u.tuple.items[0], "is_auth"))
+        return 0;
+    oak_term *to = from->u.tuple.items[0];
+    oak_term *reply = oak_term_tuple2(a, from->u.tuple.items[1], oak_term_atom(a, "yes"));
+    oak_term *ctrl;
+    if (c->flags & OAK__DFLAG_SEND_SENDER)
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 22), self_pid_term(a), to);
+    else
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+    if (!ctrl || !reply)
+        return -ENOMEM;
+    return conn_send(c, ctrl, reply);
+}
+
+/* An exit or monitor-down signal with reason noproc, for a link or monitor
+ * to a process this node does not have: {op, From, To(, Ref)} and the
+ * reason, as a payload when EXIT_PAYLOAD is on. */
+static int noproc_signal(conn *c, oak_term_arena *a, int64_t op, int64_t payload_op,
+                         oak_term *from, oak_term *to, oak_term *ref)
+{
+    oak_term *reason = oak_term_atom(a, "noproc");
+    bool payload = c->flags & OAK__DFLAG_EXIT_PAYLOAD;
+    oak_term *v[5] = {oak_term_int(a, payload ? payload_op : op), from, to, ref, reason};
+    size_t n = ref ? 4 : 3;
+    if (!payload)
+        v[n++] = reason;
+    oak_term *ctrl = oak_term_tuple(a, n, v);
+    if (!ctrl)
+        return -ENOMEM;
+    return conn_send(c, ctrl, payload ? reason : NULL);
+}
+
+/* Is t a pid of a live process here, or the name of one? */
+static bool local_alive(const oak_term *t)
+{
+    oak_pid pid = OAK_NOPID;
+    if (t->type == OAK_TERM_ATOM) {
+        oak_atom name = oak__atom_find(t->u.atom.name, t->u.atom.len);
+        pid = name ? oak_whereis(name) : OAK_NOPID;
+    } else if (oak_node_term_to_pid(t, &pid) != 0) {
+        return false;
+    }
+    return pid != OAK_NOPID && oak_is_alive(pid);
+}
+
+/* One pass-through packet (after its 112). Malformed content is reported
+ * and dropped; only a failed write ends the connection (rc < 0). */
+static int conn_packet(conn *c, const uint8_t *p, size_t n)
+{
+    oak_term_arena *a = oak_term_arena_new();
+    if (!a)
+        return -ENOMEM;
+    oak_term *ctrl = NULL, *msg = NULL;
+    size_t used = 0;
+    int rc = oak_term_decode(a, p, n, &ctrl, &used);
+    if (rc == 0 && (ctrl->type != OAK_TERM_TUPLE || ctrl->u.tuple.arity == 0 ||
+                    ctrl->u.tuple.items[0]->type != OAK_TERM_INT))
+        rc = -EBADMSG;
+    if (rc) {
+        oak_log(OAK_LOG_WARNING, "dist_report",
+                "node=%s event=bad_control_message peer=%s reason=%s", N.name, c->peer,
+                oak_strerror(rc));
+        oak_term_arena_free(a);
+        return 0;
+    }
+    oak_term *const *f = ctrl->u.tuple.items;
+    rc = 0;
+    /* The message after the control term, checked before it is passed
+     * on: a receiver is promised a well-formed term. */
+    bool has_msg = used < n && oak_term_decode(a, p + used, n - used, &msg, NULL) == 0;
+    if (op_is(ctrl, 6, 4) || op_is(ctrl, 16, 5)) { /* REG_SEND(_TT) */
+        if (oak_term_atom_is(f[3], "net_kernel")) {
+            if (has_msg)
+                rc = net_kernel_message(c, a, msg);
+        } else if (has_msg && f[3]->type == OAK_TERM_ATOM) {
+            /* Only names that exist here: a peer's names are not interned. */
+            oak_atom name = oak__atom_find(f[3]->u.atom.name, f[3]->u.atom.len);
+            oak_pid to = name ? oak_whereis(name) : OAK_NOPID;
+            if (to)
+                oak_send(to, OAK_TAG_TERM, p + used, n - used);
+        }
+    } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
+               op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
+        oak_pid to;
+        if (has_msg && oak_node_term_to_pid(f[2], &to) == 0)
+            oak_send(to, OAK_TAG_TERM, p + used, n - used);
+    } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
+        /* A process that is not there: DOWN noproc at once. One that is
+         * (and net_kernel, which answers is_auth) is not monitored yet: no
+         * DOWN comes until the connection ends (then the peer's own
+         * noconnection). */
+        if (!oak_term_atom_is(f[2], "net_kernel") && f[1]->type == OAK_TERM_PID &&
+            !local_alive(f[2]))
+            rc = noproc_signal(c, a, 21, 28, f[2], f[1], f[3]);
+    } else if (op_is(ctrl, 1, 3)) { /* LINK {1, From, To} */
+        /* The same: noproc for a process that is not there; a link to one
+         * that is is not made yet (dropped). */
+        if (f[1]->type == OAK_TERM_PID && f[2]->type == OAK_TERM_PID && !local_alive(f[2]))
+            rc = noproc_signal(c, a, 3, 24, f[2], f[1], NULL);
+    } else if (op_is(ctrl, 35, 4)) { /* UNLINK_ID {35, Id, From, To} */
+        oak_term *v[4] = {oak_term_int(a, 36), f[1], f[3], f[2]};
+        oak_term *ack = oak_term_tuple(a, 4, v);
+        rc = ack ? conn_send(c, ack, NULL) : -ENOMEM;
+    }
+    /* Everything else (sends to pids, exits, demonitors, spawn requests,
+     * unknown operations) has no receiver here yet: dropped. */
+    oak_term_arena_free(a);
+    return rc == -ENOMEM || rc == -ELOOP || rc == -EOVERFLOW ? 0 : rc;
+}
+
+/* Take the complete packets out of c->buf. Returns < 0 to close. */
+static int conn_packets(conn *c)
+{
+    size_t off = 0;
+    int rc = 0;
+    while (rc == 0 && c->len - off >= 4) {
+        const uint8_t *p = c->buf + off;
+        size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        if (n > MAX_PACKET) {
+            oak_log(OAK_LOG_WARNING, "dist_report",
+                    "node=%s event=connection_closed peer=%s reason=a packet of %zu bytes",
+                    N.name, c->peer, n);
+            return -EPROTO;
+        }
+        if (c->len - off - 4 < n) {
+            /* Incomplete: make room as the bytes come (doubling, up to the
+             * packet), not at once for what the header claims. */
+            size_t have = c->len - off, want = 4 + n;
+            if (off == 0 && c->cap - have < 16384 && c->cap < want) {
+                size_t ncap = c->cap * 2 < want ? c->cap * 2 : want;
+                uint8_t *nb = realloc(c->buf, ncap);
+                if (!nb)
+                    return -ENOMEM;
+                c->buf = nb;
+                c->cap = ncap;
+            }
+            break;
+        }
+        if (n > 0) {
+            if (p[4] == 112)
+                rc = conn_packet(c, p + 5, n - 1);
+            else
+                oak_log(OAK_LOG_WARNING, "dist_report",
+                        "node=%s event=bad_packet peer=%s reason=type %u is not pass-through",
+                        N.name, c->peer, p[4]);
+        }
+        off += 4 + n;
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+    return rc;
+}
+
+/* Connected: read packets, tick, find a silent peer. */
+static void conn_loop(conn *c)
+{
+    static const uint8_t tick[4] = {0, 0, 0, 0};
+    int64_t period = N.tick_ms / 4 > 0 ? N.tick_ms / 4 : 1;
+    c->last_read = c->last_write = oak_now_ms();
+    c->cap = 64 * 1024;
+    c->buf = malloc(c->cap);
+    if (!c->buf)
+        return;
+    for (;;) {
+        int rc = oak_wait_fd(c->fd, OAK_FD_READ, period);
+        int64_t now = oak_now_ms();
+        if (rc > 0) {
+            ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                oak_log(OAK_LOG_NOTICE, "dist_report",
+                        "node=%s event=connection_closed peer=%s reason=closed by the peer",
+                        N.name, c->peer);
+                return;
+            }
+            if (r > 0) {
+                c->len += (size_t)r;
+                c->last_read = now;
+                if (conn_packets(c) < 0)
+                    return;
+            }
+        } else if (rc != -ETIMEDOUT) {
+            return;
+        }
+        if (now - c->last_read > N.tick_ms) {
+            oak_log(OAK_LOG_WARNING, "dist_report",
+                    "node=%s event=connection_closed peer=%s reason=net_tick_timeout "
+                    "(nothing received for %lld ms)",
+                    N.name, c->peer, (long long)(now - c->last_read));
+            return;
+        }
+        if (now - c->last_write >= period) {
+            /* While another process writes a packet, that is traffic
+             * enough: the tick is skipped. */
+            rc = slot_write(c->slot, c->fd, tick, sizeof tick, 0);
+            if (rc && rc != -EBUSY)
+                return;
+            c->last_write = now;
+        }
+    }
+}
+
+/* Connect out to a->peer: its host, its port from epmd, the socket. */
+static int conn_connect(const conn_arg *a, int *fd, const char **why)
+{
+    char alive[256];
+    const char *host;
+    uint32_t ip;
+    uint16_t port;
+    int rc = split_name(a->peer, alive, sizeof alive, &host);
+    if (rc)
+        return rc;
+    *why = "the host does not resolve";
+    if ((rc = oak__sock_resolve(host, &ip)))
+        return rc;
+    *why = "epmd on its host does not know it";
+    if ((rc = oak__epmd_lookup(ip, alive, &port, a->deadline))) {
+        if (rc == -ECONNREFUSED)
+            *why = "no epmd on its host";
+        return rc;
+    }
+    *why = "nothing listens on its port";
+    return oak__sock_connect(ip, port, a->deadline, fd);
+}
+
+static void conn_main(void *arg)
+{
+    const conn_arg *a = arg;
+    conn *c = oak_alloc(sizeof *c);
+    if (!c) {
+        if (a->fd >= 0)
+            close(a->fd);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->fd = a->fd;
+    c->slot = a->slot;
+    snprintf(c->peer, sizeof c->peer, "%s", a->requester ? a->peer : "?");
+    pthread_mutex_lock(&N.lock);
+    bool current = N.running && N.epoch == a->epoch;
+    if (current)
+        N.conns[a->slot].pid = oak_self();
+    pthread_mutex_unlock(&N.lock);
+    if (oak_defer(conn_cleanup, c) < 0) {
+        conn_cleanup(c);
+        return;
+    }
+    if (!current)
+        return;
+
+    oak__hs_local local = {N.name, N.cookie, OAK_DIST_FLAGS, N.creation};
+    oak__hs_peer peer;
+    memset(&peer, 0, sizeof peer);
+    const char *why = "";
+    int rc;
+    if (a->requester) {
+        rc = conn_connect(a, &c->fd, &why);
+        if (rc == 0)
+            rc = oak__handshake_connect(c->fd, &local, a->peer, a->deadline, &peer, &why);
+    } else {
+        int slot = a->slot;
+        rc = oak__handshake_accept(c->fd, &local, admit, &slot, a->deadline, &peer, &why);
+        if (peer.name[0] && rc != -EPROTO)
+            snprintf(c->peer, sizeof c->peer, "%s", peer.name);
+    }
+    if (rc == 0) {
+        c->up = true;
+        c->flags = peer.flags;
+        /* An old connection to the same node that is still up is stale:
+         * the peer said so ("alive" answered true). It ends, with its
+         * nodedown. */
+        oak_pid stale = OAK_NOPID;
+        pthread_mutex_lock(&N.lock);
+        int other = slot_find(peer.name, a->slot);
+        if (other >= 0 && N.conns[other].state == SLOT_UP)
+            stale = N.conns[other].pid;
+        pthread_mutex_unlock(&N.lock);
+        if (stale)
+            oak_exit_pid(stale, OAK_KILL);
+        pthread_mutex_lock(&N.lock);
+        N.conns[a->slot].state = SLOT_UP;
+        N.conns[a->slot].fd = c->fd;
+        N.conns[a->slot].flags = peer.flags;
+        snprintf(N.conns[a->slot].peer, sizeof N.conns[a->slot].peer, "%s", peer.name);
+        pthread_mutex_unlock(&N.lock);
+        oak_log(OAK_LOG_INFO, "dist_report", "node=%s event=nodeup peer=%s", N.name,
+                c->peer);
+        tell_node_monitors("nodeup", c->peer);
+    } else {
+        oak_log(OAK_LOG_ERROR, "dist_report", "node=%s event=%s peer=%s code=%d reason=%s",
+                N.name, a->requester ? "connect_failed" : "connection_refused", c->peer,
+                rc, why);
+    }
+    if (a->requester)
+        oak_send_ref(a->requester, a->ref, tag_setup(), &rc, sizeof rc);
+    if (rc == 0)
+        conn_loop(c);
+}
+
+/* ---- the acceptor ----------------------------------------------------------- */
+
+typedef struct acceptor_res {
+    int listen_fd, epmd_fd;
+} acceptor_res;
+
+static void acceptor_cleanup(void *p)
+{
+    acceptor_res *r = p;
+    close(r->listen_fd);
+    close(r->epmd_fd);
+}
+
+static void acceptor_main(void *arg)
+{
+    acceptor_res *r = oak_alloc(sizeof *r);
+    if (!r) {
+        acceptor_cleanup(arg);
+        return;
+    }
+    *r = *(acceptor_res *)arg;
+    if (oak_defer(acceptor_cleanup, r) < 0) {
+        acceptor_cleanup(r);
+        return;
+    }
+    uint64_t epoch;
+    pthread_mutex_lock(&N.lock);
+    epoch = N.epoch;
+    pthread_mutex_unlock(&N.lock);
+    bool epmd_lost = false;
+    for (;;) {
+        int rc = oak_wait_fd(r->listen_fd, OAK_FD_READ, 1000);
+        if (rc == -ETIMEDOUT) {
+            /* epmd closing our registration means it went away. */
+            if (!epmd_lost && oak_wait_fd(r->epmd_fd, OAK_FD_READ, 0) > 0) {
+                char b;
+                if (read(r->epmd_fd, &b, 1) <= 0) {
+                    epmd_lost = true;
+                    oak_log(OAK_LOG_WARNING, "dist_report",
+                            "node=%s event=epmd_lost reason=epmd closed the registration",
+                            N.name);
+                }
+            }
+            continue;
+        }
+        if (rc < 0)
+            return;
+        int fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        pthread_mutex_lock(&N.lock);
+        int slot = slot_take("");
+        pthread_mutex_unlock(&N.lock);
+        if (slot < 0) {
+            oak_log(OAK_LOG_WARNING, "dist_report",
+                    "node=%s event=connection_refused reason=%d connections", N.name,
+                    MAX_CONNS);
+            close(fd);
+            continue;
+        }
+        conn_arg ca = {.fd = fd, .slot = slot, .epoch = epoch,
+                       .deadline = oak__sock_deadline(HANDSHAKE_MS)};
+        oak_spawn_opts o = {.arg_size = sizeof ca};
+        if (oak_spawn(conn_main, &ca, &o, NULL) != 0) {
+            close(fd);
+            pthread_mutex_lock(&N.lock);
+            N.conns[slot].state = SLOT_FREE;
+            pthread_mutex_unlock(&N.lock);
+        }
+    }
+}
+
+/* ---- the public calls --------------------------------------------------------- */
+
+int oak_node_start(const oak_node_opts *opts)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    if (!opts || !opts->name || opts->net_ticktime_ms < 0)
+        return -EINVAL;
+    char alive[256];
+    const char *host;
+    char cookie[COOKIE_MAX + 1];
+    int rc = split_name(opts->name, alive, sizeof alive, &host);
+    if (rc || (rc = cookie_find(opts->cookie, cookie)))
+        return rc;
+    uint32_t ip;
+    if ((rc = oak__sock_resolve(host, &ip)))
+        return rc;
+    pthread_mutex_lock(&N.lock);
+    bool busy = N.running || N.acceptor != OAK_NOPID;
+    if (!busy)
+        N.acceptor = (oak_pid)1; /* claimed while this call runs */
+    pthread_mutex_unlock(&N.lock);
+    if (busy)
+        return -EALREADY;
+
+    acceptor_res r = {-1, -1};
+    uint16_t port = 0;
+    uint32_t creation = 0;
+    if ((rc = oak__sock_listen(ip, &port, &r.listen_fd)) == 0 &&
+        (rc = oak__epmd_register(alive, port, &r.epmd_fd, &creation)) != 0)
+        close(r.listen_fd);
+    if (rc) {
+        pthread_mutex_lock(&N.lock);
+        N.acceptor = OAK_NOPID;
+        pthread_mutex_unlock(&N.lock);
+        return rc;
+    }
+    pthread_mutex_lock(&N.lock);
+    snprintf(N.name, sizeof N.name, "%s", opts->name);
+    memcpy(N.cookie, cookie, sizeof cookie);
+    N.creation = creation;
+    N.ip = ip;
+    N.tick_ms = opts->net_ticktime_ms ? opts->net_ticktime_ms : 60000;
+    N.epoch++;
+    N.running = true;
+    pthread_mutex_unlock(&N.lock);
+    oak_spawn_opts o = {.arg_size = sizeof r};
+    oak_pid pid;
+    if ((rc = oak_spawn(acceptor_main, &r, &o, &pid)) != 0) {
+        acceptor_cleanup(&r);
+        pthread_mutex_lock(&N.lock);
+        N.running = false;
+        N.acceptor = OAK_NOPID;
+        pthread_mutex_unlock(&N.lock);
+        return rc;
+    }
+    pthread_mutex_lock(&N.lock);
+    N.acceptor = pid;
+    pthread_mutex_unlock(&N.lock);
+    oak_log(OAK_LOG_INFO, "dist_report", "node=%s event=started port=%u creation=%u",
+            opts->name, (unsigned)port, (unsigned)creation);
+    return 0;
+}
+
+/* Kill pid and wait until it has ended. */
+static void kill_and_wait(oak_pid pid)
+{
+    oak_ref m = oak_monitor(pid);
+    oak_exit_pid(pid, OAK_KILL);
+    oak_msg *msg;
+    if (m && oak_receive_ref(&msg, m, 10000) == 0)
+        oak_msg_free(msg);
+}
+
+int oak_node_stop(void)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    pthread_mutex_lock(&N.lock);
+    oak_pid acceptor = N.running ? N.acceptor : OAK_NOPID;
+    N.running = false;
+    pthread_mutex_unlock(&N.lock);
+    if (acceptor == OAK_NOPID)
+        return -ENOENT;
+    kill_and_wait(acceptor);
+    /* No new connections now; end the ones there are. One that was spawned
+     * but has not run yet ends by itself (its epoch is old). */
+    for (int round = 0; round < 1000; round++) {
+        oak_pid pids[MAX_CONNS];
+        int n = 0;
+        bool unstarted = false;
+        pthread_mutex_lock(&N.lock);
+        for (int i = 0; i < MAX_CONNS; i++) {
+            if (N.conns[i].state == SLOT_FREE)
+                continue;
+            if (N.conns[i].pid)
+                pids[n++] = N.conns[i].pid;
+            else
+                unstarted = true;
+        }
+        pthread_mutex_unlock(&N.lock);
+        if (n == 0 && !unstarted)
+            break;
+        for (int i = 0; i < n; i++)
+            kill_and_wait(pids[i]);
+        if (unstarted)
+            oak_sleep(5);
+    }
+    pthread_mutex_lock(&N.lock);
+    N.acceptor = OAK_NOPID;
+    pthread_mutex_unlock(&N.lock);
+    return 0;
+}
+
+typedef struct setup_match {
+    oak_ref ref, mref;
+    uint64_t tag;
+} setup_match;
+
+static bool is_setup_reply(const oak_msg *m, void *arg)
+{
+    const setup_match *s = arg;
+    return (m->tag == s->tag && m->ref == s->ref) ||
+           (m->tag == OAK_TAG_DOWN && m->ref == s->mref);
+}
+
+int oak_node_ping(const char *name, int64_t timeout_ms)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    char alive[256];
+    const char *host;
+    if (!name || split_name(name, alive, sizeof alive, &host))
+        return -EINVAL;
+    if (timeout_ms < 0 && timeout_ms != OAK_INFINITY)
+        return -EINVAL;
+    int64_t deadline = oak__sock_deadline(timeout_ms == OAK_INFINITY ? HANDSHAKE_MS : timeout_ms);
+    pthread_mutex_lock(&N.lock);
+    if (!N.running) {
+        pthread_mutex_unlock(&N.lock);
+        return -ENOENT;
+    }
+    if (strcmp(name, N.name) == 0) {
+        pthread_mutex_unlock(&N.lock);
+        return -EINVAL;
+    }
+    int other = slot_find(name, -1);
+    int slot = other < 0 ? slot_take(name) : -1;
+    uint64_t epoch = N.epoch;
+    pthread_mutex_unlock(&N.lock);
+    if (other < 0 && slot < 0)
+        return -ENOSPC;
+    if (other >= 0) {
+        /* Up, or a handshake under way: wait for it to be up. */
+        while (!oak_node_is_connected(name)) {
+            if (oak_now_ms() >= deadline)
+                return -ETIMEDOUT;
+            oak_sleep(10);
+        }
+        return 0;
+    }
+    conn_arg ca = {.fd = -1, .slot = slot, .epoch = epoch, .requester = oak_self(),
+                   .ref = oak_make_ref(), .deadline = deadline};
+    snprintf(ca.peer, sizeof ca.peer, "%s", name);
+    oak_spawn_opts o = {.flags = OAK_SPAWN_MONITOR, .arg_size = sizeof ca};
+    oak_pid pid;
+    int rc = oak_spawn(conn_main, &ca, &o, &pid);
+    if (rc) {
+        pthread_mutex_lock(&N.lock);
+        N.conns[slot].state = SLOT_FREE;
+        pthread_mutex_unlock(&N.lock);
+        return rc;
+    }
+    setup_match sm = {ca.ref, o.monitor_ref, tag_setup()};
+    oak_msg *m;
+    int64_t left = deadline - oak_now_ms() + 1000;
+    rc = oak_receive(&m, left > 0 ? left : 0, is_setup_reply, &sm);
+    if (rc == 0) {
+        rc = m->tag == OAK_TAG_DOWN ? -ECONNRESET : *(int *)m->data;
+        oak_msg_free(m);
+    } else {
+        oak_exit_pid(pid, OAK_KILL);
+    }
+    oak_demonitor(o.monitor_ref, OAK_DEMONITOR_FLUSH);
+    /* Refused because the peer's own connection to us is winning a
+     * simultaneous connect: that one comes up within moments. */
+    if (rc == -ECONNREFUSED) {
+        int64_t until = oak_now_ms() + 500;
+        while (oak_now_ms() < until && oak_now_ms() < deadline && !oak_node_is_connected(name))
+            oak_sleep(10);
+        if (oak_node_is_connected(name))
+            rc = 0;
+    }
+    return rc;
+}
+
+/* ---- terms and remote sends ------------------------------------------------ */
+
+oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
+{
+    if (!arena || pid == OAK_NOPID)
+        return NULL;
+    char name[OAK__NODE_NAME_MAX + 1];
+    uint32_t creation = 0;
+    pthread_mutex_lock(&N.lock);
+    if (N.running) {
+        memcpy(name, N.name, sizeof name);
+        creation = N.creation;
+    } else {
+        strcpy(name, "nonode@nohost");
+    }
+    pthread_mutex_unlock(&N.lock);
+    return oak_term_pid(arena, name, PID_SLOT(pid), PID_GEN(pid), creation);
+}
+
+int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
+{
+    if (!t || !pid || t->type != OAK_TERM_PID)
+        return -EINVAL;
+    pthread_mutex_lock(&N.lock);
+    bool here = N.running ? strcmp(t->u.pid.node.name, N.name) == 0 &&
+                                t->u.pid.creation == N.creation
+                          : strcmp(t->u.pid.node.name, "nonode@nohost") == 0;
+    pthread_mutex_unlock(&N.lock);
+    if (!here)
+        return -EXDEV;
+    if (t->u.pid.id >> 28 || t->u.pid.serial >> 28 || t->u.pid.id == 0)
+        return -ESRCH; /* never one of ours */
+    *pid = (oak_pid)t->u.pid.id | (oak_pid)t->u.pid.serial << 28;
+    return 0;
+}
+
+/* to's node and, for {Name, Node}, the name. */
+static int dest_of(const oak_term *to, const oak_term_atom_name **node, const oak_term **name)
+{
+    if (to->type == OAK_TERM_PID) {
+        *node = &to->u.pid.node;
+        *name = NULL;
+        return 0;
+    }
+    if (to->type == OAK_TERM_TUPLE && to->u.tuple.arity == 2 &&
+        to->u.tuple.items[0]->type == OAK_TERM_ATOM &&
+        to->u.tuple.items[1]->type == OAK_TERM_ATOM) {
+        *name = to->u.tuple.items[0];
+        *node = &to->u.tuple.items[1]->u.atom;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* A slot that is UP for node, with a dup of its socket (so that the
+ * socket outlives a connection that closes meanwhile) and its flags.
+ * N.lock taken here. */
+static int slot_for_send(const char *node, int *fd, uint64_t *flags)
+{
+    int slot = -1;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; N.running && i < MAX_CONNS; i++) {
+        if (N.conns[i].state == SLOT_UP && strcmp(N.conns[i].peer, node) == 0) {
+            *fd = fcntl(N.conns[i].fd, F_DUPFD_CLOEXEC, 0);
+            *flags = N.conns[i].flags;
+            slot = *fd >= 0 ? i : -1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    return slot;
+}
+
+int oak_node_send(const oak_term *to, const oak_term *msg)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    const oak_term_atom_name *node;
+    const oak_term *name;
+    if (!to || !msg || dest_of(to, &node, &name))
+        return -EINVAL;
+    char self[OAK__NODE_NAME_MAX + 1];
+    if (oak_node_self(self, sizeof self) < 0)
+        return -ENOENT;
+    if (strcmp(node->name, self) == 0) {
+        /* This node: deliver as a message from another node would be. */
+        oak_pid pid = OAK_NOPID;
+        if (name) {
+            oak_atom a = oak__atom_find(name->u.atom.name, name->u.atom.len);
+            pid = a ? oak_whereis(a) : OAK_NOPID;
+        } else if (oak_node_term_to_pid(to, &pid)) {
+            pid = OAK_NOPID;
+        }
+        void *b;
+        size_t len;
+        int rc = oak_term_encode_alloc(msg, &b, &len);
+        if (rc)
+            return rc;
+        if (pid)
+            rc = oak_send(pid, OAK_TAG_TERM, b, len);
+        free(b);
+        return rc == -ESRCH ? 0 : rc;
+    }
+    int fd = -1;
+    uint64_t flags = 0;
+    int slot = slot_for_send(node->name, &fd, &flags);
+    if (slot < 0) {
+        /* Connect first, as Erlang does on a send to an unknown node. */
+        int rc = oak_node_ping(node->name, OAK_INFINITY);
+        if (rc)
+            return rc;
+        if ((slot = slot_for_send(node->name, &fd, &flags)) < 0)
+            return -ENOTCONN;
+    }
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = a ? oak_node_pid_to_term(a, oak_self()) : NULL;
+    oak_term *ctrl;
+    if (name) /* REG_SEND {6, From, '', ToName} */
+        ctrl = oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), me, oak_term_atom(a, ""),
+                                                   (oak_term *)name});
+    else if (flags & OAK__DFLAG_SEND_SENDER) /* SEND_SENDER {22, From, To} */
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 22), me, (oak_term *)to);
+    else /* SEND {2, '', To} */
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), (oak_term *)to);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    int rc = ctrl ? packet_build(ctrl, msg, &b, &len) : -ENOMEM;
+    if (rc == 0)
+        rc = slot_write(slot, fd, b, len, OAK_INFINITY);
+    free(b);
+    close(fd);
+    oak_term_arena_free(a);
+    /* A send to a connection that is going down is lost, as in Erlang. */
+    return rc == -ECONNRESET || rc == -EPIPE ? 0 : rc;
+}

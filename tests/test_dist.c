@@ -1,0 +1,1052 @@
+/* The node against real Erlang (erlang-base's erl and epmd), on loopback.
+ *
+ * Each group runs with an epmd of its own: a free port in ERL_EPMD_PORT,
+ * which oak, erl and epmd all honour. oak_node_start() starts that epmd
+ * (`epmd -daemon`, as erl does); the group kills it at its end
+ * (`epmd -kill`), and every erl it starts is ended and reaped by it.
+ * Skipped (exit 77) when erl is not installed.
+ *
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "oak_test.h"
+#include "../src/dist/epmd.h"
+#include "../src/dist/handshake.h"
+#include "../src/dist/sock.h"
+
+extern char **environ;
+
+#define COOKIE "oak_test_cookie"
+#define OAK_NODE "oak@127.0.0.1"
+
+/* ---- the log, captured --------------------------------------------------- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[65536];
+static size_t log_len;
+
+static void capture(oak_log_level level, const char *kind, const char *line, void *ctx)
+{
+    pthread_mutex_lock(&log_lock);
+    int n = snprintf(log_text + log_len, sizeof log_text - log_len, "%s %s\n", kind, line);
+    if (n > 0 && log_len + (size_t)n < sizeof log_text)
+        log_len += (size_t)n;
+    pthread_mutex_unlock(&log_lock);
+    fprintf(stderr, "%s %s\n", kind, line);
+}
+
+static bool log_has(const char *s)
+{
+    pthread_mutex_lock(&log_lock);
+    bool r = strstr(log_text, s) != NULL;
+    pthread_mutex_unlock(&log_lock);
+    return r;
+}
+
+/* ---- erl and epmd as child processes -------------------------------------- */
+
+typedef struct child {
+    pid_t pid;
+    int out;  /* its stdout and stderr, non-blocking */
+    int in;   /* its stdin, or -1 */
+    char text[8192];
+    size_t len;
+} child;
+
+/* Every child started and not yet reaped, so that a group whose check
+ * failed half-way (its process ends there) still ends its erl and epmd:
+ * run_with_epmd() kills what is left. */
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t children[32];
+
+static void children_track(pid_t pid, bool add)
+{
+    pthread_mutex_lock(&children_lock);
+    for (int i = 0; i < 32; i++) {
+        if (add ? children[i] == 0 : children[i] == pid) {
+            children[i] = add ? pid : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&children_lock);
+}
+
+static void children_kill_all(void)
+{
+    for (int i = 0; i < 32; i++) {
+        if (children[i]) {
+            kill(-children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);
+            children[i] = 0;
+        }
+    }
+}
+
+/* Start argv with pipes. The command runs under `timeout 60`, so that
+ * nothing outlives a broken test for long. */
+static void child_start(child *c, char *const argv[])
+{
+    int out[2], in[2];
+    OT_CHECK_INT_EQ(pipe2(out, O_CLOEXEC), 0);
+    OT_CHECK_INT_EQ(pipe2(in, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+    char *args[64] = {"timeout", "60"};
+    int n = 2;
+    for (int i = 0; argv[i] && n < 63; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    /* Its own process group (timeout puts its child in it too), so that
+     * child_end() can kill both. */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setpgroup(&at, 0);
+    /* The scheduler thread this runs on may block signals (SIGTERM for
+     * one): the child starts with none blocked, as from a shell. */
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    OT_CHECK_INT_EQ(posix_spawnp(&c->pid, "timeout", &fa, &at, args, environ), 0);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    children_track(c->pid, true);
+    close(out[1]);
+    close(in[0]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    c->out = out[0];
+    c->in = in[1];
+    c->len = 0;
+    c->text[0] = '\0';
+}
+
+/* Read what the child wrote until `want` appears (NULL: until it closes
+ * its output) or timeout_ms passes. Returns whether it was found. */
+static bool child_read_until(child *c, const char *want, int64_t timeout_ms)
+{
+    int64_t end = oak_now_ms() + timeout_ms;
+    while (!(want && strstr(c->text, want))) {
+        int64_t left = end - oak_now_ms();
+        if (left <= 0 || c->out < 0)
+            return want == NULL && c->out < 0;
+        if (oak_wait_fd(c->out, OAK_FD_READ, left) <= 0)
+            continue;
+        ssize_t r = read(c->out, c->text + c->len, sizeof c->text - 1 - c->len);
+        if (r > 0) {
+            c->len += (size_t)r;
+            c->text[c->len] = '\0';
+        } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+            close(c->out);
+            c->out = -1;
+            if (!want)
+                return true;
+        }
+    }
+    return true;
+}
+
+/* Close its stdin (the erl scripts below halt on end of input), read the
+ * rest, reap it. Returns its exit status. */
+static int child_end(child *c)
+{
+    if (c->in >= 0) {
+        close(c->in);
+        c->in = -1;
+    }
+    child_read_until(c, NULL, OT_LONG_MS * 3);
+    if (c->out >= 0) {
+        kill(-c->pid, SIGKILL);
+        close(c->out);
+        c->out = -1;
+    }
+    int st = 0;
+    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    children_track(c->pid, false);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Run erl as node `name` with cookie on `script`, an Erlang expression
+ * sequence; it runs the script, then waits for end of input and halts. */
+static void erl_start(child *c, const char *name, const char *cookie, const char *ticktime,
+                      const char *script)
+{
+    static char eval[4096];
+    snprintf(eval, sizeof eval, "%s, io:get_line(\"\"), halt(0).", script);
+    char *argv[] = {"erl", "-name", (char *)name, "-kernel", "net_ticktime",
+                    (char *)(ticktime ? ticktime : "60"), "-noshell", "-eval", eval,
+                    "-setcookie", (char *)cookie, NULL};
+    /* Without a cookie, erl reads $HOME/.erlang.cookie. */
+    if (!cookie)
+        argv[9] = NULL;
+    child_start(c, argv);
+}
+
+static uint16_t free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* Kill the epmd whose environment says ERL_EPMD_PORT=port. */
+static void kill_epmd_of_port(const char *port)
+{
+    char want[64];
+    int wn = snprintf(want, sizeof want, "ERL_EPMD_PORT=%s", port);
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], buf[8192];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        bool epmd = fgets(buf, sizeof buf, f) && strcmp(buf, "epmd\n") == 0;
+        fclose(f);
+        if (!epmd)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+            buf[n] = '\0';
+            if (strncmp(buf + i, want, (size_t)wn) == 0 && buf[i + (size_t)wn] == '\0')
+                kill(pid, SIGKILL);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+/* The port of the epmd of the group that runs. */
+static char group_port[16];
+
+/* Run the body in a runtime with an epmd of its own (stopped by
+ * group_teardown(), which cmocka runs even when a check failed and
+ * ot_run() jumped out). */
+static int group_teardown(void **state);
+
+static void run_with_epmd(oak_entry body)
+{
+    if (group_port[0]) /* a second run in one group: the first's epmd goes */
+        group_teardown(NULL);
+    snprintf(group_port, sizeof group_port, "%u", (unsigned)free_port());
+    setenv("ERL_EPMD_PORT", group_port, 1);
+    log_len = 0;
+    log_text[0] = '\0';
+    oak_log_set_handler(capture, NULL);
+    ot_run_limit_s = 120;
+    int rc = ot_run(body, NULL, NULL);
+    assert_int_equal(rc, 0);
+}
+
+/* End every child the group left, then its epmd: `epmd -kill` (refused
+ * while epmd still counts a node that has just gone: asked again), and if
+ * it still answers (a group that failed half-way leaves the node's
+ * sockets open until this program exits), killed by its port, which is
+ * this group's alone. */
+static int group_teardown(void **state)
+{
+    oak_log_set_handler(NULL, NULL);
+    children_kill_all();
+    if (!group_port[0])
+        return 0;
+    for (int i = 0; i < 50; i++) {
+        int st = system("epmd -kill >/dev/null 2>&1");
+        (void)st;
+        if (system("epmd -names >/dev/null 2>&1") != 0)
+            break;
+        usleep(100 * 1000);
+    }
+    if (system("epmd -names >/dev/null 2>&1") == 0)
+        kill_epmd_of_port(group_port);
+    group_port[0] = '\0';
+    return 0;
+}
+
+static void start_node(int64_t ticktime_ms)
+{
+    oak_node_opts o = {.name = OAK_NODE, .cookie = COOKIE, .net_ticktime_ms = ticktime_ms};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+}
+
+/* `epmd -names` as text. */
+static void epmd_names(child *c)
+{
+    char *argv[] = {"epmd", "-names", NULL};
+    child_start(c, argv);
+    child_end(c);
+}
+
+/* ---- the groups ------------------------------------------------------------- */
+
+static void epmd_main(void *arg)
+{
+    start_node(0);
+    char buf[64];
+    OT_CHECK_INT_EQ(oak_node_self(buf, sizeof buf), (int)strlen(OAK_NODE));
+    OT_CHECK_STR_EQ(buf, OAK_NODE);
+    oak_node_opts o = {.name = "other@127.0.0.1", .cookie = COOKIE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), -EALREADY);
+    child c;
+    epmd_names(&c);
+    OT_CHECK(strstr(c.text, "name oak at port") != NULL);
+    /* A name erl holds cannot be taken. */
+    child e;
+    erl_start(&e, "taken@127.0.0.1", COOKIE, NULL, "io:format(\"ready~n\")");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), -ENOENT);
+    oak_node_opts t = {.name = "taken@127.0.0.1", .cookie = COOKIE};
+    OT_CHECK_INT_EQ(oak_node_start(&t), -EADDRINUSE);
+    epmd_names(&c);
+    OT_CHECK(strstr(c.text, "name oak at port") == NULL);
+    OT_CHECK(strstr(c.text, "name taken at port") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    /* Bad names and cookies. */
+    oak_node_opts bad[] = {{.name = "noat", .cookie = COOKIE},
+                           {.name = "@host", .cookie = COOKIE},
+                           {.name = "a@", .cookie = COOKIE},
+                           {.name = "a@b@c", .cookie = COOKIE},
+                           {.name = "a@127.0.0.1", .cookie = ""}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        OT_CHECK_INT_EQ(oak_node_start(&bad[i]), -EINVAL);
+    OT_CHECK_INT_EQ(oak_node_ping("x@127.0.0.1", 100), -ENOENT);
+}
+
+static void epmd_registers_the_node_and_frees_its_name_when_it_stops(void **state)
+{
+    run_with_epmd(epmd_main);
+}
+
+static void ping_from_erl_main(void *arg)
+{
+    start_node(0);
+    child e;
+    erl_start(&e, "e1@127.0.0.1", COOKIE, NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')]), "
+              "io:format(\"nodes=~p~n\", [nodes()])");
+    OT_CHECK(child_read_until(&e, "nodes=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK(strstr(e.text, "nodes=['" OAK_NODE "']") != NULL);
+    OT_CHECK(oak_node_is_connected("e1@127.0.0.1"));
+    OT_CHECK_INT_EQ(oak_node_connection_count(), 1);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    /* erl has halted: its connection goes, and the node says so. */
+    int64_t end = oak_now_ms() + OT_LONG_MS;
+    while (oak_node_connection_count() != 0 && oak_now_ms() < end)
+        oak_sleep(10);
+    OT_CHECK_INT_EQ(oak_node_connection_count(), 0);
+    OT_CHECK(log_has("event=nodedown peer=e1@127.0.0.1"));
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void erl_pings_the_oak_node_and_gets_pong(void **state)
+{
+    run_with_epmd(ping_from_erl_main);
+}
+
+static void ping_to_erl_main(void *arg)
+{
+    start_node(0);
+    child e;
+    erl_start(&e, "e2@127.0.0.1", COOKIE, NULL,
+              "io:format(\"ready~n\"), io:get_line(\"\"), "
+              "io:format(\"nodes=~p~n\", [nodes()])");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    OT_CHECK_INT_EQ(oak_node_ping("e2@127.0.0.1", OT_LONG_MS), 0);
+    OT_CHECK(oak_node_is_connected("e2@127.0.0.1"));
+    /* Again: the connection is reused. */
+    OT_CHECK_INT_EQ(oak_node_ping("e2@127.0.0.1", OT_LONG_MS), 0);
+    OT_CHECK_INT_EQ(oak_node_connection_count(), 1);
+    OT_CHECK_INT_EQ(write(e.in, "go\n", 3), 3);
+    OT_CHECK(child_read_until(&e, "nodes=", OT_LONG_MS));
+    OT_CHECK(strstr(e.text, "nodes=['" OAK_NODE "']") != NULL);
+    OT_CHECK_INT_EQ(oak_node_ping("nobody@127.0.0.1", OT_LONG_MS), -EHOSTUNREACH);
+    OT_CHECK_INT_EQ(oak_node_ping(OAK_NODE, OT_LONG_MS), -EINVAL);
+    OT_CHECK_INT_EQ(oak_node_ping("bad", OT_LONG_MS), -EINVAL);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+}
+
+static void the_oak_node_pings_erl(void **state)
+{
+    run_with_epmd(ping_to_erl_main);
+}
+
+static void wrong_cookie_main(void *arg)
+{
+    start_node(0);
+    child e;
+    erl_start(&e, "e3@127.0.0.1", "another_cookie", NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')])");
+    OT_CHECK(child_read_until(&e, "ping=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pang") != NULL);
+    OT_CHECK(log_has("event=connection_refused peer=e3@127.0.0.1"));
+    OT_CHECK(log_has("reason=wrong cookie"));
+    OT_CHECK_INT_EQ(oak_node_connection_count(), 0);
+    /* And the other way: erl closes on our digest. */
+    OT_CHECK_INT_EQ(oak_node_ping("e3@127.0.0.1", OT_LONG_MS), -EACCES);
+    OT_CHECK(log_has("event=connect_failed peer=e3@127.0.0.1"));
+    OT_CHECK_INT_EQ(oak_node_connection_count(), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+}
+
+static void a_wrong_cookie_is_refused_both_ways_with_a_clear_error(void **state)
+{
+    run_with_epmd(wrong_cookie_main);
+}
+
+static void ticks_main(void *arg)
+{
+    /* net_ticktime 2 s on both sides: without oak's ticks erl would drop
+     * the connection after 2 to 2.5 s of silence. */
+    start_node(2000);
+    child e;
+    erl_start(&e, "e4@127.0.0.1", COOKIE, "2",
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')]), "
+              "io:format(\"pid=~s~n\", [os:getpid()]), "
+              "timer:sleep(7000), io:format(\"after=~p~n\", [nodes()])");
+    OT_CHECK(child_read_until(&e, "after=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK(strstr(e.text, "after=['" OAK_NODE "']") != NULL);
+    OT_CHECK(oak_node_is_connected("e4@127.0.0.1"));
+    /* A silent peer: stop erl; oak closes after about net_ticktime. */
+    const char *p = strstr(e.text, "pid=");
+    OT_CHECK(p != NULL);
+    pid_t epid = (pid_t)atoi(p + 4);
+    OT_CHECK(epid > 0);
+    OT_CHECK_INT_EQ(kill(epid, SIGSTOP), 0);
+    int64_t t0 = oak_now_ms();
+    while (oak_node_is_connected("e4@127.0.0.1") && oak_now_ms() - t0 < 10000)
+        oak_sleep(20);
+    int64_t took = oak_now_ms() - t0;
+    kill(epid, SIGCONT);
+    OT_CHECK(!oak_node_is_connected("e4@127.0.0.1"));
+    OT_CHECK_INT_GE(took, 1000);
+    OT_CHECK_INT_LE(took, 6000);
+    OT_CHECK(log_has("reason=net_tick_timeout"));
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+}
+
+static void ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped(void **state)
+{
+    run_with_epmd(ticks_main);
+}
+
+static char cookie_home[64];
+
+/* No cookie given, none in the environment: the node creates
+ * $HOME/.erlang.cookie as erl does, and erl, reading the same file,
+ * gets in. */
+static void cookie_file_main(void *arg)
+{
+    oak_node_opts o = {.name = OAK_NODE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+    char path[128], c[64] = {0};
+    snprintf(path, sizeof path, "%s/.erlang.cookie", cookie_home);
+    FILE *f = fopen(path, "r");
+    OT_CHECK(f != NULL);
+    OT_CHECK(fgets(c, sizeof c, f) != NULL);
+    fclose(f);
+    OT_CHECK_INT_EQ(strlen(c), 20);
+    for (int i = 0; i < 20; i++)
+        OT_CHECK(c[i] >= 'A' && c[i] <= 'Z');
+    struct stat st;
+    OT_CHECK_INT_EQ(stat(path, &st), 0);
+    OT_CHECK_INT_EQ(st.st_mode & 0777, 0400);
+    child e;
+    erl_start(&e, "e6@127.0.0.1", NULL, NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')])");
+    OT_CHECK(child_read_until(&e, "ping=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+/* OAK_ERLANG_COOKIE comes before the file. */
+static void cookie_env_main(void *arg)
+{
+    oak_node_opts o = {.name = OAK_NODE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+    child e;
+    erl_start(&e, "e7@127.0.0.1", "from_the_environment", NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')])");
+    OT_CHECK(child_read_until(&e, "ping=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void the_cookie_comes_from_the_environment_or_the_cookie_file(void **state)
+{
+    snprintf(cookie_home, sizeof cookie_home, "/tmp/oak_dist_home.XXXXXX");
+    assert_non_null(mkdtemp(cookie_home));
+    setenv("HOME", cookie_home, 1);
+    unsetenv("OAK_ERLANG_COOKIE");
+    run_with_epmd(cookie_file_main);
+    setenv("OAK_ERLANG_COOKIE", "from_the_environment", 1);
+    run_with_epmd(cookie_env_main);
+    unsetenv("OAK_ERLANG_COOKIE");
+    char rm[128];
+    snprintf(rm, sizeof rm, "chmod -R u+w %s; rm -rf %s", cookie_home, cookie_home);
+    assert_int_equal(system(rm), 0);
+}
+
+/* ---- garbage, and a fake peer that speaks the protocol by hand ------------ */
+
+static int connect_node(void)
+{
+    uint16_t port;
+    OT_CHECK_INT_EQ(oak__epmd_lookup(INADDR_LOOPBACK, "oak", &port, oak__sock_deadline(5000)), 0);
+    int fd = -1;
+    OT_CHECK_INT_EQ(oak__sock_connect(INADDR_LOOPBACK, port, oak__sock_deadline(5000), &fd), 0);
+    return fd;
+}
+
+/* Write bytes, then wait until the node closes the socket (or 3 s). */
+static void send_garbage(const void *b, size_t n, bool expect_close)
+{
+    int fd = connect_node();
+    ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+    (void)w;
+    if (expect_close) {
+        char buf[256];
+        int64_t end = oak_now_ms() + 8000;
+        bool closed = false;
+        while (!closed && oak_now_ms() < end) {
+            if (oak_wait_fd(fd, OAK_FD_READ, 100) > 0) {
+                ssize_t r = read(fd, buf, sizeof buf);
+                closed = r == 0 || (r < 0 && errno != EAGAIN);
+            }
+        }
+        OT_CHECK(closed);
+    }
+    close(fd);
+}
+
+static void put_packet(int fd, oak_term_arena *a, oak_term *ctrl, oak_term *msg)
+{
+    uint8_t buf[4096];
+    size_t n1 = 0, n2 = 0;
+    OT_CHECK_INT_EQ(oak_term_encode(ctrl, buf + 5, sizeof buf - 5, &n1), 0);
+    if (msg)
+        OT_CHECK_INT_EQ(oak_term_encode(msg, buf + 5 + n1, sizeof buf - 5 - n1, &n2), 0);
+    size_t total = 1 + n1 + n2;
+    buf[0] = 0;
+    buf[1] = 0;
+    buf[2] = (uint8_t)(total >> 8);
+    buf[3] = (uint8_t)total;
+    buf[4] = 112;
+    OT_CHECK_INT_EQ(oak__sock_write_full(fd, buf, 4 + total, oak__sock_deadline(5000)), 0);
+}
+
+/* The next packet that is not a tick: its control message (and message). */
+static oak_term *get_packet(int fd, oak_term_arena *a, oak_term **msg)
+{
+    for (;;) {
+        uint8_t h[4];
+        OT_CHECK_INT_EQ(oak__sock_read_full(fd, h, 4, oak__sock_deadline(5000)), 0);
+        size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+        if (n == 0)
+            continue;
+        uint8_t *b = malloc(n);
+        OT_CHECK_INT_EQ(oak__sock_read_full(fd, b, n, oak__sock_deadline(5000)), 0);
+        OT_CHECK_INT_EQ(b[0], 112);
+        oak_term *ctrl;
+        size_t used;
+        OT_CHECK_INT_EQ(oak_term_decode(a, b + 1, n - 1, &ctrl, &used), 0);
+        *msg = NULL;
+        if (used < n - 1)
+            OT_CHECK_INT_EQ(oak_term_decode(a, b + 1 + used, n - 1 - used, msg, NULL), 0);
+        free(b);
+        return ctrl;
+    }
+}
+
+static void fake_peer_session(void)
+{
+    int fd = connect_node();
+    oak__hs_local me = {"fake@127.0.0.1", COOKIE,
+                        OAK__DFLAG_MANDATORY | OAK__DFLAG_EXIT_PAYLOAD | OAK__DFLAG_UNLINK_ID, 1};
+    oak__hs_peer peer;
+    const char *why;
+    OT_CHECK_INT_EQ(oak__handshake_connect(fd, &me, OAK_NODE, oak__sock_deadline(5000), &peer, &why), 0);
+    OT_CHECK_STR_EQ(peer.name, OAK_NODE);
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me_pid = oak_term_pid(a, "fake@127.0.0.1", 40, 0, 1);
+    oak_term *nobody = oak_term_pid(a, OAK_NODE, 77777, 3, peer.creation);
+    /* Garbage packets: random bytes, a type other than pass-through, a
+     * control message that is not a tuple, an unknown operation, a
+     * REG_SEND whose message is cut. */
+    static const uint8_t junk[] = {0, 0, 0, 6, 112, 131, 200, 1, 2, 3,
+                                   0, 0, 0, 3, 68, 1, 2,
+                                   0, 0, 0, 3, 112, 131, 106,
+                                   0, 0, 0, 0};
+    OT_CHECK_INT_EQ(oak__sock_write_full(fd, junk, sizeof junk, oak__sock_deadline(5000)), 0);
+    oak_term *v5[2] = {oak_term_int(a, 9999), oak_term_atom(a, "what")};
+    put_packet(fd, a, oak_term_tuple(a, 2, v5), NULL);
+    static const uint8_t cut[] = {0, 0, 0, 24, 112, 131, 104, 4, 97, 6, 88, 119, 1, 'x',
+                                  0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 106, 131};
+    OT_CHECK_INT_EQ(oak__sock_write_full(fd, cut, sizeof cut, oak__sock_deadline(5000)), 0);
+    /* A link to a process the node does not have: an exit with noproc
+     * (PAYLOAD_EXIT, {24, From, To} + reason). */
+    put_packet(fd, a, oak_term_tuple3(a, oak_term_int(a, 1), me_pid, nobody), NULL);
+    oak_term *msg;
+    oak_term *r = get_packet(fd, a, &msg);
+    char text[256];
+    oak_term_format(r, text, sizeof text);
+    OT_CHECK(r->type == OAK_TERM_TUPLE && r->u.tuple.arity == 3);
+    OT_CHECK_INT_EQ(r->u.tuple.items[0]->u.i, 24);
+    OT_CHECK(oak_term_equal(r->u.tuple.items[1], nobody));
+    OT_CHECK(oak_term_equal(r->u.tuple.items[2], me_pid));
+    OT_CHECK(oak_term_atom_is(msg, "noproc"));
+    /* UNLINK_ID is acked. */
+    oak_term *u[4] = {oak_term_int(a, 35), oak_term_int(a, 5), me_pid, nobody};
+    put_packet(fd, a, oak_term_tuple(a, 4, u), NULL);
+    r = get_packet(fd, a, &msg);
+    OT_CHECK(r->type == OAK_TERM_TUPLE && r->u.tuple.arity == 4);
+    OT_CHECK_INT_EQ(r->u.tuple.items[0]->u.i, 36);
+    OT_CHECK_INT_EQ(r->u.tuple.items[1]->u.i, 5);
+    OT_CHECK(oak_term_equal(r->u.tuple.items[2], nobody));
+    /* A monitor of a name the node lacks: DOWN noproc. */
+    uint32_t ids[3] = {1, 2, 3};
+    oak_term *ref = oak_term_ref(a, "fake@127.0.0.1", 1, ids, 3);
+    oak_term *m[4] = {oak_term_int(a, 19), me_pid, oak_term_atom(a, "no_such_name"), ref};
+    put_packet(fd, a, oak_term_tuple(a, 4, m), NULL);
+    r = get_packet(fd, a, &msg);
+    OT_CHECK(r->type == OAK_TERM_TUPLE && r->u.tuple.arity == 4);
+    OT_CHECK_INT_EQ(r->u.tuple.items[0]->u.i, 28);
+    OT_CHECK(oak_term_equal(r->u.tuple.items[3], ref));
+    OT_CHECK(oak_term_atom_is(msg, "noproc"));
+    /* After all that, is_auth still answers: {Tag, yes}. */
+    oak_term *rs[4] = {oak_term_int(a, 6), me_pid, oak_term_atom(a, ""),
+                       oak_term_atom(a, "net_kernel")};
+    oak_term *tag = oak_term_ref(a, "fake@127.0.0.1", 1, ids, 3);
+    oak_term *call = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"), oak_term_tuple2(a, me_pid, tag),
+                                     oak_term_tuple2(a, oak_term_atom(a, "is_auth"),
+                                                     oak_term_atom(a, "fake@127.0.0.1")));
+    put_packet(fd, a, oak_term_tuple(a, 4, rs), call);
+    r = get_packet(fd, a, &msg);
+    OT_CHECK(r->type == OAK_TERM_TUPLE && r->u.tuple.arity == 3);
+    OT_CHECK_INT_EQ(r->u.tuple.items[0]->u.i, 2); /* SEND: no SEND_SENDER offered */
+    OT_CHECK(oak_term_equal(r->u.tuple.items[2], me_pid));
+    OT_CHECK(msg && oak_term_equal(msg, oak_term_tuple2(a, tag, oak_term_atom(a, "yes"))));
+    OT_CHECK(oak_node_is_connected("fake@127.0.0.1"));
+    /* The same node again, as after a restart: the node says "alive", the
+     * handshake (answering true) replaces the old connection, which the
+     * node closes. */
+    int fd2 = connect_node();
+    OT_CHECK_INT_EQ(oak__handshake_connect(fd2, &me, OAK_NODE, oak__sock_deadline(5000), &peer, &why), 0);
+    uint8_t b[64];
+    int rc;
+    while ((rc = oak__sock_read_full(fd, b, 4, oak__sock_deadline(5000))) == 0)
+        ;
+    OT_CHECK_INT_EQ(rc, -ECONNRESET);
+    close(fd);
+    fd = fd2;
+    /* The old one's cleanup closes the socket, then reports. */
+    OT_EVENTUALLY(log_has("event=nodedown peer=fake@127.0.0.1"), OT_LONG_MS);
+    OT_CHECK(oak_node_is_connected("fake@127.0.0.1"));
+    /* A packet of 4 GB - 1: the node closes the connection. */
+    static const uint8_t huge[] = {0xff, 0xff, 0xff, 0xff, 112};
+    OT_CHECK_INT_EQ(oak__sock_write_full(fd, huge, sizeof huge, oak__sock_deadline(5000)), 0);
+    while ((rc = oak__sock_read_full(fd, b, 4, oak__sock_deadline(5000))) == 0)
+        ;
+    OT_CHECK_INT_EQ(rc, -ECONNRESET);
+    close(fd);
+    oak_term_arena_free(a);
+}
+
+static void garbage_main(void *arg)
+{
+    start_node(0);
+    static const uint8_t noise[] = {0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0, 0, 1, 2, 3};
+    send_garbage(noise, sizeof noise, true);
+    static const uint8_t long_len[] = {0xff, 0xff, 'N', 1, 2};
+    send_garbage(long_len, sizeof long_len, false);
+    static const uint8_t zero_len[] = {0, 0};
+    send_garbage(zero_len, sizeof zero_len, true);
+    /* A name message without the mandatory flags, one with a bad name, and
+     * an old version-5 one. */
+    static const uint8_t noflags[] = {0, 18, 'N', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                                      0, 3, 'a', '@', 'b'};
+    send_garbage(noflags, sizeof noflags, true);
+    static const uint8_t badname[] = {0, 17, 'N', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+                                      0, 0, 0, 1, 0, 2, 'a', 'b'};
+    send_garbage(badname, sizeof badname, true);
+    static const uint8_t v5[] = {0, 8, 'n', 0, 5, 0, 0, 0xff, 0xff, 'a'};
+    send_garbage(v5, sizeof v5, true);
+    /* Random bytes, many times, some closed at once. */
+    uint64_t x = 0x2545F4914F6CDD1D;
+    for (int i = 0; i < 30; i++) {
+        uint8_t b[64];
+        for (size_t k = 0; k < sizeof b; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b[k] = (uint8_t)x;
+        }
+        send_garbage(b, 1 + x % sizeof b, false);
+    }
+    fake_peer_session();
+    /* The node still answers erl. */
+    child e;
+    erl_start(&e, "e5@127.0.0.1", COOKIE, NULL,
+              "io:format(\"ping=~p~n\", [net_adm:ping('" OAK_NODE "')])");
+    OT_CHECK(child_read_until(&e, "ping=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "ping=pong") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void garbage_on_the_distribution_port_never_crashes_the_node(void **state)
+{
+    run_with_epmd(garbage_main);
+}
+
+/* Terms both ways between erl and processes here: erl sends to a
+ * registered name and to a pid it was given, and gets terms back;
+ * oak_node_send() reaches a registered erl process and an erl pid. */
+static bool is_term_msg(const oak_msg *m, void *arg) { return m->tag == OAK_TAG_TERM; }
+
+static void relay(void *arg)
+{
+    /* Sends each term it gets to {sink, e8@127.0.0.1} wrapped as {got, T}. */
+    for (;;) {
+        oak_msg *m;
+        OT_CHECK_INT_EQ(oak_receive(&m, OAK_INFINITY, is_term_msg, NULL), 0);
+        OT_CHECK(m->from != OAK_NOPID);
+        oak_term_arena *a = oak_term_arena_new();
+        oak_term *t;
+        OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+        oak_term *to = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e8@127.0.0.1"));
+        OT_CHECK_INT_EQ(oak_node_send(to, oak_term_tuple2(a, oak_term_atom(a, "got"), t)), 0);
+        oak_term_arena_free(a);
+        oak_msg_free(m);
+    }
+}
+
+static void messages_main(void *arg)
+{
+    start_node(0);
+    oak_pid r;
+    OT_CHECK_INT_EQ(oak_spawn(relay, NULL, NULL, &r), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("relay"), r), 0);
+    child e;
+    erl_start(&e, "e8@127.0.0.1", COOKIE, NULL,
+              "register(sink, self()), N = '" OAK_NODE "', "
+              "T = {nested, [1, 2.5, <<\"bin\">>], #{k => {v, 1 bsl 100}}, \"str\"}, "
+              "{relay, N} ! T, "
+              "receive {got, T} -> io:format(\"relay=ok~n\"); O -> io:format(\"relay=~p~n\", [O]) "
+              "after 5000 -> io:format(\"relay=timeout~n\") end, "
+              "{no_such_name, N} ! dropped, "
+              "io:format(\"ready~n\"), "
+              "receive {to_pid, P} -> io:format(\"pid=~p~n\", [node(P)]) "
+              "after 5000 -> io:format(\"pid=timeout~n\") end");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "relay=ok") != NULL);
+    /* oak to an erl pid: from the pid of a message erl sent. */
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = oak_node_pid_to_term(a, oak_self());
+    oak_pid back;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(me, &back), 0);
+    OT_CHECK_UINT_EQ(back, oak_self());
+    oak_term *sink = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e8@127.0.0.1"));
+    OT_CHECK_INT_EQ(oak_node_send(sink, oak_term_tuple2(a, oak_term_atom(a, "to_pid"), me)), 0);
+    OT_CHECK(child_read_until(&e, "pid=", OT_LONG_MS));
+    OT_CHECK(strstr(e.text, "pid='" OAK_NODE "'") != NULL);
+    /* To this node, by pid and by name: the same OAK_TAG_TERM message. */
+    OT_CHECK_INT_EQ(oak_node_send(me, oak_term_atom(a, "hi")), 0);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    oak_term *t;
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    OT_CHECK(oak_term_atom_is(t, "hi"));
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_node_send(oak_term_int(a, 1), t), -EINVAL);
+    oak_term *other = oak_term_pid(a, "elsewhere@127.0.0.1", 1, 0, 1);
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(other, &back), -EXDEV);
+    OT_CHECK_INT_EQ(oak_node_send(other, t), -EHOSTUNREACH);
+    oak_term_arena_free(a);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    oak_exit_pid(r, OAK_KILL);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void terms_travel_both_ways_between_erl_and_oak_processes(void **state)
+{
+    run_with_epmd(messages_main);
+}
+
+/* The next OAK_TAG_TERM message: {What, Node}? */
+static void expect_node_event(const char *what, const char *node)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_term_msg, NULL), 0);
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t;
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    oak_term *want = oak_term_tuple2(a, oak_term_atom(a, what), oak_term_atom(a, node));
+    char text[128];
+    oak_term_format(t, text, sizeof text);
+    if (!oak_term_equal(t, want))
+        OT_FAIL("got %s, want {%s,'%s'}", text, what, node);
+    oak_term_arena_free(a);
+    oak_msg_free(m);
+}
+
+/* nodeup and nodedown: erl connects, disconnects with
+ * net_kernel:disconnect/1, connects again, and is killed. */
+static void nodes_main(void *arg)
+{
+    start_node(0);
+    OT_CHECK_INT_EQ(oak_node_monitor_nodes(true), 0);
+    OT_CHECK_INT_EQ(oak_node_monitor_nodes(true), 0);
+    child e;
+    erl_start(&e, "e11@127.0.0.1", COOKIE, NULL,
+              "N = '" OAK_NODE "', io:format(\"pid=~s~n\", [os:getpid()]), "
+              "pong = net_adm:ping(N), io:format(\"up~n\"), io:get_line(\"\"), "
+              "true = net_kernel:disconnect(N), io:format(\"down~n\"), io:get_line(\"\"), "
+              "pong = net_adm:ping(N), io:format(\"again~n\"), timer:sleep(60000)");
+    OT_CHECK(child_read_until(&e, "up\n", OT_LONG_MS * 3));
+    expect_node_event("nodeup", "e11@127.0.0.1");
+    OT_CHECK_INT_EQ(write(e.in, "\n", 1), 1);
+    OT_CHECK(child_read_until(&e, "down\n", OT_LONG_MS));
+    expect_node_event("nodedown", "e11@127.0.0.1");
+    OT_CHECK_INT_EQ(write(e.in, "\n", 1), 1);
+    OT_CHECK(child_read_until(&e, "again\n", OT_LONG_MS));
+    expect_node_event("nodeup", "e11@127.0.0.1");
+    const char *p = strstr(e.text, "pid=");
+    OT_CHECK(p != NULL);
+    OT_CHECK_INT_EQ(kill((pid_t)atoi(p + 4), SIGKILL), 0);
+    expect_node_event("nodedown", "e11@127.0.0.1");
+    OT_CHECK_INT_EQ(oak_node_monitor_nodes(false), 0);
+    OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
+    child_end(&e); /* killed: its status is not 0 */
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void nodeup_and_nodedown_reach_subscribers(void **state)
+{
+    run_with_epmd(nodes_main);
+}
+
+/* 100,000 messages each way arrive, in order. */
+enum { ORDER_N = 100000 };
+
+static void order_sink(void *arg)
+{
+    /* Takes {seq, I} from erl; checks I counts up from 1; then says
+     * {done, Count, InOrder} to the driver. */
+    oak_pid driver = *(oak_pid *)arg;
+    int64_t want = 1;
+    bool in_order = true;
+    oak_term_arena *a = oak_term_arena_new();
+    while (want <= ORDER_N) {
+        oak_msg *m;
+        if (oak_receive(&m, OT_LONG_MS * 3, is_term_msg, NULL) != 0)
+            break;
+        oak_term *t;
+        OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+        in_order &= t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+                    t->u.tuple.items[1]->type == OAK_TERM_INT && t->u.tuple.items[1]->u.i == want;
+        want++;
+        oak_msg_free(m);
+        if (want % 1024 == 0) {
+            oak_term_arena_free(a);
+            a = oak_term_arena_new();
+        }
+    }
+    oak_term_arena_free(a);
+    int64_t res[2] = {want - 1, in_order};
+    OT_SEND(driver, 1, res, sizeof res);
+}
+
+static void order_main(void *arg)
+{
+    start_node(0);
+    oak_pid self = oak_self(), sink;
+    oak_spawn_opts so = {.arg_size = sizeof self};
+    OT_CHECK_INT_EQ(oak_spawn(order_sink, &self, &so, &sink), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("order_sink"), sink), 0);
+    child e;
+    erl_start(&e, "e10@127.0.0.1", COOKIE, NULL,
+              "register(sink, self()), N = '" OAK_NODE "', "
+              "pong = net_adm:ping(N), io:format(\"ready~n\"), "
+              "[{order_sink, N} ! {seq, I} || I <- lists:seq(1, 100000)], "
+              "Loop = fun L(I) when I > 100000 -> ok; "
+              "L(I) -> receive {seq, I} -> L(I + 1); {seq, J} -> {out_of_order, I, J} "
+              "after 20000 -> {timeout, I} end end, "
+              "io:format(\"erl_got=~p~n\", [Loop(1)])");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *to = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e10@127.0.0.1"));
+    oak_term *seq = oak_term_atom(a, "seq");
+    for (int64_t i = 1; i <= ORDER_N; i++) {
+        oak_term *n = oak_term_int(a, i);
+        OT_CHECK_INT_EQ(oak_node_send(to, oak_term_tuple2(a, seq, n)), 0);
+        if (i % 1024 == 0) {
+            oak_term_arena_free(a);
+            a = oak_term_arena_new();
+            to = oak_term_tuple2(a, oak_term_atom(a, "sink"), oak_term_atom(a, "e10@127.0.0.1"));
+            seq = oak_term_atom(a, "seq");
+        }
+    }
+    oak_term_arena_free(a);
+    int64_t *res = OT_RECV_TAG(1, OT_LONG_MS * 6)->data;
+    OT_CHECK_INT_EQ(res[0], ORDER_N);
+    OT_CHECK_INT_EQ(res[1], 1);
+    OT_CHECK(child_read_until(&e, "erl_got=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "erl_got=ok") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void a_hundred_thousand_messages_arrive_in_order_both_ways(void **state)
+{
+    run_with_epmd(order_main);
+}
+
+/* examples/dist/dist_echo against erl: echo of nested terms, big integers
+ * and a 1 MB binary, and gen_server:call to counter; then this runtime as
+ * a second oak node does the same. */
+static void echo_main(void *arg)
+{
+#ifdef OAK_DIST_ECHO
+    child d;
+    char *argv[] = {OAK_DIST_ECHO, OAK_NODE, COOKIE, NULL};
+    child_start(&d, argv);
+    OT_CHECK(child_read_until(&d, "is up", OT_LONG_MS));
+    child e;
+    erl_start(&e, "e9@127.0.0.1", COOKIE, NULL,
+              "N = '" OAK_NODE "', "
+              "Ts = [{a, {b, {c, [d]}}}, #{1 => #{2 => [3]}}, 1 bsl 200, -(1 bsl 70), 3.25, "
+              "\"text\", [], <<>>, binary:copy(<<7, 9>>, 524288), self(), make_ref()], "
+              "R = [begin {echo, N} ! {self(), T}, receive T -> ok after 5000 -> {lost, T} end end "
+              "|| T <- Ts], "
+              "io:format(\"echo=~p~n\", [lists:usort(R)]), "
+              "C = [gen_server:call({counter, N}, next) || _ <- [1, 2, 3]], "
+              "io:format(\"calls=~p~n\", [C])");
+    OT_CHECK(child_read_until(&e, "calls=", OT_LONG_MS * 3));
+    OT_CHECK(strstr(e.text, "echo=[ok]") != NULL);
+    OT_CHECK(strstr(e.text, "calls=[1,2,3]") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    /* Two oak nodes: this runtime as oak2 talks to dist_echo the same way. */
+    oak_node_opts o = {.name = "oak2@127.0.0.1", .cookie = COOKIE};
+    OT_CHECK_INT_EQ(oak_node_start(&o), 0);
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = oak_node_pid_to_term(a, oak_self());
+    static uint8_t big[100000];
+    memset(big, 0x5a, sizeof big);
+    oak_term *items[3] = {oak_term_atom(a, "from_oak"), oak_term_uint(a, UINT64_MAX),
+                          oak_term_binary(a, big, sizeof big)};
+    oak_term *payload = oak_term_tuple(a, 3, items);
+    oak_term *echo_at = oak_term_tuple2(a, oak_term_atom(a, "echo"), oak_term_atom(a, OAK_NODE));
+    OT_CHECK_INT_EQ(oak_node_send(echo_at, oak_term_tuple2(a, me, payload)), 0);
+    OT_CHECK(oak_node_is_connected(OAK_NODE));
+    oak_msg *m;
+    oak_term *t;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    OT_CHECK(oak_term_equal(t, payload));
+    oak_msg_free(m);
+    /* The call protocol, from oak: {'$gen_call', {Me, Ref}, next}. */
+    uint32_t ids[3] = {9, 8, 7};
+    oak_term *tag = oak_term_ref(a, "oak2@127.0.0.1", 1, ids, 3);
+    oak_term *counter_at = oak_term_tuple2(a, oak_term_atom(a, "counter"), oak_term_atom(a, OAK_NODE));
+    OT_CHECK_INT_EQ(oak_node_send(counter_at,
+                                  oak_term_tuple3(a, oak_term_atom(a, "$gen_call"),
+                                                  oak_term_tuple2(a, me, tag), oak_term_atom(a, "next"))),
+                    0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    OT_CHECK(oak_term_equal(t, oak_term_tuple2(a, tag, oak_term_int(a, 4))));
+    oak_msg_free(m);
+    oak_term_arena_free(a);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+    OT_CHECK_INT_EQ(kill(d.pid, SIGTERM), 0);
+    /* dist_echo runs under `timeout`, which passes SIGTERM on. */
+    int st = child_end(&d);
+    if (st != 0)
+        fprintf(stderr, "dist_echo said:\n%s\n", d.text);
+    OT_CHECK_INT_EQ(st, 0);
+#else
+    fprintf(stderr, "test_dist: echo: examples are not built (OAK_BUILD_EXAMPLES)\n");
+#endif
+}
+
+static void dist_echo_answers_erl(void **state)
+{
+#ifndef OAK_DIST_ECHO
+    skip();
+#endif
+    run_with_epmd(echo_main);
+}
+
+typedef struct group {
+    const char *name;
+    void (*fn)(void **);
+} group;
+
+int main(int argc, char **argv)
+{
+    if (system("command -v erl >/dev/null 2>&1 && command -v epmd >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "test_dist: skipped: erl or epmd not found "
+                        "(install erlang-base: sh tools/ensure-deps.sh build)\n");
+        return 77;
+    }
+    static const group groups[] = {
+        {"epmd", epmd_registers_the_node_and_frees_its_name_when_it_stops},
+        {"ping_from_erl", erl_pings_the_oak_node_and_gets_pong},
+        {"ping_to_erl", the_oak_node_pings_erl},
+        {"wrong_cookie", a_wrong_cookie_is_refused_both_ways_with_a_clear_error},
+        {"cookie", the_cookie_comes_from_the_environment_or_the_cookie_file},
+        {"ticks", ticks_keep_a_quiet_connection_and_a_silent_peer_is_dropped},
+        {"messages", terms_travel_both_ways_between_erl_and_oak_processes},
+        {"echo", dist_echo_answers_erl},
+        {"nodes", nodeup_and_nodedown_reach_subscribers},
+        {"order", a_hundred_thousand_messages_arrive_in_order_both_ways},
+        {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
+    };
+    int failed = 0, ran = 0;
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        if (argc > 1 && strcmp(argv[1], groups[i].name) != 0)
+            continue;
+        const struct CMUnitTest t[] = {{groups[i].name, groups[i].fn, NULL, group_teardown, NULL}};
+        failed += _cmocka_run_group_tests(groups[i].name, t, 1, NULL, NULL);
+        ran++;
+    }
+    if (!ran) {
+        fprintf(stderr, "test_dist: fatal: unable to run: no group %s\n", argv[1]);
+        return 100;
+    }
+    return failed;
+}
