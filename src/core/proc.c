@@ -523,7 +523,7 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
             oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=monitor");
         break;
     case OAK__SIG_FD_READY:
-        break; /* only a wake-up: fd_revents holds the news */
+        break; /* only a wake-up: fd_wait holds the news */
     case OAK__SIG_DEMONITOR:
         oak__map_del(&p->monitors_in, m->pub.ref, NULL);
         break;

@@ -40,7 +40,7 @@ enum oak__kind {
     OAK__SIG_DOWN,      /* the process we monitor with pub.ref died      */
     OAK__ALIAS_MSG,     /* a message sent to alias pub.ref: delivered
                          * only while the alias is active               */
-    OAK__SIG_FD_READY,  /* the fd poller saw events for our wait: only
+    OAK__SIG_FD_READY,  /* the netpoller saw events for our wait: only
                          * a wake-up, dropped when drained              */
     OAK__SIG_REQUEST,   /* SIG_MONITOR (alias pub.ref) and a message
                          * carrying pub.ref, in one item                */
@@ -163,10 +163,13 @@ typedef struct oak__proc {
     _Atomic oak_pid pid;
     /* Registered name, or 0. Written under the name table's lock. */
     _Atomic oak_atom name;
-    /* oak_wait_fd(): the number of the current wait (the poller ignores
-     * events of older ones) and the events the poller saw for it. */
-    _Atomic uint32_t fd_seq;
-    _Atomic uint32_t fd_revents;
+    /* Waits on descriptors (core/netpoll.h): the number of the current
+     * wait << 32 | the events the netpoller saw for it. The process stores
+     * a new number (release) at the start and the end of each wait; a
+     * poller adds events with a CAS that holds only while the number is
+     * the one it was given, so events of older waits are ignored. Kept
+     * across incarnations (outside the part spawn clears). */
+    _Atomic uint64_t fd_wait;
 
     /* ---- the process itself / its current scheduler only ---- */
     alignas(64) void *sp;        /* saved context while not running       */
