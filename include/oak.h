@@ -13,6 +13,7 @@
 #include "oak/message.h"
 #include "oak/log.h"
 #include "oak/io.h"
+#include "oak/net.h"
 #include "oak/gen_server.h"
 #include "oak/supervisor.h"
 #include "oak/agent.h"

@@ -13,6 +13,7 @@
  */
 #include <poll.h>
 
+#include "core/fdwait.h"
 #include "core/netpoll.h"
 #include "core/timer.h"
 #include "oak/io.h"
@@ -52,12 +53,12 @@ static int check_args(int fd, unsigned events, int64_t timeout_ms)
 /* The wait of both calls. With msg, a message that match accepts ends it
  * too (returns 0, *msg set). */
 static int wait_fd(oak__proc *p, int fd, unsigned events, int64_t timeout_ms, oak_msg **msg,
-                   oak_match_fn match, void *arg)
+                   oak_match_fn match, void *arg, bool look)
 {
+    int rc;
     if (msg && oak_receive(msg, 0, match, arg) == 0)
         return 0;
-    int rc = poll_now(fd, events);
-    if (rc != 0)
+    if (look && (rc = poll_now(fd, events)) != 0)
         return rc;
     if (timeout_ms == 0)
         return -ETIMEDOUT;
@@ -137,7 +138,7 @@ int oak_wait_fd(int fd, unsigned events, int64_t timeout_ms)
     if (!p || p->in_cleanup)
         return -EPERM;
     int rc = check_args(fd, events, timeout_ms);
-    return rc < 0 ? rc : wait_fd(p, fd, events, timeout_ms, NULL, NULL, NULL);
+    return rc < 0 ? rc : wait_fd(p, fd, events, timeout_ms, NULL, NULL, NULL, true);
 }
 
 int oak_receive_fd(oak_msg **msg, int fd, unsigned events, int64_t timeout_ms,
@@ -150,5 +151,14 @@ int oak_receive_fd(oak_msg **msg, int fd, unsigned events, int64_t timeout_ms,
     if (!p || p->in_cleanup)
         return -EPERM;
     int rc = check_args(fd, events, timeout_ms);
-    return rc < 0 ? rc : wait_fd(p, fd, events, timeout_ms, msg, match, arg);
+    return rc < 0 ? rc : wait_fd(p, fd, events, timeout_ms, msg, match, arg, true);
+}
+
+int oak__wait_fd(int fd, unsigned events, int64_t timeout_ms)
+{
+    oak__proc *p = oak__proc_self();
+    if (!p || p->in_cleanup)
+        return -EPERM;
+    int rc = check_args(fd, events, timeout_ms);
+    return rc < 0 ? rc : wait_fd(p, fd, events, timeout_ms, NULL, NULL, NULL, false);
 }

@@ -42,6 +42,7 @@ typedef struct rec {
                            * stored by the owner (open/close, release),
                            * read by pollers (acquire)                    */
     uint32_t unused;
+    oak__fd_owner own;    /* the opener's (netpoll.h)                      */
 } rec;
 
 #define CHUNK 1024u
@@ -145,6 +146,13 @@ void oak__netpoll_wait_end(oak__proc *p)
      * from here on. */
     atomic_store_explicit(&p->fd_wait, (uint64_t)seq << 32, memory_order_release);
     atomic_fetch_sub_explicit(&np.waiters, 1, memory_order_relaxed);
+}
+
+void oak__netpoll_proc_dead(oak__proc *p)
+{
+    /* Numbers are odd inside a wait (begin and end each add one). */
+    if ((atomic_load_explicit(&p->fd_wait, memory_order_relaxed) >> 32) & 1)
+        oak__netpoll_wait_end(p);
 }
 
 bool oak__netpoll_pending(void)
@@ -352,6 +360,18 @@ bool oak__netpoll_is_open(int fd)
 {
     rec *r = rec_of(fd, false);
     return r && (atomic_load_explicit(&r->gen, memory_order_acquire) & 1);
+}
+
+uint32_t oak__netpoll_gen(int fd)
+{
+    rec *r = rec_of(fd, false);
+    return r ? atomic_load_explicit(&r->gen, memory_order_acquire) : 0;
+}
+
+oak__fd_owner *oak__netpoll_owner(int fd)
+{
+    rec *r = rec_of(fd, false);
+    return r && (atomic_load_explicit(&r->gen, memory_order_acquire) & 1) ? &r->own : NULL;
 }
 
 void oak__netpoll_close(int fd)

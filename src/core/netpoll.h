@@ -59,12 +59,23 @@ unsigned oak__netpoll_wait_events(oak__proc *p);
 /* End p's current wait: later events of it are ignored. */
 void oak__netpoll_wait_end(oak__proc *p);
 
+/* In p's disposal: a wait it was killed in ends. */
+void oak__netpoll_proc_dead(oak__proc *p);
+
 /* Arm a one-shot wait of `token` on fd for `events` (OAK_FD_*). Returns
  * 0, 1 when the fd cannot be polled because it is always ready (a
  * regular file), or a negative errno. */
 int oak__netpoll_arm_oneshot(int fd, unsigned events, uint64_t token);
 
 /* ---- records: descriptors the runtime owns ---- */
+
+/* What the layer that opened a descriptor keeps with it (oak/net.h). */
+typedef struct oak__fd_owner {
+    _Atomic oak_pid pid; /* the owner: stored by the owner (open, handover),
+                          * read by anyone (relaxed: a non-owner only
+                          * learns that it is not the owner; a new owner
+                          * learns it through the handover's item)       */
+} oak__fd_owner;
 
 /* Register fd (non-blocking) edge-triggered with a fresh wait record.
  * Returns 0, -EBADF, -EMFILE (beyond the records' table) or another
@@ -75,6 +86,10 @@ int oak__netpoll_open(int fd);
 void oak__netpoll_close(int fd);
 /* Is fd registered with a record? */
 bool oak__netpoll_is_open(int fd);
+/* fd's registration number (odd while registered, 0 for no record). */
+uint32_t oak__netpoll_gen(int fd);
+/* What the opener keeps with fd, or NULL when fd has no open record. */
+oak__fd_owner *oak__netpoll_owner(int fd);
 /* Park `token` as fd's reader and/or writer (events). Returns the events
  * already known ready (consumed, the token not parked for them), 0 when
  * parked for all, -EBUSY when another live wait is parked there, -EBADF

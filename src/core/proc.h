@@ -44,7 +44,16 @@ enum oak__kind {
                          * a wake-up, dropped when drained              */
     OAK__SIG_REQUEST,   /* SIG_MONITOR (alias pub.ref) and a message
                          * carrying pub.ref, in one item                */
+    OAK__SIG_ADOPT,     /* take a cleanup (payload: oak__adopt) over
+                         * from another process; run at once if we are
+                         * dead                                         */
 };
+
+/* The payload of an ADOPT item. */
+typedef struct oak__adopt {
+    void (*fn)(void *);
+    void *arg;
+} oak__adopt;
 
 /* A message or signal. Allocated by the sender, owned by the receiver once
  * pushed. EXIT and DOWN signals are built in their final message form
@@ -305,6 +314,15 @@ void oak__proc_dispose(oak__proc *p, bool notify);
 /* Create a process on scheduler s; parent is NULL for the first process. */
 int oak__spawn_on(struct oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
                   oak_spawn_opts *opts, oak_pid *out);
+
+/* Give process `to` a cleanup fn(arg), run when it ends as oak_defer()'s
+ * are (an internal oak_defer() on another process). If `to` is already
+ * dying the cleanup runs there and then. Returns 0, -ESRCH (not alive:
+ * nothing happens) or -ENOMEM. Any thread. */
+int oak__proc_adopt(oak_pid to, void (*fn)(void *), void *arg);
+/* Remove the running process's cleanup fn(arg) without running it.
+ * Returns 0 or -ENOENT. */
+int oak__undefer_arg(oak__proc *p, void (*fn)(void *), void *arg);
 
 /* Remove m from p's private queue. */
 void oak__queue_remove(oak__proc *p, oak__msg *m);
