@@ -60,7 +60,8 @@ static void echo_server(void *arg)
     if (a.family == 0)
         l = oak_unix_listen(a.path, NULL);
     else
-        l = oak_tcp_listen(a.family == 6 ? "::1" : "127.0.0.1", 0, &(oak_listen_opts){.v6only = true});
+        l = oak_tcp_listen(a.family == 6 ? "::1" : "127.0.0.1", 0,
+                           &(oak_listen_opts){.v6only = true, .backlog = a.conns + 64});
     OT_CHECK_INT_GE(l, 0);
     OT_SEND_U64(a.driver, TAG_PORT, a.family ? oak_sock_port(l) : 0);
     for (int i = 0; i < a.conns; i++) {
@@ -533,6 +534,132 @@ static void a_sender_to_a_peer_that_does_not_read_is_suspended(void **state)
     OT_RUN(pressure_main, NULL);
 }
 
+/* ---- active mode ---- */
+
+enum { TAG_TCP = 77, TAG_OTHER };
+
+/* The next message, which must be an active-mode one: returns its status
+ * and copies its bytes to buf. */
+static int32_t recv_active(int sock, char *buf, size_t cap)
+{
+    oak_msg *m = OT_RECV_ANY(OT_LONG_MS);
+    OT_CHECK_UINT_EQ(m->tag, TAG_TCP);
+    oak_sock_data h;
+    OT_CHECK_UINT_EQ(m->size >= sizeof h, 1);
+    memcpy(&h, m->data, sizeof h);
+    OT_CHECK_INT_EQ(h.sock, sock);
+    if (h.status > 0) {
+        OT_CHECK_UINT_EQ(m->size, sizeof h + (size_t)h.status);
+        OT_CHECK_UINT_EQ((size_t)h.status <= cap, 1);
+        memcpy(buf, (const char *)m->data + sizeof h, (size_t)h.status);
+    }
+    oak_msg_free(m);
+    return h.status;
+}
+
+static void other_sender(void *arg)
+{
+    oak_pid to = *(oak_pid *)arg;
+    OT_SEND(to, TAG_OTHER, NULL, 0);
+}
+
+static void active_main(void *arg)
+{
+    (void)arg;
+    int c, s;
+    tcp_pair(&c, &s);
+    char buf[64];
+    /* Armed before the data comes: one message with it. */
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+    OT_CHECK_INT_EQ(oak_sock_recv(s, buf, sizeof buf, 0), -EBUSY);
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, "one", 3, OT_LONG_MS), 3);
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 3);
+    OT_CHECK(memcmp(buf, "one", 3) == 0);
+    /* Not armed: data waits in the socket, no message comes. */
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, "two", 3, OT_LONG_MS), 3);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    /* A message queued before the arming comes before the data. */
+    oak_pid me = oak_self();
+    OT_SPAWN_COPY(other_sender, &me, 0);
+    oak_msg_free(OT_RECV_TAG(TAG_OTHER, OT_LONG_MS));
+    OT_SEND(me, TAG_OTHER, NULL, 0);
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+    m = OT_RECV_ANY(OT_LONG_MS);
+    OT_CHECK_UINT_EQ(m->tag, TAG_OTHER);
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 3);
+    OT_CHECK(memcmp(buf, "two", 3) == 0);
+    /* One message per arming, however many sends. */
+    int got = 0;
+    for (int i = 0; i < 5; i++)
+        OT_CHECK_INT_EQ(oak_sock_send_all(c, "x", 1, OT_LONG_MS), 1);
+    while (got < 5) {
+        OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+        int32_t n = recv_active(s, buf, sizeof buf);
+        OT_CHECK_INT_GT(n, 0);
+        got += n;
+        OT_CHECK_INT_EQ(oak_receive(&m, 0, NULL, NULL), -ETIMEDOUT);
+    }
+    OT_CHECK_INT_EQ(got, 5);
+    /* Passive again: recv works. */
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+    OT_CHECK_INT_EQ(oak_sock_passive(s), 0);
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, "p", 1, OT_LONG_MS), 1);
+    OT_CHECK_INT_EQ(oak_sock_recv(s, buf, sizeof buf, OT_LONG_MS), 1);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    /* The end of the stream is a message too. */
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+    OT_CHECK_INT_EQ(oak_sock_close(c), 0);
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 0);
+    OT_CHECK_INT_EQ(oak_sock_close(s), 0);
+    /* Not the owner. */
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), -EBADF);
+}
+
+static void active_once_delivers_data_as_one_message_per_arming_in_order(void **state)
+{
+    (void)state;
+    OT_RUN(active_main, NULL);
+}
+
+/* A gen_server-like owner: armed, then handed over; the new owner gets the
+ * data. */
+static void active_owner(void *arg)
+{
+    oak_pid driver = *(oak_pid *)arg;
+    oak_msg *m = OT_RECV_TAG(TAG_SOCK, OT_LONG_MS);
+    int s = (int)ot_u64(m);
+    oak_msg_free(m);
+    char buf[8];
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 2);
+    OT_CHECK(memcmp(buf, "hi", 2) == 0);
+    OT_SEND_U64(driver, TAG_DONE, 0);
+}
+
+static void active_handover_main(void *arg)
+{
+    (void)arg;
+    int c, s;
+    tcp_pair(&c, &s);
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+    oak_pid me = oak_self();
+    oak_pid o = OT_SPAWN_COPY(active_owner, &me, 0);
+    OT_CHECK_INT_EQ(oak_sock_controlling_process(s, o), 0);
+    OT_SEND_U64(o, TAG_SOCK, s);
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, "hi", 2, OT_LONG_MS), 2);
+    OT_RECV_U64(TAG_DONE, OT_LONG_MS);
+    char buf[4];
+    OT_CHECK_INT_EQ(oak_sock_recv(c, buf, sizeof buf, OT_LONG_MS), 0); /* closed at its exit */
+    OT_CHECK_INT_EQ(oak_sock_close(c), 0);
+}
+
+static void active_mode_follows_a_handover(void **state)
+{
+    (void)state;
+    OT_RUN(active_handover_main, NULL);
+}
+
 /* ---- many connections ---- */
 
 #ifdef OAK_TEST_UNDER_TSAN
@@ -610,6 +737,8 @@ int main(void)
         cmocka_unit_test(a_handover_to_a_process_killed_at_once_closes_the_socket),
         cmocka_unit_test(a_process_waiting_on_its_socket_takes_messages_too),
         cmocka_unit_test(a_sender_to_a_peer_that_does_not_read_is_suspended),
+        cmocka_unit_test(active_once_delivers_data_as_one_message_per_arming_in_order),
+        cmocka_unit_test(active_mode_follows_a_handover),
         cmocka_unit_test(thousands_of_concurrent_connections_each_get_their_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,7 @@
 #define OAK_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "types.h"
@@ -137,6 +138,28 @@ OAK_API int oak_sock_close(int sock);
  * -ESRCH (pid is not alive: the caller keeps it), -ENOMEM. Does not
  * block. */
 OAK_API int oak_sock_controlling_process(int sock, oak_pid pid);
+
+/* Active mode, as Erlang's {active, once}. The head of the message's
+ * data; `status` bytes follow it when status > 0. status 0: the peer
+ * ended the stream; < 0: an error (-ECONNRESET, ...). */
+typedef struct oak_sock_data {
+    int32_t sock;
+    int32_t status;
+} oak_sock_data;
+
+/* Arm active mode once: the next time the socket has data (or its stream
+ * ends, or fails), its owner gets one message with `tag` whose data is an
+ * oak_sock_data head and what was there (up to 64 KiB), without calling
+ * recv; call it again for the next. So a gen_server that owns a socket
+ * gets its data in handle_info. While armed, oak_sock_recv*() on it get
+ * -EBUSY. Owner only. Returns 0, -EPERM (not the owner), -EBADF, -EBUSY
+ * (another process waits to read). A handover keeps it armed for the new
+ * owner. Does not block. */
+OAK_API int oak_sock_active_once(int sock, uint64_t tag);
+
+/* Back to passive mode: a message already delivered stays queued. Owner
+ * only. Returns 0, -EPERM, -EBADF. Does not block. */
+OAK_API int oak_sock_passive(int sock);
 
 /* The local port of a TCP socket (> 0), or a negative errno. */
 OAK_API int oak_sock_port(int sock);

@@ -18,10 +18,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "oak/io.h"
 #include "oak/log.h"
+#include "oak/net.h"
 
 #define WAKE_DATA UINT64_MAX
 #define REC_BIT (UINT64_C(1) << 63)
@@ -30,6 +33,9 @@
 /* A record's reader or writer word (rg, wg): */
 #define RG_NONE UINT64_C(0)  /* nobody waits, no edge kept               */
 #define RG_READY UINT64_C(1) /* an edge came since the last one taken     */
+/* ASYNC_BIT | pid: armed for active mode, for that owner (pids are below
+ * 2^56) */
+#define ASYNC_BIT (UINT64_C(1) << 63)
 /* anything else: the token of the parked waiter (slot << 32 | seq, with
  * slot >= 1, so always above RG_READY) */
 
@@ -51,7 +57,8 @@ typedef struct rec {
 static struct {
     int epfd, evfd;                 /* set at init, closed at term       */
     _Atomic(rec *) chunks[MAX_FDS / CHUNK]; /* made on first use (CAS)   */
-    _Atomic int waiters;            /* waits in progress (hint)          */
+    _Atomic int waiters;            /* waits in progress and records armed
+                                     * for active mode (hint)            */
     _Atomic bool polling;           /* a non-blocking poll is running    */
     _Atomic bool blocked;           /* a scheduler has the blocking role */
     _Atomic bool wake_sig;          /* the eventfd was written, unread   */
@@ -210,12 +217,35 @@ static void wake_token(oak__sched *s, uint64_t token, unsigned ev)
         oak__msg_release(s, m);
 }
 
-/* Make `old` (a record word just replaced by RG_READY) runnable if it was
- * a waiter. */
+/* `old` is a record word just taken out: wake its waiter, or count an
+ * arming for active mode gone (its item, if any, is the caller's). */
 static void wake_word(oak__sched *s, uint64_t old, unsigned ev)
 {
-    if (old > RG_READY)
+    if (old & ASYNC_BIT) /* an arming taken out */
+        atomic_fetch_sub_explicit(&np.waiters, 1, memory_order_relaxed);
+    else if (old > RG_READY)
         wake_token(s, old, ev);
+}
+
+/* The payload of an FD_ACTIVE item. */
+typedef struct active_item {
+    uint32_t fd, gen;
+} active_item;
+
+/* Tell owner `pid` that fd (registration gen) is readable. */
+static void send_active(oak__sched *s, oak_pid pid, int fd, uint32_t gen)
+{
+    oak__msg *m = oak__msg_alloc(s, sizeof(active_item));
+    if (!m) {
+        oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=active_socket_data fd=%d", fd);
+        return;
+    }
+    active_item a = {(uint32_t)fd, gen};
+    memcpy(m->payload, &a, sizeof a);
+    m->to = pid;
+    m->kind = OAK__SIG_FD_ACTIVE;
+    if (oak__deliver_from(s, m) < 0)
+        oak__msg_release(s, m); /* the owner is gone: its cleanup closes fd */
 }
 
 static void dispatch(oak__sched *s, const struct epoll_event *e)
@@ -237,8 +267,20 @@ static void dispatch(oak__sched *s, const struct epoll_event *e)
         return;
     /* Acq_rel exchange: the edge is kept for a waiter to come, or handed
      * to the one parked (whose token we take out in the same step). */
-    if (rd)
-        wake_word(s, atomic_exchange_explicit(&r->rg, RG_READY, memory_order_acq_rel), OAK_FD_READ);
+    if (rd) {
+        /* An owner armed for active mode is told (the word goes back to
+         * NONE: one message per arming); a parked reader is woken; with
+         * nobody there, the edge is kept. Acq_rel as for the writer. */
+        uint64_t old = atomic_load_explicit(&r->rg, memory_order_acquire);
+        while (!atomic_compare_exchange_weak_explicit(&r->rg, &old,
+                                                      (old & ASYNC_BIT) ? RG_NONE : RG_READY,
+                                                      memory_order_acq_rel, memory_order_acquire))
+            ;
+        if (old & ASYNC_BIT)
+            send_active(s, (oak_pid)(old & ~ASYNC_BIT), (int)(uint32_t)d,
+                        (uint32_t)(d >> 32) & GEN_MASK);
+        wake_word(s, old, OAK_FD_READ);
+    }
     if (wr)
         wake_word(s, atomic_exchange_explicit(&r->wg, RG_READY, memory_order_acq_rel), OAK_FD_WRITE);
 }
@@ -400,6 +442,8 @@ static int park_word(_Atomic uint64_t *w, uint64_t token)
         uint64_t want;
         if (old == RG_READY)
             want = RG_NONE;
+        else if (old & ASYNC_BIT)
+            return -EBUSY; /* armed for active mode */
         else if (old == RG_NONE || token_stale(old))
             want = token;
         else
@@ -464,4 +508,100 @@ unsigned oak__netpoll_rec_end(int fd, unsigned events)
     if ((events & OAK_FD_WRITE) && unpark_word(&r->wg, token))
         ready |= OAK_FD_WRITE;
     return ready;
+}
+
+/* ---- active mode ---- */
+
+int oak__netpoll_active_once(oak_pid owner, int fd)
+{
+    rec *r = rec_of(fd, false);
+    uint32_t g = r ? atomic_load_explicit(&r->gen, memory_order_acquire) : 0;
+    if (!(g & 1))
+        return -EBADF;
+    atomic_store_explicit(&r->own.active, true, memory_order_relaxed);
+    uint64_t armed = ASYNC_BIT | owner;
+    uint64_t old = atomic_load_explicit(&r->rg, memory_order_acquire);
+    for (;;) {
+        uint64_t want;
+        if (old == RG_READY)
+            want = RG_NONE; /* an edge is here: deliver at once */
+        else if (old == RG_NONE || (old & ASYNC_BIT) || token_stale(old))
+            want = armed;
+        else
+            return -EBUSY;
+        /* Release: a poller that takes the armed word sees the tag. */
+        if (atomic_compare_exchange_weak_explicit(&r->rg, &old, want, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    if (old == RG_READY)
+        send_active(oak__sched_self(), owner, fd, g & GEN_MASK);
+    else if (!(old & ASYNC_BIT)) /* newly armed: pollers must look */
+        atomic_fetch_add_explicit(&np.waiters, 1, memory_order_relaxed);
+    return 0;
+}
+
+void oak__netpoll_passive(int fd)
+{
+    rec *r = rec_of(fd, false);
+    if (!r)
+        return;
+    atomic_store_explicit(&r->own.active, false, memory_order_relaxed);
+    uint64_t old = atomic_load_explicit(&r->rg, memory_order_acquire);
+    /* Acq_rel: as in park_word(). Armed -> NONE; an edge taken by the
+     * poller meanwhile stays as its item (dropped, as inactive). */
+    while (old & ASYNC_BIT) {
+        if (atomic_compare_exchange_weak_explicit(&r->rg, &old, RG_NONE, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            atomic_fetch_sub_explicit(&np.waiters, 1, memory_order_relaxed);
+            break;
+        }
+    }
+}
+
+#define ACTIVE_MAX 65536
+
+oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m)
+{
+    active_item a;
+    memcpy(&a, m->payload, sizeof a);
+    rec *r = rec_of((int)a.fd, false);
+    if (!r || (atomic_load_explicit(&r->gen, memory_order_acquire) & GEN_MASK) != a.gen)
+        return NULL; /* closed meanwhile */
+    int fd = (int)a.fd;
+    oak_pid owner = atomic_load_explicit(&r->own.pid, memory_order_relaxed);
+    if (owner != p->self) {
+        /* Handed over after the poller looked: the news is the new
+         * owner's. */
+        send_active(p->sched, owner, fd, a.gen);
+        return NULL;
+    }
+    if (!atomic_load_explicit(&r->own.active, memory_order_relaxed))
+        return NULL;
+    int avail = 0;
+    if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
+        avail = 1; /* an end of stream or an error, or a stale edge */
+    if (avail > ACTIVE_MAX)
+        avail = ACTIVE_MAX;
+    oak__msg *d = oak__msg_alloc(p->sched, sizeof(oak_sock_data) + (size_t)avail);
+    if (!d) {
+        oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=active_socket_data fd=%d", fd);
+        return NULL;
+    }
+    ssize_t n;
+    do
+        n = recv(fd, d->payload + sizeof(oak_sock_data), (size_t)avail, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        oak__msg_release(p->sched, d);
+        oak__netpoll_active_once(p->self, fd); /* nothing there: armed again */
+        return NULL;
+    }
+    oak_sock_data h = {fd, n >= 0 ? (int32_t)n : -errno};
+    memcpy(d->payload, &h, sizeof h);
+    d->pub.size = sizeof h + (n > 0 ? (size_t)n : 0);
+    d->pub.tag = r->own.tag;
+    d->to = p->self;
+    atomic_store_explicit(&r->own.active, false, memory_order_relaxed); /* once */
+    return d;
 }

@@ -75,6 +75,9 @@ typedef struct oak__fd_owner {
                           * read by anyone (relaxed: a non-owner only
                           * learns that it is not the owner; a new owner
                           * learns it through the handover's item)       */
+    _Atomic bool active; /* armed for active mode: stored by the owner,
+                          * read (relaxed) by its own calls only          */
+    uint64_t tag;        /* active mode's message tag: owner only         */
 } oak__fd_owner;
 
 /* Register fd (non-blocking) edge-triggered with a fresh wait record.
@@ -90,6 +93,18 @@ bool oak__netpoll_is_open(int fd);
 uint32_t oak__netpoll_gen(int fd);
 /* What the opener keeps with fd, or NULL when fd has no open record. */
 oak__fd_owner *oak__netpoll_owner(int fd);
+/* Active mode, once (oak/net.h): the next time fd is readable, `owner`
+ * (fd's owner) gets what is there as a message with the owner area's tag
+ * (set first): an oak_sock_data header and the bytes. Returns 0, -EBADF
+ * or -EBUSY (another process waits to read). */
+int oak__netpoll_active_once(oak_pid owner, int fd);
+/* Take active mode back: returns 0; a message already queued stays. */
+void oak__netpoll_passive(int fd);
+/* In p's drain: the FD_ACTIVE item m came. Returns the message to queue,
+ * or NULL (m is then dropped: fd closed, or nothing to read and active
+ * mode armed again, or handed on to the socket's new owner). */
+oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m);
+
 /* Park `token` as fd's reader and/or writer (events). Returns the events
  * already known ready (consumed, the token not parked for them), 0 when
  * parked for all, -EBUSY when another live wait is parked there, -EBADF

@@ -536,6 +536,15 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
         break;
     case OAK__SIG_FD_READY:
         break; /* only a wake-up: fd_wait holds the news */
+    case OAK__SIG_FD_ACTIVE: {
+        oak__msg *data = oak__netpoll_active_data(p, m);
+        if (data) {
+            queue_append(p, data);
+            oak__msg_release(p->sched, m);
+            return 1;
+        }
+        break;
+    }
     case OAK__SIG_ADOPT: {
         oak__defer *d = malloc(sizeof *d);
         if (!d) {

@@ -44,6 +44,9 @@ enum oak__kind {
                          * a wake-up, dropped when drained              */
     OAK__SIG_REQUEST,   /* SIG_MONITOR (alias pub.ref) and a message
                          * carrying pub.ref, in one item                */
+    OAK__SIG_FD_ACTIVE, /* an owned fd armed for active mode is
+                         * readable: the drain reads it and queues the
+                         * data as a message (core/netpoll.h)           */
     OAK__SIG_ADOPT,     /* take a cleanup (payload: oak__adopt) over
                          * from another process; run at once if we are
                          * dead                                         */

@@ -128,9 +128,20 @@ int oak_sock_controlling_process(int sock, oak_pid pid)
     /* The new owner learns it through the item, pushed after this store
      * (the push is a release, its drain an acquire). */
     atomic_store_explicit(&o->pid, pid, memory_order_relaxed);
+    /* Armed for the old owner: armed for the new one (an item already on
+     * its way to the old one is passed on by its drain). */
+    bool active = atomic_load_explicit(&o->active, memory_order_relaxed);
+    if (active) {
+        oak__netpoll_passive(sock);
+        oak__netpoll_active_once(pid, sock);
+    }
     rc = oak__proc_adopt(pid, close_at_exit, cleanup_arg(sock));
     if (rc < 0) {
         atomic_store_explicit(&o->pid, me, memory_order_relaxed);
+        if (active) {
+            oak__netpoll_passive(sock);
+            oak__netpoll_active_once(me, sock);
+        }
         int d = oak_defer(close_at_exit, cleanup_arg(sock));
         if (d < 0) {
             release(sock); /* cannot own it any more: do not leak it */
@@ -326,6 +337,31 @@ int oak_unix_connect(const char *path, int64_t timeout_ms)
     return rc < 0 ? rc : connect_to(&ss, len, timeout_ms);
 }
 
+int oak_sock_active_once(int sock, uint64_t tag)
+{
+    int rc = check_owner(sock);
+    if (rc < 0)
+        return rc;
+    oak__netpoll_owner(sock)->tag = tag;
+    return oak__netpoll_active_once(oak_self(), sock);
+}
+
+int oak_sock_passive(int sock)
+{
+    int rc = check_owner(sock);
+    if (rc < 0)
+        return rc;
+    oak__netpoll_passive(sock);
+    return 0;
+}
+
+/* Armed for active mode: passive receives are refused. */
+static bool is_active(int sock)
+{
+    oak__fd_owner *o = oak__netpoll_owner(sock);
+    return o && atomic_load_explicit(&o->active, memory_order_relaxed);
+}
+
 int oak_sock_port(int sock)
 {
     int rc = check(sock);
@@ -357,6 +393,8 @@ int oak_sock_shutdown(int sock, int how)
 /* One recv(2) with flags, waiting for data until `end`. */
 static ssize_t recv_until(int sock, void *buf, size_t len, int flags, int64_t end)
 {
+    if (is_active(sock))
+        return -EBUSY;
     for (;;) {
         ssize_t n = recv(sock, buf, len, flags | MSG_DONTWAIT);
         if (n >= 0)
