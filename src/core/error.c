@@ -24,13 +24,27 @@ const char *oak_strerror(int err)
     case -EPERM: return "not allowed outside a process";
     case -ECHILD: return "not a child";
     case -ECANCELED: return "start failed (init returned an error)";
-    case -ECONNRESET: return "server exited before replying";
+    case -ECONNRESET: return "connection reset (from a call: the server exited before replying)";
     case -EDEADLK: return "calling self";
     case -EALREADY: return "already started";
     case -EOPNOTSUPP: return "not supported";
     case -ENOSPC: return "limit reached";
     case -EBADF: return "bad file descriptor";
     case -EPROTO: return "unexpected reply (not the expected kind of server)";
+    /* Sockets (oak/net.h). */
+    case -ECONNREFUSED: return "connection refused";
+    case -EPIPE: return "broken pipe (the connection is closed for writing)";
+    case -EADDRINUSE: return "address in use";
+    case -EADDRNOTAVAIL: return "address not available";
+    case -ENETUNREACH: return "network unreachable";
+    case -EHOSTUNREACH: return "host unreachable";
+    case -ENOTCONN: return "not connected";
+    case -EMSGSIZE: return "frame too large for the buffer";
+    case -ENODATA: return "stream ended inside a unit";
+    case -EMFILE: return "too many open files";
+    case -ENAMETOOLONG: return "name too long";
+    case -EACCES: return "permission denied";
+    case -EAFNOSUPPORT: return "address family not supported";
     default: return "unknown error";
     }
 }
