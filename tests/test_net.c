@@ -3,7 +3,6 @@
  * killed while blocked (no descriptor left open), handover, and many
  * connections at once.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -12,21 +11,6 @@
 #include "oak_test.h"
 
 enum { TAG_PORT = 21, TAG_DONE, TAG_SOCK, TAG_PING };
-
-/* Open descriptors of this program. */
-static int fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own */
-}
 
 /* ---- an echo server: a listener that spawns a handler per connection ---- */
 
@@ -345,7 +329,7 @@ static void killed_main(void *arg)
     int l = oak_tcp_listen("127.0.0.1", 0, NULL);
     OT_CHECK_INT_GE(l, 0);
     int port = oak_sock_port(l);
-    int before = fd_count();
+    int before = ot_open_fds();
     for (int what = IN_RECV; what <= IN_ACCEPT; what++) {
         blocker_arg a = {oak_self(), what, port};
         oak_ref r;
@@ -357,7 +341,7 @@ static void killed_main(void *arg)
             OT_CHECK_INT_GE(s, 0);
         }
         oak_sleep(30); /* let it block */
-        OT_CHECK_INT_GT(fd_count(), before);
+        OT_CHECK_INT_GT(ot_open_fds(), before);
         OT_CHECK_INT_EQ(oak_exit_pid(b, OAK_KILL), 0);
         OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, OAK_KILLED);
         if (s >= 0) {
@@ -369,7 +353,7 @@ static void killed_main(void *arg)
             OT_CHECK(n == 0 || n == -ECONNRESET);
             OT_CHECK_INT_EQ(oak_sock_close(s), 0);
         }
-        OT_CHECK_INT_EQ(fd_count(), before);
+        OT_CHECK_INT_EQ(ot_open_fds(), before);
     }
     OT_CHECK_INT_EQ(oak_sock_close(l), 0);
 }
@@ -396,7 +380,7 @@ static void new_owner(void *arg)
 static void handover_main(void *arg)
 {
     (void)arg;
-    int before = fd_count();
+    int before = ot_open_fds();
     int c, s;
     tcp_pair(&c, &s);
     oak_pid me = oak_self();
@@ -420,7 +404,7 @@ static void handover_main(void *arg)
     OT_CHECK_INT_EQ(oak_sock_controlling_process(s, o), -ESRCH);
     OT_CHECK_INT_EQ(oak_sock_close(s), 0);
     OT_CHECK_INT_EQ(oak_sock_close(c), 0);
-    OT_CHECK_INT_EQ(fd_count(), before);
+    OT_CHECK_INT_EQ(ot_open_fds(), before);
 }
 
 static void a_socket_handed_over_is_closed_when_its_new_owner_dies(void **state)
@@ -440,7 +424,7 @@ static void sleeper(void *arg)
 static void handover_race_main(void *arg)
 {
     (void)arg;
-    int before = fd_count();
+    int before = ot_open_fds();
     for (int i = 0; i < 50; i++) {
         int c, s;
         tcp_pair(&c, &s);
@@ -451,7 +435,7 @@ static void handover_race_main(void *arg)
         OT_CHECK_INT_EQ(oak_sock_recv(c, buf, sizeof buf, OT_LONG_MS), 0);
         OT_CHECK_INT_EQ(oak_sock_close(c), 0);
     }
-    OT_CHECK_INT_EQ(fd_count(), before);
+    OT_CHECK_INT_EQ(ot_open_fds(), before);
 }
 
 static void a_handover_to_a_process_killed_at_once_closes_the_socket(void **state)

@@ -3,27 +3,12 @@
  * connection limit, a slow client cut off by its deadline, graceful stop
  * with connections open, no descriptor left behind.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "oak_test.h"
 
 enum { TAG_DONE = 31, TAG_GO };
-
-static int fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
 
 /* Echoes lines; "crash\n" faults the process; a line must come within
  * 300 ms (a slow client is cut off). */
@@ -74,7 +59,7 @@ enum { LIVE = 100 };
 static void crash_main(void *arg)
 {
     (void)arg;
-    int before = fd_count();
+    int before = ot_open_fds();
     int port;
     oak_pid srv = start_server(1024, 2, &port);
     static int c[LIVE];
@@ -98,7 +83,7 @@ static void crash_main(void *arg)
         if (i != 37)
             OT_CHECK_INT_EQ(oak_sock_close(c[i]), 0);
     OT_CHECK_INT_EQ(oak_tcp_server_stop(srv, OT_LONG_MS), 0);
-    OT_CHECK_INT_EQ(fd_count(), before);
+    OT_CHECK_INT_EQ(ot_open_fds(), before);
 }
 
 static void a_handler_crash_among_a_hundred_connections_touches_no_other(void **state)
@@ -205,7 +190,7 @@ static void holder(void *arg)
 static void graceful_main(void *arg)
 {
     (void)arg;
-    int before = fd_count();
+    int before = ot_open_fds();
     int port;
     oak_pid srv = start_server(16, 2, &port);
     /* Three clients that leave after 300 ms: the stop waits for them. */
@@ -236,7 +221,7 @@ static void graceful_main(void *arg)
     OT_CHECK_INT_LT(ot_ms_since(t0), 5000);
     for (int i = 0; i < 2; i++)
         OT_RECV_U64(TAG_DONE, OT_LONG_MS); /* they saw the close */
-    OT_CHECK_INT_EQ(fd_count(), before);
+    OT_CHECK_INT_EQ(ot_open_fds(), before);
 }
 
 static void a_graceful_stop_lets_connections_finish_then_kills_the_rest(void **state)
