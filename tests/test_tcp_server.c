@@ -83,6 +83,7 @@ static void crash_main(void *arg)
         if (i != 37)
             OT_CHECK_INT_EQ(oak_sock_close(c[i]), 0);
     OT_CHECK_INT_EQ(oak_tcp_server_stop(srv, OT_LONG_MS), 0);
+    if (ot_open_fds() != before) system("ls -l /proc/$PPID/fd >&2; ls -l /proc/$PPID/task | wc -l >&2");
     OT_CHECK_INT_EQ(ot_open_fds(), before);
 }
 
