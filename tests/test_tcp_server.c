@@ -11,13 +11,13 @@
 enum { TAG_DONE = 31, TAG_GO };
 
 /* Echoes lines; "crash\n" faults the process; a line must come within
- * 300 ms (a slow client is cut off). */
+ * the deadline in *arg (ms: a slow client is cut off). */
 static void line_handler(int sock, void *arg)
 {
-    (void)arg;
+    int64_t deadline = *(int64_t *)arg;
     char buf[256];
     for (;;) {
-        ssize_t n = oak_sock_recv_packet(sock, OAK_PACKET_LINE, buf, sizeof buf, 300);
+        ssize_t n = oak_sock_recv_packet(sock, OAK_PACKET_LINE, buf, sizeof buf, deadline);
         if (n <= 0)
             return;
         if (n == 6 && memcmp(buf, "crash\n", 6) == 0)
@@ -27,12 +27,14 @@ static void line_handler(int sock, void *arg)
     }
 }
 
-static oak_pid start_server(int max, unsigned acceptors, int *port)
+static oak_pid start_server(int max, unsigned acceptors, int64_t deadline_ms, int *port)
 {
     oak_tcp_server_opts o = {.host = "127.0.0.1",
                              .acceptors = acceptors,
                              .max_connections = (size_t)max,
                              .handler = line_handler,
+                             .arg = &deadline_ms,
+                             .arg_size = sizeof deadline_ms,
                              .listen = {.backlog = 512}};
     oak_pid srv = OAK_NOPID;
     oak_reason why;
@@ -68,8 +70,6 @@ static void line_trip(int c, const char *line)
     OT_CHECK(memcmp(back, line, n) == 0);
 }
 
-/* Connections that stay quiet longer than the handler's deadline are cut:
- * keep talking. */
 enum { LIVE = 100 };
 
 static void crash_main(void *arg)
@@ -77,7 +77,7 @@ static void crash_main(void *arg)
     (void)arg;
     int before = ot_open_fds();
     int port;
-    oak_pid srv = start_server(1024, 2, &port);
+    oak_pid srv = start_server(1024, 2, OT_LONG_MS, &port);
     static int c[LIVE];
     for (int i = 0; i < LIVE; i++) {
         c[i] = oak_tcp_connect("127.0.0.1", port, OT_LONG_MS);
@@ -112,7 +112,7 @@ static void limit_main(void *arg)
 {
     (void)arg;
     int port;
-    oak_pid srv = start_server(5, 1, &port);
+    oak_pid srv = start_server(5, 1, OT_LONG_MS, &port);
     int c[5];
     for (int i = 0; i < 5; i++) {
         c[i] = oak_tcp_connect("127.0.0.1", port, OT_LONG_MS);
@@ -147,7 +147,7 @@ static void slowloris_main(void *arg)
 {
     (void)arg;
     int port;
-    oak_pid srv = start_server(16, 1, &port);
+    oak_pid srv = start_server(16, 1, 300, &port);
     int c = oak_tcp_connect("127.0.0.1", port, OT_LONG_MS);
     OT_CHECK_INT_GE(c, 0);
     /* A byte every 50 ms, never a whole line: the handler's 300 ms
@@ -209,7 +209,7 @@ static void graceful_main(void *arg)
     (void)arg;
     int before = ot_open_fds();
     int port;
-    oak_pid srv = start_server(16, 2, &port);
+    oak_pid srv = start_server(16, 2, OT_LONG_MS, &port);
     /* Three clients that leave after 300 ms: the stop waits for them. */
     for (int i = 0; i < 3; i++) {
         holder_arg a = {oak_self(), port, 300};
@@ -226,7 +226,7 @@ static void graceful_main(void *arg)
     OT_CHECK(!oak_is_alive(srv));
 
     /* Clients that would stay for 10 s: stopped after 200 ms, killed. */
-    srv = start_server(16, 1, &port);
+    srv = start_server(16, 1, OT_LONG_MS, &port);
     for (int i = 0; i < 2; i++) {
         holder_arg a = {oak_self(), port, 10000};
         OT_SPAWN_COPY(holder, &a, 0);
