@@ -21,7 +21,9 @@ extern "C" {
  * signals take effect.
  *
  * Returns the ready events (> 0), -ETIMEDOUT, -EINVAL (bad events or
- * timeout), -EBADF, -ENOMEM, or -EPERM outside a process. A regular file
+ * timeout), -EBADF, -ENOMEM, -EBUSY (an oak socket, oak/net.h, that
+ * another process is waiting on for the same events, or armed for active
+ * mode), or -EPERM outside a process. A regular file
  * is always ready. Readiness can be stale by the time the caller acts on it
  * (another reader took the data): use non-blocking descriptors and wait
  * again on EAGAIN. May block. */
