@@ -27,6 +27,7 @@ build: $(BUILD)/CMakeCache.txt
 # The suite's install test runs make install, which builds the docs.
 test: build
 	@sh tools/ensure-deps.sh docs
+	@sh tools/ensure-deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 conformance: build
@@ -51,6 +52,7 @@ bench:
 sanitize:
 	@sh tools/ensure-deps.sh build
 	@sh tools/ensure-deps.sh docs
+	@sh tools/ensure-deps.sh test
 	cmake -S . -B build-asan -DOAK_SANITIZE=address -DOAK_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
