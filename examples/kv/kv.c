@@ -74,6 +74,23 @@ static entry **find(shard *s, const char *k, size_t n)
     return e;
 }
 
+/* A new entry for key at *e (the end of its chain); false without memory. */
+static bool add(entry **e, const char *key, size_t klen)
+{
+    entry *n = calloc(1, sizeof *n);
+    char *k = malloc(klen ? klen : 1);
+    if (!n || !k) {
+        free(n);
+        free(k);
+        return false;
+    }
+    memcpy(k, key, klen);
+    n->key = k;
+    n->klen = klen;
+    *e = n;
+    return true;
+}
+
 static int shard_init(oak_gen_server *gs, void *arg, void **state)
 {
     (void)gs;
@@ -129,20 +146,10 @@ static int shard_call(oak_gen_server *gs, void *state, const oak_msg *req,
             return OAK_GS_REPLY;
         }
         memcpy(v, val, vlen);
-        if (!*e) {
-            entry *n = calloc(1, sizeof *n);
-            char *k = malloc(klen ? klen : 1);
-            if (!n || !k) {
-                free(n);
-                free(k);
-                free(v);
-                oak_gen_server_set_reply(gs, R_ERR, "ERR out of memory", 17);
-                return OAK_GS_REPLY;
-            }
-            memcpy(k, key, klen);
-            n->key = k;
-            n->klen = klen;
-            *e = n;
+        if (!*e && !add(e, key, klen)) {
+            free(v);
+            oak_gen_server_set_reply(gs, R_ERR, "ERR out of memory", 17);
+            return OAK_GS_REPLY;
         }
         free((*e)->val);
         (*e)->val = v;
@@ -181,19 +188,9 @@ static int shard_call(oak_gen_server *gs, void *state, const oak_msg *req,
                 oak_gen_server_set_reply(gs, R_ERR, "ERR value is not an integer or out of range", 43);
                 return OAK_GS_REPLY;
             }
-        } else {
-            entry *n = calloc(1, sizeof *n);
-            char *k = malloc(klen ? klen : 1);
-            if (!n || !k) {
-                free(n);
-                free(k);
-                oak_gen_server_set_reply(gs, R_ERR, "ERR out of memory", 17);
-                return OAK_GS_REPLY;
-            }
-            memcpy(k, key, klen);
-            n->key = k;
-            n->klen = klen;
-            *e = n;
+        } else if (!add(e, key, klen)) {
+            oak_gen_server_set_reply(gs, R_ERR, "ERR out of memory", 17);
+            return OAK_GS_REPLY;
         }
         v++;
         char num[32];
