@@ -649,7 +649,7 @@ static void active_mode_follows_a_handover(void **state)
 #ifdef OAK_TEST_UNDER_TSAN
 enum { CONNS = 500 };
 #else
-enum { CONNS = 4000 };
+enum { CONNS = 9000 };
 #endif
 
 typedef struct client_arg {
