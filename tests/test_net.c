@@ -329,7 +329,7 @@ static void killed_main(void *arg)
     int l = oak_tcp_listen("127.0.0.1", 0, NULL);
     OT_CHECK_INT_GE(l, 0);
     int port = oak_sock_port(l);
-    int before = ot_open_fds();
+    int before = ot_open_fds_baseline();
     for (int what = IN_RECV; what <= IN_ACCEPT; what++) {
         blocker_arg a = {oak_self(), what, port};
         oak_ref r;
@@ -380,7 +380,7 @@ static void new_owner(void *arg)
 static void handover_main(void *arg)
 {
     (void)arg;
-    int before = ot_open_fds();
+    int before = ot_open_fds_baseline();
     int c, s;
     tcp_pair(&c, &s);
     oak_pid me = oak_self();
@@ -424,7 +424,7 @@ static void sleeper(void *arg)
 static void handover_race_main(void *arg)
 {
     (void)arg;
-    int before = ot_open_fds();
+    int before = ot_open_fds_baseline();
     for (int i = 0; i < 50; i++) {
         int c, s;
         tcp_pair(&c, &s);

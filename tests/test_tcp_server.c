@@ -75,7 +75,7 @@ enum { LIVE = 100 };
 static void crash_main(void *arg)
 {
     (void)arg;
-    int before = ot_open_fds();
+    int before = ot_open_fds_baseline();
     int port;
     oak_pid srv = start_server(1024, 2, OT_LONG_MS, &port);
     static int c[LIVE];
@@ -207,7 +207,7 @@ static void holder(void *arg)
 static void graceful_main(void *arg)
 {
     (void)arg;
-    int before = ot_open_fds();
+    int before = ot_open_fds_baseline();
     int port;
     oak_pid srv = start_server(16, 2, OT_LONG_MS, &port);
     /* Three clients that leave after 300 ms: the stop waits for them. */

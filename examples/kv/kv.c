@@ -95,6 +95,9 @@ static int shard_init(oak_gen_server *gs, void *arg, void **state)
 {
     (void)gs;
     (void)arg;
+    /* Trapping exits, the supervisor's shutdown runs terminate, which
+     * frees the data. */
+    oak_trap_exit(true);
     *state = calloc(1, sizeof(shard));
     return *state ? OAK_GS_OK : OAK_GS_STOP;
 }
