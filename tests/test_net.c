@@ -512,6 +512,71 @@ static void pressure_main(void *arg)
     OT_CHECK_INT_EQ(oak_sock_close(s), 0);
 }
 
+/* A reader that takes 4 KiB every 2 ms until told to hurry (TAG_PING);
+ * reports how much it read. */
+typedef struct slow_arg {
+    oak_pid driver;
+    int sock;
+} slow_arg;
+
+static void slow_reader(void *arg)
+{
+    slow_arg a = *(slow_arg *)arg;
+    static char buf[4096];
+    int64_t total = 0;
+    bool hurry = false;
+    for (;;) {
+        ssize_t n = oak_sock_recv(a.sock, buf, sizeof buf, OT_LONG_MS);
+        if (n <= 0)
+            break;
+        total += n;
+        oak_msg *m;
+        if (!hurry && oak_receive(&m, 0, NULL, NULL) == 0) {
+            hurry = true;
+            oak_msg_free(m);
+        }
+        if (!hurry)
+            oak_sleep(2);
+    }
+    OT_SEND_U64(a.driver, TAG_DONE, (uint64_t)total);
+}
+
+static void slow_reader_main(void *arg)
+{
+    (void)arg;
+    int c, s;
+    tcp_pair(&c, &s);
+    oak_pid me = oak_self();
+    slow_arg a = {me, s};
+    oak_pid r = OT_SPAWN_COPY(slow_reader, &a, 0);
+    OT_CHECK_INT_EQ(oak_sock_controlling_process(s, r), 0);
+    /* Offer 1 MiB again and again for 400 ms: the sender is suspended at
+     * the reader's pace, and nothing piles up in this process. */
+    static char chunk[1 << 20];
+    long rss0 = ot_resident_kib();
+    int64_t sent = 0, end = ot_now_ns() + 400 * 1000000LL;
+    while (ot_now_ns() < end) {
+        ssize_t n = oak_sock_send(c, chunk, sizeof chunk, 50);
+        if (n > 0)
+            sent += n;
+        else
+            OT_CHECK_INT_EQ(n, -ETIMEDOUT);
+    }
+    long grew = ot_resident_kib() - rss0;
+    OT_SEND(r, TAG_PING, NULL, 0);
+    OT_CHECK_INT_EQ(oak_sock_close(c), 0);
+    int64_t got = (int64_t)OT_RECV_U64(TAG_DONE, OT_LONG_MS);
+    OT_CHECK_INT_EQ(got, sent); /* all that was taken arrived */
+    OT_CHECK_INT_LT(sent, 400 << 20); /* far less than offered */
+    OT_CHECK_INT_LT(grew, 32 * 1024);
+}
+
+static void a_slow_reader_paces_its_sender_and_memory_stays_bounded(void **state)
+{
+    (void)state;
+    OT_RUN(slow_reader_main, NULL);
+}
+
 static void a_sender_to_a_peer_that_does_not_read_is_suspended(void **state)
 {
     (void)state;
@@ -721,6 +786,7 @@ int main(void)
         cmocka_unit_test(a_handover_to_a_process_killed_at_once_closes_the_socket),
         cmocka_unit_test(a_process_waiting_on_its_socket_takes_messages_too),
         cmocka_unit_test(a_sender_to_a_peer_that_does_not_read_is_suspended),
+        cmocka_unit_test(a_slow_reader_paces_its_sender_and_memory_stays_bounded),
         cmocka_unit_test(active_once_delivers_data_as_one_message_per_arming_in_order),
         cmocka_unit_test(active_mode_follows_a_handover),
         cmocka_unit_test(thousands_of_concurrent_connections_each_get_their_answer),
