@@ -13,9 +13,9 @@
  * that process ends, however it ends (normal exit, crash, kill while
  * blocked in any call of this file), the socket is closed. Only the owner
  * may close it or hand it over (oak_sock_controlling_process()). Any
- * process may send and receive on it, one reader and one writer at a
- * time (a second concurrent reader or writer gets -EBUSY); do not use the
- * descriptor with other functions that close or move it.
+ * process may send and receive on it, but only one reader and one writer
+ * can wait at a time: a second one that would have to wait gets -EBUSY.
+ * Do not close the descriptor with close(2), nor move it with dup2(2).
  *
  * Addresses are numeric ("127.0.0.1", "::1", "0.0.0.0", "::"), plus
  * "localhost" for 127.0.0.1: name lookups would block a scheduler thread,
