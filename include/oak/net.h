@@ -130,7 +130,8 @@ OAK_API int oak_sock_shutdown(int sock, int how);
 
 /* Close a socket. Owner only. A process of another owner waiting on it is
  * woken and gets -EBADF. Returns 0, -EBADF (not an open oak socket),
- * -EPERM (not the owner). Does not block. */
+ * -EPERM (not the owner, or called from an oak_defer() cleanup, where the
+ * owner's sockets are closed anyway). Does not block. */
 OAK_API int oak_sock_close(int sock);
 
 /* Hand the socket over to process `pid`, which then owns it (and closes
