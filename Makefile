@@ -28,6 +28,7 @@ build: $(BUILD)/CMakeCache.txt
 test: build
 	@sh tools/ensure-deps.sh build
 	@sh tools/ensure-deps.sh docs
+	@sh tools/ensure-deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 conformance: build
@@ -52,6 +53,7 @@ bench:
 sanitize:
 	@sh tools/ensure-deps.sh build
 	@sh tools/ensure-deps.sh docs
+	@sh tools/ensure-deps.sh test
 	cmake -S . -B build-asan -DOAK_SANITIZE=address -DOAK_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)

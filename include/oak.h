@@ -14,6 +14,8 @@
 #include "oak/log.h"
 #include "oak/io.h"
 #include "oak/blocking.h"
+#include "oak/net.h"
+#include "oak/tcp_server.h"
 #include "oak/gen_server.h"
 #include "oak/supervisor.h"
 #include "oak/agent.h"

@@ -71,6 +71,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include <oak.h>
 
@@ -273,6 +274,38 @@ static inline long ot_resident_kib(void)
         res = -1;
     fclose(f);
     return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* How many descriptors the program has open, or -1: compared before and
+ * after, it tells whether something was left open. */
+static inline int ot_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* The same, for a baseline taken in a process just after the runtime
+ * started: scheduler threads that are still starting may hold a
+ * descriptor for a moment (glibc reads /proc/self/maps for the main
+ * thread's stack under ASan), so take the least of a few looks. */
+static inline int ot_open_fds_baseline(void)
+{
+    int least = ot_open_fds();
+    for (int i = 0; i < 5; i++) {
+        oak_sleep(10);
+        int n = ot_open_fds();
+        if (n < least)
+            least = n;
+    }
+    return least;
 }
 
 static inline int64_t ot_cpu_ns(void)

@@ -1,5 +1,6 @@
 /* Processes that wait on file descriptors without holding a scheduler. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "oak_test.h"
@@ -33,6 +34,13 @@ static void writer_later(void *arg)
     int fd = *(int *)arg;
     oak_sleep(50);
     OT_CHECK_INT_EQ(write(fd, "hello", 5), 5);
+}
+
+static void sender_later(void *arg)
+{
+    oak_pid to = *(oak_pid *)arg;
+    oak_sleep(50);
+    OT_CHECK_INT_EQ(oak_send(to, TAG_MSG, NULL, 0), 0);
 }
 
 static bool tag_is(const oak_msg *m, void *arg) { return m->tag == *(uint64_t *)arg; }
@@ -293,6 +301,115 @@ static void bad_arguments_get_clear_errors(void **state)
     OT_RUN(errors_main, NULL);
 }
 
+/* ---- oak_receive_fd ---- */
+
+/* The issue's case: a message sent 50 ms into a 500 ms wait on a socket
+ * that stays silent ends the wait at once. */
+static void receive_fd_message_main(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    make_pipe(fds);
+    oak_pid me = oak_self();
+    oak_spawn_opts o = {.arg_size = sizeof me};
+    OT_CHECK_INT_EQ(oak_spawn(sender_later, &me, &o, NULL), 0);
+    int64_t t0 = ot_now_ns();
+    oak_msg *m = (oak_msg *)1;
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, fds[0], OAK_FD_READ, 500, NULL, NULL), 0);
+    int64_t took = ot_ms_since(t0);
+    OT_CHECK(m != NULL);
+    OT_CHECK_UINT_EQ(m->tag, TAG_MSG);
+    oak_msg_free(m);
+    OT_CHECK_INT_GE(took, 40);
+    OT_CHECK_INT_LT(took, 400);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void receive_fd_returns_a_message_that_arrives_during_the_wait(void **state)
+{
+    (void)state;
+    OT_RUN(receive_fd_message_main, NULL);
+}
+
+static void receive_fd_ready_main(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    make_pipe(fds);
+    /* A message the match does not take stays queued; the fd's readiness
+     * ends the wait. */
+    OT_CHECK_INT_EQ(oak_send(oak_self(), TAG_DONE, NULL, 0), 0);
+    oak_spawn_opts o = {.arg_size = sizeof(int)};
+    OT_CHECK_INT_EQ(oak_spawn(writer_later, &fds[1], &o, NULL), 0);
+    uint64_t want = TAG_MSG;
+    oak_msg *m = (oak_msg *)1;
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, fds[0], OAK_FD_READ, OT_LONG_MS, tag_is, &want),
+                    OAK_FD_READ);
+    OT_CHECK(m == NULL);
+    OT_CHECK_INT_EQ(oak_message_count(), 1);
+    /* Ready already: answered without waiting; a queued match wins. */
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, fds[0], OAK_FD_READ, 0, tag_is, &want), OAK_FD_READ);
+    want = TAG_DONE;
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, fds[0], OAK_FD_READ, 0, tag_is, &want), 0);
+    OT_CHECK_UINT_EQ(m->tag, TAG_DONE);
+    oak_msg_free(m);
+    /* Nothing at all: the timeout. */
+    char buf[8];
+    OT_CHECK_INT_EQ(read(fds[0], buf, sizeof buf), 5);
+    int64_t t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, fds[0], OAK_FD_READ, 30, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_GE(ot_ms_since(t0), 25);
+    OT_CHECK_INT_EQ(oak_receive_fd(NULL, fds[0], OAK_FD_READ, 0, NULL, NULL), -EINVAL);
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, -1, OAK_FD_READ, 0, NULL, NULL), -EBADF);
+    OT_CHECK_INT_EQ(oak_receive_fd(&m, fds[0], 0, 0, NULL, NULL), -EINVAL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void receive_fd_returns_the_ready_events_and_leaves_other_messages(void **state)
+{
+    (void)state;
+    assert_int_equal(oak_receive_fd(&(oak_msg *){NULL}, 0, OAK_FD_READ, 0, NULL, NULL), -EPERM);
+    OT_RUN(receive_fd_ready_main, NULL);
+}
+
+/* Every scheduler idle: the one blocked in the netpoller is woken by the
+ * descriptor itself (a write from a thread outside the runtime). */
+static void *thread_writer(void *arg)
+{
+    int fd = *(int *)arg;
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL);
+    ssize_t w = write(fd, "t", 1);
+    (void)w;
+    return NULL;
+}
+
+static void idle_wake_main(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    make_pipe(fds);
+    pthread_t t;
+    OT_CHECK_INT_EQ(pthread_create(&t, NULL, thread_writer, &fds[1]), 0);
+    int64_t t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_wait_fd(fds[0], OAK_FD_READ, OT_LONG_MS), OAK_FD_READ);
+    OT_CHECK_INT_LT(ot_ms_since(t0), 5000);
+    pthread_join(t, NULL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void an_idle_runtime_is_woken_by_a_ready_descriptor(void **state)
+{
+    (void)state;
+    oak_config one = {.schedulers = 1};
+    OT_RUN_CFG(idle_wake_main, NULL, &one);
+    oak_config two = {.schedulers = 2};
+    OT_RUN_CFG(idle_wake_main, NULL, &two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +420,9 @@ int main(void)
         cmocka_unit_test(many_processes_wait_on_their_own_pipes),
         cmocka_unit_test(a_wait_does_not_hold_the_only_scheduler),
         cmocka_unit_test(bad_arguments_get_clear_errors),
+        cmocka_unit_test(receive_fd_returns_a_message_that_arrives_during_the_wait),
+        cmocka_unit_test(receive_fd_returns_the_ready_events_and_leaves_other_messages),
+        cmocka_unit_test(an_idle_runtime_is_woken_by_a_ready_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #   build  - compiler, cmake, pkg-config, cmocka, and erlang-base (erl and
 #            epmd), which the distribution tests run against
 #   docs   - doxygen, for make docs (the HTML reference of the headers)
+#   test   - redis-tools (redis-cli), for the test of examples/kv
 #   bench  - compiler, cmake, pkg-config, then each peer of the benchmark on
 #            its own: Erlang (erlang-base), Go (golang-go), CAF (g++,
 #            libcaf-dev). A peer that cannot be installed is reported, and
@@ -35,6 +36,12 @@ case "${1:-build}" in
     want=$(missing_of gcc make cmake pkg-config libcmocka-dev erlang-base)
     # shellcheck disable=SC2086
     [ -z "$want" ] || install $want ;;
+  test)
+    # examples/kv's test drives the server with redis-cli.
+    want=$(missing_of redis-tools)
+    # shellcheck disable=SC2086
+    [ -z "$want" ] || install $want ||
+        echo "ensure-deps: could not install redis-tools: the kv test will be skipped" >&2 ;;
   docs)
     want=$(missing_of doxygen)
     # shellcheck disable=SC2086

@@ -17,7 +17,8 @@
  */
 #include "oak.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,27 +168,43 @@ static void show_children(const char *name)
 
 /* ---- commands ------------------------------------------------------------------------------------ */
 
-static _Atomic oak_pid console_pid;
 static int interactive;
 
-/* stdin is read by a plain thread that sends each line to the main
- * process, so that no scheduler blocks in read(2). */
-static void *reader(void *arg)
+/* stdin, read by the console process itself: non-blocking, and waited on
+ * with oak_wait_fd(), so that no scheduler blocks in read(2). */
+typedef struct line_reader {
+    char buf[4096];
+    size_t len;
+    bool eof;
+} line_reader;
+
+/* The next line (without its '\n') into out; false at the end of input. */
+static bool read_line(line_reader *r, char *out, size_t cap)
 {
-    char line[256];
     for (;;) {
-        if (interactive) {
-            fputs("sequence> ", stdout);
-            fflush(stdout);
+        char *nl = memchr(r->buf, '\n', r->len);
+        if (nl || (r->eof && r->len > 0) || r->len == sizeof r->buf) {
+            size_t n = nl ? (size_t)(nl - r->buf) : r->len;
+            size_t keep = n < cap ? n : cap - 1;
+            memcpy(out, r->buf, keep);
+            out[keep] = '\0';
+            size_t used = nl ? n + 1 : n;
+            memmove(r->buf, r->buf + used, r->len - used);
+            r->len -= used;
+            return true;
         }
-        if (!fgets(line, sizeof line, stdin))
-            break;
-        oak_send(console_pid, A("line"), line, strlen(line) + 1);
-        /* Wait for the answer before the next prompt. */
-        usleep(interactive ? 50000 : 0);
+        if (r->eof)
+            return false;
+        ssize_t got = read(0, r->buf + r->len, sizeof r->buf - r->len);
+        if (got > 0)
+            r->len += (size_t)got;
+        else if (got == 0)
+            r->eof = true;
+        else if (errno == EAGAIN || errno == EWOULDBLOCK)
+            oak_wait_fd(0, OAK_FD_READ, OAK_INFINITY);
+        else if (errno != EINTR)
+            r->eof = true;
     }
-    oak_send(console_pid, A("eof"), NULL, 0);
-    return NULL;
 }
 
 static void call_print(const char *desc, oak_atom tag, const void *arg, size_t size)
@@ -245,28 +262,27 @@ static int command(const char *line)
     return 1;
 }
 
-/* The console: runs the commands the reader thread sends. It is not part
- * of the tree; at the end of the input or on quit it asks the application
- * to stop. */
+/* The console: reads commands from stdin and runs them. It is not part of
+ * the tree; at the end of the input or on quit it asks the application to
+ * stop. */
 static void console(void *arg)
 {
-    console_pid = oak_self();
-    pthread_t th;
-    pthread_create(&th, NULL, reader, NULL);
-    pthread_detach(th);
+    (void)arg;
+    static line_reader r;
+    int flags = fcntl(0, F_GETFL);
+    if (flags >= 0)
+        fcntl(0, F_SETFL, flags | O_NONBLOCK);
+    char line[256];
     for (;;) {
-        oak_msg *m = NULL;
-        if (oak_receive(&m, OAK_INFINITY, NULL, NULL) < 0)
-            break;
-        int go = 1;
-        if (m->tag == A("line"))
-            go = command(m->data);
-        else if (m->tag == A("eof"))
-            go = 0;
-        oak_msg_free(m);
-        if (!go)
+        if (interactive) {
+            fputs("sequence> ", stdout);
+            fflush(stdout);
+        }
+        if (!read_line(&r, line, sizeof line) || !command(line))
             break;
     }
+    if (flags >= 0)
+        fcntl(0, F_SETFL, flags); /* stdin is shared with the shell */
     oak_application_stop();
 }
 

@@ -4,6 +4,7 @@
 #ifndef OAK_IO_H
 #define OAK_IO_H
 
+#include "message.h"
 #include "types.h"
 
 #ifdef __cplusplus
@@ -20,11 +21,26 @@ extern "C" {
  * signals take effect.
  *
  * Returns the ready events (> 0), -ETIMEDOUT, -EINVAL (bad events or
- * timeout), -EBADF, -ENOMEM, or -EPERM outside a process. A regular file
+ * timeout), -EBADF, -ENOMEM, -EBUSY (an oak socket, oak/net.h, that
+ * another process is waiting on for the same events, or armed for active
+ * mode), or -EPERM outside a process. A regular file
  * is always ready. Readiness can be stale by the time the caller acts on it
  * (another reader took the data): use non-blocking descriptors and wait
  * again on EAGAIN. May block. */
 OAK_API int oak_wait_fd(int fd, unsigned events, int64_t timeout_ms);
+
+/* A receive that also ends when fd is ready: the first message that match
+ * accepts (match NULL: any), as oak_receive() takes it, or fd ready for
+ * `events` as oak_wait_fd() reports it, whichever comes first, or
+ * timeout_ms (OAK_INFINITY: no limit; 0: only looks). A matching message
+ * already queued wins over a ready fd. Messages that do not match stay
+ * queued in order; exit signals take effect.
+ *
+ * Returns 0 with *msg set (free it with oak_msg_free()), the ready events
+ * (> 0) with *msg NULL, -ETIMEDOUT, -EINVAL (msg NULL, bad events or
+ * timeout), -EBADF, or -EPERM outside a process. May block. */
+OAK_API int oak_receive_fd(oak_msg **msg, int fd, unsigned events, int64_t timeout_ms,
+                           oak_match_fn match, void *arg);
 
 #ifdef __cplusplus
 }

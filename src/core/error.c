@@ -24,7 +24,7 @@ const char *oak_strerror(int err)
     case -EPERM: return "not allowed outside a process";
     case -ECHILD: return "not a child";
     case -ECANCELED: return "start failed (init returned an error)";
-    case -ECONNRESET: return "server exited before replying";
+    case -ECONNRESET: return "connection reset (from a call: the server exited before replying)";
     case -EDEADLK: return "calling self";
     case -EALREADY: return "already started";
     case -EOPNOTSUPP: return "not supported";
@@ -32,13 +32,23 @@ const char *oak_strerror(int err)
     case -EBADF: return "bad file descriptor";
     case -EPROTO: return "unexpected reply (not the expected kind of server)";
     case -EBADMSG: return "malformed data";
-    case -EACCES: return "not allowed (a node with another cookie)";
-    case -EADDRINUSE: return "node name in use";
-    case -ECONNREFUSED: return "connection refused";
-    case -EHOSTUNREACH: return "no such node or host";
     case -EIO: return "input/output error";
     case -ELOOP: return "nested too deep";
     case -EOVERFLOW: return "too large for the format";
+    /* Sockets (oak/net.h) and nodes (oak/node.h). */
+    case -ECONNREFUSED: return "connection refused";
+    case -EPIPE: return "broken pipe (the connection is closed for writing)";
+    case -EADDRINUSE: return "address in use (for a node: its name is taken)";
+    case -EADDRNOTAVAIL: return "address not available";
+    case -ENETUNREACH: return "network unreachable";
+    case -EHOSTUNREACH: return "host unreachable (for a node: no such node or host)";
+    case -ENOTCONN: return "not connected";
+    case -EMSGSIZE: return "frame too large for the buffer";
+    case -ENODATA: return "stream ended inside a unit";
+    case -EMFILE: return "too many open files";
+    case -ENAMETOOLONG: return "name too long";
+    case -EACCES: return "permission denied (for a node: another cookie)";
+    case -EAFNOSUPPORT: return "address family not supported";
     default: return "unknown error";
     }
 }

@@ -1,12 +1,11 @@
-/* fdwait.h - the fd poller: one epoll set per runtime, read by a thread of
- * its own that makes waiting processes runnable. Started by the first
- * oak_wait_fd(), stopped when the runtime ends. */
+/* fdwait.h - waits on descriptors for the runtime's own layers. */
 #ifndef OAK_CORE_FDWAIT_H
 #define OAK_CORE_FDWAIT_H
 
-#include "core/sched.h"
+#include <stdint.h>
 
-void oak__fdwait_init(oak__runtime *rt);
-void oak__fdwait_term(oak__runtime *rt);
+/* oak_wait_fd() without its first look by poll(2): for a caller that has
+ * just been told EAGAIN. The same results. */
+int oak__wait_fd(int fd, unsigned events, int64_t timeout_ms);
 
 #endif

@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/name.h"
+#include "core/netpoll.h"
 #include "core/msgmem.h"
 #include "core/sanitizer.h"
 #include "core/sched.h"
@@ -387,9 +388,20 @@ void oak_msg_free(oak_msg *pub)
 
 /* ---- signals -------------------------------------------------------------- */
 
+/* A cleanup handed to a process that is gone by the time it would take
+ * it over runs now. */
+static void run_adopted(oak__msg *m)
+{
+    oak__adopt a;
+    memcpy(&a, m->payload, sizeof a);
+    a.fn(a.arg);
+}
+
 /* Answer an item that reached a dead incarnation `dead`. */
 static void answer_dead(oak__msg *m, oak_pid dead)
 {
+    if (m->kind == OAK__SIG_ADOPT)
+        run_adopted(m);
     if (m->kind == OAK__SIG_LINK)
         oak__send_exit_signal(m->pub.from, dead, OAK__SIG_EXIT_LINK, 0, OAK_NOPROC, NULL, 0);
     else if (m->kind == OAK__SIG_MONITOR || m->kind == OAK__SIG_REQUEST)
@@ -524,7 +536,32 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
             oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=monitor");
         break;
     case OAK__SIG_FD_READY:
-        break; /* only a wake-up: fd_revents holds the news */
+        break; /* only a wake-up: fd_wait holds the news */
+    case OAK__SIG_FD_ACTIVE: {
+        oak__msg *data = oak__netpoll_active_data(p, m);
+        if (data) {
+            queue_append(p, data);
+            oak__msg_release(p->sched, m);
+            return 1;
+        }
+        break;
+    }
+    case OAK__SIG_ADOPT: {
+        oak__defer *d = malloc(sizeof *d);
+        if (!d) {
+            oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=adopted_cleanup");
+            run_adopted(m); /* cannot keep it: release the resource now */
+            break;
+        }
+        oak__adopt a;
+        memcpy(&a, m->payload, sizeof a);
+        d->fn = a.fn;
+        d->arg = a.arg;
+        d->handle = ++p->next_defer;
+        d->next = p->defers;
+        p->defers = d;
+        break;
+    }
     case OAK__SIG_DEMONITOR:
         oak__map_del(&p->monitors_in, m->pub.ref, NULL);
         break;
@@ -841,6 +878,8 @@ static void free_list(oak__msg *m)
 {
     while (m) {
         oak__msg *n = m->next;
+        if (m->kind == OAK__SIG_ADOPT)
+            run_adopted(m);
         oak__msg_delete(m);
         m = n;
     }
@@ -877,6 +916,8 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     }
     free_list(p->held);
     p->held = NULL;
+    /* Killed in a wait on a descriptor: the wait ends here. */
+    oak__netpoll_proc_dead(p);
     /* Teardown of a parked process: its wait's timer goes too. A process
      * that never waited with a timeout (no owner) has none, and skips the
      * locked instruction. */
@@ -1395,6 +1436,35 @@ int oak_undefer(int handle, bool run)
         }
     }
     return -ENOENT;
+}
+
+int oak__undefer_arg(oak__proc *p, void (*fn)(void *), void *arg)
+{
+    for (oak__defer **dp = &p->defers; *dp; dp = &(*dp)->next) {
+        oak__defer *d = *dp;
+        if (d->fn == fn && d->arg == arg) {
+            *dp = d->next;
+            free(d);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+int oak__proc_adopt(oak_pid to, void (*fn)(void *), void *arg)
+{
+    oak__adopt a = {fn, arg};
+    oak__msg *m = oak__msg_new(sizeof a);
+    if (!m)
+        return -ENOMEM;
+    memcpy(m->payload, &a, sizeof a);
+    m->to = to;
+    m->kind = OAK__SIG_ADOPT;
+    m->pub.from = oak_self();
+    int rc = oak__deliver(m);
+    if (rc < 0)
+        oak__msg_delete(m);
+    return rc;
 }
 
 void *oak_alloc(size_t size)

@@ -40,11 +40,23 @@ enum oak__kind {
     OAK__SIG_DOWN,      /* the process we monitor with pub.ref died      */
     OAK__ALIAS_MSG,     /* a message sent to alias pub.ref: delivered
                          * only while the alias is active               */
-    OAK__SIG_FD_READY,  /* the fd poller saw events for our wait: only
+    OAK__SIG_FD_READY,  /* the netpoller saw events for our wait: only
                          * a wake-up, dropped when drained              */
     OAK__SIG_REQUEST,   /* SIG_MONITOR (alias pub.ref) and a message
                          * carrying pub.ref, in one item                */
+    OAK__SIG_FD_ACTIVE, /* an owned fd armed for active mode is
+                         * readable: the drain reads it and queues the
+                         * data as a message (core/netpoll.h)           */
+    OAK__SIG_ADOPT,     /* take a cleanup (payload: oak__adopt) over
+                         * from another process; run at once if we are
+                         * dead                                         */
 };
+
+/* The payload of an ADOPT item. */
+typedef struct oak__adopt {
+    void (*fn)(void *);
+    void *arg;
+} oak__adopt;
 
 /* A message or signal. Allocated by the sender, owned by the receiver once
  * pushed. EXIT and DOWN signals are built in their final message form
@@ -164,10 +176,13 @@ typedef struct oak__proc {
     _Atomic oak_pid pid;
     /* Registered name, or 0. Written under the name table's lock. */
     _Atomic oak_atom name;
-    /* oak_wait_fd(): the number of the current wait (the poller ignores
-     * events of older ones) and the events the poller saw for it. */
-    _Atomic uint32_t fd_seq;
-    _Atomic uint32_t fd_revents;
+    /* Waits on descriptors (core/netpoll.h): the number of the current
+     * wait << 32 | the events the netpoller saw for it. The process stores
+     * a new number (release) at the start and the end of each wait; a
+     * poller adds events with a CAS that holds only while the number is
+     * the one it was given, so events of older waits are ignored. Kept
+     * across incarnations (outside the part spawn clears). */
+    _Atomic uint64_t fd_wait;
 
     /* ---- the process itself / its current scheduler only ---- */
     alignas(64) void *sp;        /* saved context while not running       */
@@ -303,6 +318,15 @@ void oak__proc_dispose(oak__proc *p, bool notify);
 /* Create a process on scheduler s; parent is NULL for the first process. */
 int oak__spawn_on(struct oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
                   oak_spawn_opts *opts, oak_pid *out);
+
+/* Give process `to` a cleanup fn(arg), run when it ends as oak_defer()'s
+ * are (an internal oak_defer() on another process). If `to` is already
+ * dying the cleanup runs there and then. Returns 0, -ESRCH (not alive:
+ * nothing happens) or -ENOMEM. Any thread. */
+int oak__proc_adopt(oak_pid to, void (*fn)(void *), void *arg);
+/* Remove the running process's cleanup fn(arg) without running it.
+ * Returns 0 or -ENOENT. */
+int oak__undefer_arg(oak__proc *p, void (*fn)(void *), void *arg);
 
 /* Remove m from p's private queue. */
 void oak__queue_remove(oak__proc *p, oak__msg *m);

@@ -29,8 +29,8 @@
 #include "core/ctx.h"
 #include "core/error.h"
 #include "core/fault.h"
-#include "core/fdwait.h"
 #include "core/name.h"
+#include "core/netpoll.h"
 #include "core/preempt.h"
 #include "core/sanitizer.h"
 #include "core/symbol.h"
@@ -134,11 +134,17 @@ static void futex_wait(_Atomic uint32_t *w, uint32_t old, int64_t deadline)
     syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, old, tp, NULL, 0);
 }
 
-static void futex_wake(_Atomic uint32_t *w)
+/* Wake scheduler w from its sleep: on its futex, or in the netpoller. */
+static void wake_sched(oak__sched *w)
 {
-    /* Release: whatever the waker did before is seen by the woken one. */
-    atomic_fetch_add_explicit(w, 1, memory_order_release);
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    /* Release: whatever the waker did before is seen by the woken one.
+     * Seq_cst with the load below, against the sleeper's store of
+     * in_netpoll and load of the futex (sleep_idle()): either it sees the
+     * bump and does not block, or we see it in the netpoller. */
+    atomic_fetch_add_explicit(&w->futex, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&w->in_netpoll, memory_order_seq_cst))
+        oak__netpoll_wake();
+    syscall(SYS_futex, (uint32_t *)&w->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* ---- references ------------------------------------------------------------ */
@@ -479,7 +485,7 @@ static void wakep(void)
         atomic_fetch_sub_explicit(&rt->nspinning, 1, memory_order_relaxed);
         return;
     }
-    futex_wake(&w->futex); /* w starts as a spinner: counted above */
+    wake_sched(w); /* w starts as a spinner: counted above */
 }
 
 static bool work_visible(oak__sched *s)
@@ -620,7 +626,19 @@ static void sleep_idle(oak__sched *s)
             deadline = oak__now_ns() + WATCH_PERIOD_NS;
         if (oak__msgmem_held(s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
-        futex_wait(&s->futex, seq, deadline);
+        if (oak__netpoll_block_begin(s)) {
+            /* The one scheduler blocked in the netpoller: descriptors
+             * that become ready wake it, and wakers write its eventfd.
+             * Seq_cst: see wake_sched(). */
+            atomic_store_explicit(&s->in_netpoll, true, memory_order_seq_cst);
+            if (atomic_load_explicit(&s->futex, memory_order_seq_cst) == seq)
+                oak__netpoll_block(s, deadline);
+            else
+                oak__netpoll_block(s, 0); /* woken already: only a look */
+            atomic_store_explicit(&s->in_netpoll, false, memory_order_relaxed);
+        } else {
+            futex_wait(&s->futex, seq, deadline);
+        }
         if (watching)
             watch_others(s);
     }
@@ -814,9 +832,17 @@ static oak__proc *find_work(oak__sched *s)
             p = gq_take(s);
         if (p) {
             stop_spinning(s);
+            /* Busy: still look at the descriptors now and then, so that
+             * ready ones are not left waiting behind a long queue. */
+            if ((s->rounds & 15) == 0 && oak__netpoll_pending())
+                oak__netpoll_poll(s);
             return p;
         }
         check_timers(s);
+        /* Nothing local: ready descriptors make their processes runnable
+         * here (one scheduler at a time polls). */
+        if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
+            continue;
         if (s->runnext || s->pinned_head || local_waiting(s))
             continue;
         /* Spin: look at the others for a while before sleeping, since
@@ -1063,7 +1089,7 @@ static void forward(oak__sched *o, oak__proc *p)
     while (!atomic_compare_exchange_weak_explicit(&o->forwarded, &head, p, memory_order_seq_cst,
                                                   memory_order_relaxed));
     if (atomic_load_explicit(&o->sleeping, memory_order_seq_cst))
-        futex_wake(&o->futex);
+        wake_sched(o);
 }
 
 /* Take what others forwarded here into the ring, oldest first. */
@@ -1177,7 +1203,7 @@ void oak__runtime_stop(int status)
         return;
     atomic_store_explicit(&rt->status, status, memory_order_relaxed);
     for (unsigned i = 0; i < rt->nscheds; i++)
-        futex_wake(&rt->scheds[i].futex);
+        wake_sched(&rt->scheds[i]);
 }
 
 int oak_shutdown(int status)
@@ -1311,7 +1337,11 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         goto fail_scheds;
     oak__stack_init(c.stack_size, c.guarded_stacks);
     oak__names_init();
-    oak__fdwait_init(rt);
+    if ((rc = oak__netpoll_init()) < 0) {
+        oak__names_term();
+        oak__stack_term();
+        goto fail_scheds;
+    }
     oak__rt = rt;
     atomic_store_explicit(&rt_public, rt, memory_order_seq_cst);
     if ((rc = oak__fault_install()) < 0)
@@ -1351,13 +1381,13 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     for (unsigned i = 1; i < started; i++)
         pthread_join(rt->scheds[i].thread, NULL);
     oak__preempt_term(rt);
-    oak__fdwait_term(rt);
 
     rc = atomic_load_explicit(&rt->status, memory_order_relaxed);
     atomic_store_explicit(&rt_public, NULL, memory_order_seq_cst);
     while (atomic_load_explicit(&foreign_users, memory_order_acquire) != 0)
         sched_yield();
     teardown(rt);
+    oak__netpoll_term(); /* after the processes, whose cleanups may use it */
     oak__blocking_term(); /* every caller is gone: helpers finish alone */
     oak__fault_uninstall();
     oak__rt = NULL;
@@ -1370,6 +1400,7 @@ fail_preempt:
 fail_faults:
     oak__fault_uninstall();
 fail_installed:
+    oak__netpoll_term();
     atomic_store_explicit(&rt_public, NULL, memory_order_seq_cst);
     while (atomic_load_explicit(&foreign_users, memory_order_acquire) != 0)
         sched_yield();

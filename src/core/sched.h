@@ -14,9 +14,10 @@
  *     processes woken from threads that are not schedulers.
  * A process that gives up the CPU hands it directly to the next local
  * process (one context switch); the scheduler's own loop runs when there is
- * none, and at least every 64 hand-offs to look at timers and the global
- * queue. Idle schedulers spin a little looking for work, then sleep on a
- * futex. Work is handed to a sleeping scheduler (wakep) only when there is
+ * none, and at least every 64 hand-offs to look at timers, the global
+ * queue and the netpoller. Idle schedulers spin a little looking for work,
+ * then sleep: one of them in the netpoller's epoll_wait() when processes
+ * wait on descriptors (core/netpoll.h), the others on a futex. Work is handed to a sleeping scheduler (wakep) only when there is
  * no spinning scheduler already and work was added to a deque or ring,
  * never for a runnext wake-up (the local scheduler will run it soon).
  */
@@ -55,6 +56,10 @@ typedef struct oak__sched {
     /* ---- touched by wakers ---- */
     alignas(64) _Atomic uint32_t futex;   /* bumped to wake a sleeper      */
     _Atomic bool sleeping;                /* in the idle list              */
+    /* Blocked in the netpoller's epoll_wait() rather than on the futex:
+     * a waker bumps the futex, then wakes it through the eventfd. Stored
+     * by the owner, read by wakers, both seq_cst (see sleep_idle()). */
+    _Atomic bool in_netpoll;
     _Atomic int64_t next_deadline;        /* earliest timer, INT64_MAX none */
     /* Execution stacks (core/stack.h). The era moves on (release) each
      * time this scheduler goes to sleep, which lets go of every slot it
@@ -161,12 +166,6 @@ typedef struct oak__runtime {
     _Atomic int stopping;      /* oak_shutdown() called / main ended         */
     _Atomic int status;        /* oak_run()'s result                          */
     _Atomic uint64_t foreign_refs;
-
-
-    pthread_mutex_t poll_lock; /* starting the fd poller                    */
-    int epfd, evfd;            /* epoll set and its wake-up eventfd, or -1  */
-    bool poller_started;
-    pthread_t poller;
 } oak__runtime;
 
 /* The running runtime. Scheduler threads (and processes) use it directly;
