@@ -18,5 +18,6 @@
 #include "oak/agent.h"
 #include "oak/registry.h"
 #include "oak/application.h"
+#include "oak/osproc.h"
 
 #endif
