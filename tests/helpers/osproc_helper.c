@@ -78,6 +78,7 @@ int main(int argc, char **argv)
         line[len + 1] = 0;
         for (long i = 0; i < n; i++)
             fputs(line, stdout);
+        free(line);
         return 0;
     }
     if (!strcmp(mode, "long") && argc > 2) {
