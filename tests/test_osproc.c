@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "oak_test.h"
+#include "helpers/cgroup2.h"
 
 #ifndef OAK_OSPROC_HELPER
 #error "OAK_OSPROC_HELPER must name the helper program"
@@ -516,6 +517,21 @@ static void grandchild_main(void *arg)
     /* The background helper was in the shell's group. */
     OT_EVENTUALLY(kill(-shpid, 0) < 0, OT_LONG_MS);
     OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
+
+    /* A descendant that left the group (setsid): with a writable cgroup v2
+     * the program's cgroup reaches it when the program exits, and the
+     * runtime reaps it; without one it lives on (docs/design/osproc.md). */
+    if (writable_cgroup2()) {
+        const char *esc[] = {"/bin/sh", "-c", "(setsid " HELPER " sleep & echo $!) ; sleep 0.2; exit 0", NULL};
+        oak_osproc_opts e = {.path = "/bin/sh", .argv = esc, .stdout_mode = OAK_STDIO_PIPE,
+                             .output_to = oak_self()};
+        start_mon(&e, &mon);
+        int escaped = atoi(recv_line().text);
+        OT_CHECK_INT_GT(escaped, 0);
+        recv_exit_of(mon);
+        OT_EVENTUALLY(os_gone(escaped), OT_LONG_MS);
+        OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
+    }
 }
 
 static void grandchildren_go_with_their_program(void **state)

@@ -3,7 +3,7 @@
  * (tests/helpers/osproc_tree.c and examples/ostree) run as children of
  * this test, which uses no runtime itself.
  *
- * ctest groups: kill9 ostree_term ostree_kill
+ * ctest groups: kill9 kill9_setsid ostree_term ostree_kill
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "oak_test.h"
+#include "helpers/cgroup2.h"
 
 extern char **environ;
 
@@ -141,11 +142,8 @@ static int wait_status(pid_t pid, int timeout_ms)
     return st;
 }
 
-static void kill9_leaves_no_process_of_the_tree(void **state)
+static void kill9_run(char *const *argv, int want)
 {
-    (void)state;
-    char *argv[] = {OAK_OSPROC_TREE, "sleep 25 & sleep 25 & wait", "exec sleep 25",
-                    "/bin/sh -c 'sleep 25 & wait' & wait", NULL};
     int out;
     pid_t tree = run(argv, &out);
     char line[256];
@@ -154,13 +152,11 @@ static void kill9_leaves_no_process_of_the_tree(void **state)
     /* Let the shells start their own children. */
     pid_t all[64];
     int n = 0;
-    for (int tries = 0; tries < 200 && n < 8; tries++) {
+    for (int tries = 0; tries < 200 && n < want; tries++) {
         usleep(10000);
         n = descendants(tree, all, 64);
     }
-    /* the watchdog; shell 1 and its two sleeps; the sleep that replaced
-     * shell 2; shell 3, its child shell and that one's sleep */
-    assert_true(n >= 8);
+    assert_true(n >= want);
     kill(tree, SIGKILL);
     int st = wait_status(tree, 10000);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -175,6 +171,27 @@ static void kill9_leaves_no_process_of_the_tree(void **state)
     }
     assert_int_equal(s, 0);
     close(out);
+}
+
+static void kill9_leaves_no_process_of_the_tree(void **state)
+{
+    (void)state;
+    /* The watchdog; shell 1 and its two sleeps; the sleep that replaced
+     * shell 2; shell 3, its child shell and that one's sleep: 8. */
+    char *argv[] = {OAK_OSPROC_TREE, "sleep 25 & sleep 25 & wait", "exec sleep 25",
+                    "/bin/sh -c 'sleep 25 & wait' & wait", NULL};
+    kill9_run(argv, 8);
+}
+
+/* A grandchild in a session of its own is out of every group the runtime
+ * knows: only the program's cgroup reaches it. */
+static void kill9_reaches_a_grandchild_that_left_the_group(void **state)
+{
+    (void)state;
+    if (!writable_cgroup2())
+        skip();
+    char *argv[] = {OAK_OSPROC_TREE, "setsid sleep 25 & wait", NULL};
+    kill9_run(argv, 3); /* the watchdog, the shell, the sleep */
 }
 
 static void ostree_run(int sig)
@@ -232,11 +249,15 @@ static void ostree_killed_with_sigkill_leaves_none_alive(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest k9[] = {cmocka_unit_test(kill9_leaves_no_process_of_the_tree)};
+    const struct CMUnitTest k9s[] = {
+        cmocka_unit_test(kill9_reaches_a_grandchild_that_left_the_group)};
     const struct CMUnitTest term[] = {cmocka_unit_test(ostree_stops_its_programs_on_sigterm_and_exits_0)};
     const struct CMUnitTest kill[] = {cmocka_unit_test(ostree_killed_with_sigkill_leaves_none_alive)};
     const char *g = argc > 1 ? argv[1] : "";
     if (!strcmp(g, "kill9"))
         return cmocka_run_group_tests(k9, NULL, NULL);
+    if (!strcmp(g, "kill9_setsid"))
+        return cmocka_run_group_tests(k9s, NULL, NULL);
     if (!strcmp(g, "ostree_term"))
         return cmocka_run_group_tests(term, NULL, NULL);
     if (!strcmp(g, "ostree_kill"))

@@ -22,9 +22,25 @@
  * zombie, or while any member lives; a member that outlives the leader is
  * killed here and reaped by the runtime, which is what keeps the id from
  * being reused while the entry exists.
+ *
+ * cgroup v2. Where the runtime finds a writable cgroup v2 (its own cgroup
+ * in the cgroup2 mount), it makes BASE = <its cgroup>/oak-<pid>, and each
+ * program gets a leaf BASE/p-<N> that the child enters before exec. A
+ * DRAINING entry with a cgroup also writes its cgroup.kill (which reaches
+ * descendants that left the group) and is done only once the leaf could be
+ * removed. The watchdog kills BASE and removes it.
+ *
+ * Strays. A descendant that left its program's group and was orphaned is
+ * reparented to the runtime (subreaper). With a cgroup, the thread reaps
+ * such strays: every child of the runtime whose cgroup is a program's leaf
+ * and that is not a known program leader (the `known` set, filled under
+ * `lock` across the fork, so a fresh child is never taken for a stray) is
+ * reaped with waitid(P_PID, WNOHANG) if it has exited; the pass runs at
+ * each wake-up, at least once a second.
  */
 #include "osproc/reaper.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,6 +69,7 @@
 typedef struct entry {
     int pidfd;        /* >= 0: leader not reaped yet (ADOPTED) */
     pid_t pgid;
+    unsigned cg;      /* the program's cgroup leaf BASE/p-<cg>, or 0 */
     int64_t since_ms; /* when it entered DRAINING */
 } entry;
 
@@ -64,8 +82,17 @@ static struct {
     int wake[2];         /* wake pipe: any thread writes, the thread reads */
     int wd_fd;           /* write end of the watchdog's pipe; -1 when none */
     int wd_pidfd;        /* the watchdog's pidfd (the thread reaps it) */
+    pid_t wd_pid;        /* written inside `once` */
     atomic_bool wd_drop_logged;
-} R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1}, -1, -1, false};
+    char cg_base[512];   /* BASE, or "" without a cgroup; set inside `once` */
+    char cg_rel[320];    /* BASE as /proc/PID/cgroup names it, with a
+                          * trailing '/'; set inside `once` */
+    atomic_uint cg_next; /* the last leaf number handed out */
+    pid_t *known;        /* open-addressing set of unreaped program
+                          * leaders (0 empty, -1 deleted); under lock */
+    size_t known_cap, known_used; /* slots, and slots not empty; under lock */
+} R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1}, -1, -1, 0,
+       false, "", "", 0, NULL, 0, 0};
 
 static int64_t now_ms(void)
 {
@@ -88,12 +115,297 @@ pid_t oak__reaper_fork(void)
     return pid;
 }
 
+/* ---- the set of known program leaders (under R.lock) ---------------------- */
+
+static size_t known_slot(pid_t pid, size_t cap)
+{
+    return ((size_t)pid * 2654435761u) & (cap - 1);
+}
+
+static bool known_has(pid_t pid)
+{
+    if (!R.known_cap)
+        return false;
+    for (size_t i = known_slot(pid, R.known_cap);; i = (i + 1) & (R.known_cap - 1)) {
+        if (R.known[i] == pid)
+            return true;
+        if (R.known[i] == 0)
+            return false;
+    }
+}
+
+static bool known_put(pid_t pid);
+
+static bool known_grow(void)
+{
+    size_t cap = R.known_cap ? 2 * R.known_cap : 64;
+    pid_t *old = R.known;
+    size_t old_cap = R.known_cap;
+    pid_t *v = calloc(cap, sizeof *v);
+    if (!v)
+        return false;
+    R.known = v;
+    R.known_cap = cap;
+    R.known_used = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i] > 0)
+            known_put(old[i]);
+    free(old);
+    return true;
+}
+
+static bool known_put(pid_t pid)
+{
+    if (2 * (R.known_used + 1) > R.known_cap && !known_grow())
+        return false;
+    size_t i = known_slot(pid, R.known_cap);
+    while (R.known[i] > 0)
+        i = (i + 1) & (R.known_cap - 1);
+    if (R.known[i] == 0)
+        R.known_used++;
+    R.known[i] = pid;
+    return true;
+}
+
+static void known_del(pid_t pid)
+{
+    if (!R.known_cap)
+        return;
+    for (size_t i = known_slot(pid, R.known_cap);; i = (i + 1) & (R.known_cap - 1)) {
+        if (R.known[i] == pid) {
+            R.known[i] = -1;
+            return;
+        }
+        if (R.known[i] == 0)
+            return;
+    }
+}
+
+void oak__reaper_fork_lock(void) { pthread_mutex_lock(&R.lock); }
+
+void oak__reaper_fork_unlock(pid_t pid)
+{
+    /* Out of memory: the child is not known, and a stray pass could reap it
+     * once it exits; its mirror then reports the status as unknown. */
+    if (pid > 0 && !known_put(pid))
+        oak_log(OAK_LOG_ERROR, "runtime", "event=osproc_known_out_of_memory pid=%d",
+                (int)pid);
+    pthread_mutex_unlock(&R.lock);
+}
+
+void oak__reaper_reaped(pid_t pid)
+{
+    pthread_mutex_lock(&R.lock);
+    known_del(pid);
+    pthread_mutex_unlock(&R.lock);
+}
+
+static bool in_our_cgroup(int pid);
+
+/* Reap every exited child of the runtime that was in a program's cgroup
+ * leaf and is not a known leader: a descendant of a program that left its
+ * group. Children the program made some other way are never touched (their
+ * status is their owner's), so without a cgroup there is no stray pass.
+ * Under R.lock. */
+static void reap_strays(void)
+{
+    if (!R.cg_base[0])
+        return;
+    int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%.255s/children", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        int pid;
+        while (fscanf(f, "%d", &pid) == 1) {
+            if (pid == R.wd_pid || known_has(pid) || !in_our_cgroup(pid))
+                continue;
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG);
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* ---- cgroup v2 ------------------------------------------------------------- */
+
+/* BASE = <cgroup2 mount><our cgroup>/oak-<pid>, made here; "" if any step
+ * fails (then programs get no cgroup). */
+static void find_cgroup(void)
+{
+    char mnt[256] = "", cg[256] = "", line[1024];
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    while (f && fgets(line, sizeof line, f)) {
+        /* ... mount-point ... - cgroup2 ... */
+        char *dash = strstr(line, " - cgroup2 ");
+        if (!dash)
+            continue;
+        char a[64], b[64], c[64], root[256], point[256];
+        if (sscanf(line, "%63s %63s %63s %255s %255s", a, b, c, root, point) == 5 &&
+            !strcmp(root, "/")) {
+            snprintf(mnt, sizeof mnt, "%s", point);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    f = fopen("/proc/self/cgroup", "re");
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "0::", 3)) {
+            line[strcspn(line, "\n")] = 0;
+            if (strlen(line + 3) < sizeof cg)
+                memcpy(cg, line + 3, strlen(line + 3) + 1);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (!mnt[0] || !cg[0])
+        return;
+    char base[sizeof R.cg_base];
+    int n = snprintf(base, sizeof base, "%s%s/oak-%d", mnt, strcmp(cg, "/") ? cg : "",
+                     (int)getpid());
+    if (n <= 0 || (size_t)n >= sizeof base - 32)
+        return;
+    if (mkdir(base, 0755) < 0 && errno != EEXIST)
+        return;
+    memcpy(R.cg_base, base, (size_t)n + 1);
+    snprintf(R.cg_rel, sizeof R.cg_rel, "%s/oak-%d/", strcmp(cg, "/") ? cg : "",
+             (int)getpid());
+}
+
+/* Was pid (a zombie, say) in one of the programs' cgroup leaves? */
+static bool in_our_cgroup(int pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+    FILE *f = fopen(path, "re");
+    bool ours = false;
+    while (f && !ours && fgets(line, sizeof line, f))
+        ours = !strncmp(line, "0::", 3) && strstr(line, R.cg_rel);
+    if (f)
+        fclose(f);
+    return ours;
+}
+
+static void cg_path(unsigned cg, const char *file, char *buf, size_t size)
+{
+    if (file)
+        snprintf(buf, size, "%s/p-%u/%s", R.cg_base, cg, file);
+    else
+        snprintf(buf, size, "%s/p-%u", R.cg_base, cg);
+}
+
+unsigned oak__reaper_cgroup_new(char *procs, size_t size)
+{
+    if (!R.cg_base[0])
+        return 0;
+    unsigned cg = atomic_fetch_add_explicit(&R.cg_next, 1, memory_order_relaxed) + 1;
+    char dir[sizeof R.cg_base + 32];
+    cg_path(cg, NULL, dir, sizeof dir);
+    if (mkdir(dir, 0755) < 0)
+        return 0;
+    cg_path(cg, "cgroup.procs", procs, size);
+    return cg;
+}
+
+void oak__reaper_cgroup_kill(unsigned cg)
+{
+    if (!cg)
+        return;
+    char path[sizeof R.cg_base + 48];
+    cg_path(cg, "cgroup.kill", path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t unused = write(fd, "1", 1);
+        (void)unused;
+        close(fd);
+    }
+}
+
+/* Remove the leaf; true once it is gone (it holds no process). */
+static bool cg_remove(unsigned cg)
+{
+    char dir[sizeof R.cg_base + 32];
+    cg_path(cg, NULL, dir, sizeof dir);
+    return rmdir(dir) == 0 || errno == ENOENT;
+}
+
+void oak__reaper_cgroup_free(unsigned cg)
+{
+    if (cg)
+        cg_remove(cg);
+}
+
 /* ---- the watchdog process -------------------------------------------------- */
 
 /* Runs in a forked copy of a multi-threaded program: only async-signal-safe
  * calls (and mmap). Reads "+PGID\n" / "-PGID\n" notes from fd 3; at end of
  * file (the oak program is gone, or ended the runtime's use of it) it sends
  * SIGKILL to every group still listed and exits. */
+/* At the end: kill everything in BASE (cgroup.kill reaches every leaf)
+ * and remove the leaves and BASE, retrying for up to 2 s while the killed
+ * processes exit. getdents64 instead of opendir (no malloc here). */
+static void watchdog_cgroup_end(const char *base)
+{
+    char path[sizeof R.cg_base + 300];
+    size_t bl = strlen(base);
+    memcpy(path, base, bl);
+    memcpy(path + bl, "/cgroup.kill", sizeof "/cgroup.kill");
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t unused = write(fd, "1", 1);
+        (void)unused;
+        close(fd);
+    }
+    for (int tries = 0; tries < 200; tries++) {
+        int dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return;
+        char buf[4096];
+        long got;
+        while ((got = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+            for (long off = 0; off < got;) {
+                struct {
+                    uint64_t ino;
+                    int64_t off;
+                    unsigned short reclen;
+                    unsigned char type;
+                    char name[];
+                } *de = (void *)(buf + off);
+                if (de->type == DT_DIR && de->name[0] == 'p' && de->name[1] == '-') {
+                    size_t nl = strlen(de->name);
+                    if (bl + 1 + nl < sizeof path) {
+                        path[bl] = '/';
+                        memcpy(path + bl + 1, de->name, nl + 1);
+                        rmdir(path);
+                    }
+                }
+                off += de->reclen;
+            }
+        }
+        close(dfd);
+        if (rmdir(base) == 0 || errno == ENOENT)
+            return;
+        struct timespec ten_ms = {0, 10 * 1000 * 1000};
+        nanosleep(&ten_ms, NULL);
+    }
+}
+
 static void watchdog_main(int rfd)
 {
     setpgid(0, 0); /* out of the terminal's reach: ^C does not stop it */
@@ -170,6 +482,8 @@ static void watchdog_main(int rfd)
     }
     for (size_t k = 0; k < n; k++)
         kill(-set[k], SIGKILL);
+    if (R.cg_base[0])
+        watchdog_cgroup_end(R.cg_base);
     _exit(0);
 }
 
@@ -199,6 +513,7 @@ static int start_watchdog(void)
         return e;
     }
     fcntl(p[1], F_SETFL, O_NONBLOCK);
+    R.wd_pid = pid;
     R.wd_fd = p[1];
     R.wd_pidfd = pfd;
     return 0;
@@ -232,7 +547,7 @@ static void wake(void)
     }
 }
 
-static void add_entry(int pidfd, pid_t pgid)
+static void add_entry(int pidfd, pid_t pgid, unsigned cg)
 {
     pthread_mutex_lock(&R.lock);
     if (R.n == R.cap) {
@@ -254,26 +569,29 @@ static void add_entry(int pidfd, pid_t pgid)
         R.v = v;
         R.cap = cap;
     }
-    R.v[R.n++] = (entry){pidfd, pgid, now_ms()};
+    R.v[R.n++] = (entry){pidfd, pgid, cg, now_ms()};
     pthread_mutex_unlock(&R.lock);
     wake();
 }
 
-void oak__reaper_adopt(int pidfd, pid_t pgid) { add_entry(pidfd, pgid); }
-void oak__reaper_drain(pid_t pgid) { add_entry(-1, pgid); }
+void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg) { add_entry(pidfd, pgid, cg); }
+void oak__reaper_drain(pid_t pgid, unsigned cg) { add_entry(-1, pgid, cg); }
 
 /* A DRAINING entry: kill and reap what is left. True when the group is
  * empty. */
-static bool drain(pid_t pgid)
+static bool drain(const entry *e)
 {
-    kill(-pgid, SIGKILL);
+    kill(-e->pgid, SIGKILL);
+    oak__reaper_cgroup_kill(e->cg);
     for (;;) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
-        if (waitid(P_PGID, (id_t)pgid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+        if (waitid(P_PGID, (id_t)e->pgid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
             break;
     }
-    return kill(-pgid, 0) < 0 && errno == ESRCH;
+    if (e->cg)
+        reap_strays();
+    return kill(-e->pgid, 0) < 0 && errno == ESRCH && (!e->cg || cg_remove(e->cg));
 }
 
 static void *reaper_main(void *unused)
@@ -294,7 +612,7 @@ static void *reaper_main(void *unused)
             }
         }
         size_t k = 0;
-        int timeout = -1;
+        int timeout = 1000; /* the stray pass runs at least once a second */
         int64_t now = now_ms();
         if (pf_cap >= 2) {
             pf[k++] = (struct pollfd){R.wake[0], POLLIN, 0};
@@ -308,7 +626,7 @@ static void *reaper_main(void *unused)
                     timeout = 10;
             } else {
                 int t = now - R.v[i].since_ms > 1000 ? 500 : 10;
-                if (timeout < 0 || t < timeout)
+                if (t < timeout)
                     timeout = t;
             }
         }
@@ -352,14 +670,16 @@ static void *reaper_main(void *unused)
                 close(e->pidfd);
                 e->pidfd = -1;
                 e->since_ms = now;
+                known_del(e->pgid);
             }
-            if (drain(e->pgid)) {
+            if (drain(e)) {
                 watchdog_note('-', e->pgid);
                 R.v[i] = R.v[--R.n];
                 continue;
             }
             i++;
         }
+        reap_strays();
         pthread_mutex_unlock(&R.lock);
     }
     return NULL;
@@ -375,6 +695,7 @@ static void init_once(void)
         R.err = -errno;
         return;
     }
+    find_cgroup();
     int rc = start_watchdog();
     if (rc < 0) {
         R.err = rc;

@@ -19,14 +19,35 @@
 int oak__reaper_use(void);
 
 /* Hand over a child that has not been reaped: the reaper thread waits on
- * pidfd, reaps it, closes pidfd, then drains its group. The caller has
- * already sent SIGKILL. Any thread; does not block. */
-void oak__reaper_adopt(int pidfd, pid_t pgid);
+ * pidfd, reaps it, closes pidfd, then drains its group (and cgroup leaf
+ * cg, if not 0). The caller has already sent SIGKILL. Any thread; does
+ * not block. */
+void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg);
 
-/* The leader of group pgid is reaped and the group still has members:
- * SIGKILL them and reap them as they become children of the runtime. Any
- * thread; does not block. */
-void oak__reaper_drain(pid_t pgid);
+/* The leader of group pgid is reaped (oak__reaper_reaped() called) and
+ * the group still has members, or it has a cgroup leaf cg to empty and
+ * remove: SIGKILL them and reap them as they become children of the
+ * runtime. Any thread; does not block. */
+void oak__reaper_drain(pid_t pgid, unsigned cg);
+
+/* Around the fork of a program: lock, fork, unlock with the child's pid
+ * (or -1), which makes the pid a known leader, never taken for a stray.
+ * oak__reaper_reaped() forgets it once its owner has reaped it. */
+void oak__reaper_fork_lock(void);
+void oak__reaper_fork_unlock(pid_t pid);
+void oak__reaper_reaped(pid_t pid);
+
+/* A new cgroup leaf for a program, with the path of its cgroup.procs in
+ * procs (for the child to write its pid to). Returns its number, or 0
+ * when there is no writable cgroup v2. Any thread. */
+unsigned oak__reaper_cgroup_new(char *procs, size_t size);
+
+/* Write 1 to leaf cg's cgroup.kill (nothing for 0). Any thread. */
+void oak__reaper_cgroup_kill(unsigned cg);
+
+/* Remove leaf cg, which no program entered or whose program never ran
+ * (nothing for 0). Any thread. */
+void oak__reaper_cgroup_free(unsigned cg);
 
 /* Tell the watchdog that group pgid is live / is gone. Any thread; does
  * not block (a full pipe drops the note, and the drop is logged). */
