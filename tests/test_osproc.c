@@ -2,7 +2,7 @@
  * stdin, descriptors, stop sequences, supervisors with OS children, no
  * zombie left.
  *
- * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity many
+ * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity ready many
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -707,6 +707,65 @@ static void restart_intensity_escalates_up_the_tree(void **state)
     OT_RUN(intensity_main, NULL);
 }
 
+/* ---- readiness ---------------------------------------------------------------- */
+
+static void ready_main(void *arg)
+{
+    (void)arg;
+    oak_log_set_level(OAK_LOG_NONE);
+    oak_reason why;
+    oak_pid pid;
+    /* s6's notification fd: ready 300 ms after the exec. */
+    const char *late[] = {HELPER, "ready-fd", "300", "5", NULL};
+    oak_osproc_opts o = {.path = HELPER, .argv = late, .notify_fd = 5};
+    int64_t t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_osproc_start(&o, 0, &pid, &why), 0);
+    OT_CHECK_INT_GE(ot_ms_since(t0), 250);
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+
+    /* Not ready in time: killed, and the start fails. */
+    const char *slow[] = {HELPER, "ready-fd", "5000", "3", NULL};
+    oak_osproc_opts s = {.path = HELPER, .argv = slow, .notify_fd = 3, .ready_timeout_ms = 200};
+    t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_osproc_start(&s, 0, &pid, &why), -ETIMEDOUT);
+    OT_CHECK_INT_LT(ot_ms_since(t0), 3000);
+    char r[600];
+    oak_reason_str(&why, r, sizeof r);
+    OT_CHECK_STR_EQ(r, "{etimedout,{ready,\"" HELPER "\"}}");
+
+    /* Exits before it is ready: its reason. */
+    const char *quit[] = {HELPER, "exit", "3", NULL};
+    oak_osproc_opts q = {.path = HELPER, .argv = quit, .notify_fd = 3};
+    OT_CHECK_INT_EQ(oak_osproc_start(&q, 0, &pid, &why), -ECHILD);
+    oak_reason_str(&why, r, sizeof r);
+    OT_CHECK_STR_EQ(r, "{exit_status,3}");
+
+    /* Closes the descriptor without a newline. */
+    const char *shut[] = {HELPER, "close-fd", "3", NULL};
+    oak_osproc_opts c = {.path = HELPER, .argv = shut, .notify_fd = 3};
+    OT_CHECK_INT_EQ(oak_osproc_start(&c, 0, &pid, &why), -EPIPE);
+
+    /* A bad descriptor number. */
+    oak_osproc_opts b = {.path = HELPER, .notify_fd = 2};
+    OT_CHECK_INT_EQ(oak_osproc_start(&b, 0, &pid, &why), -EINVAL);
+
+    /* systemd's NOTIFY_SOCKET. */
+    const char *sock[] = {HELPER, "ready-socket", "300", NULL};
+    oak_osproc_opts n = {.path = HELPER, .argv = sock, .notify_socket = true,
+                         .ready_timeout_ms = OT_LONG_MS};
+    t0 = ot_now_ns();
+    OT_CHECK_INT_EQ(oak_osproc_start(&n, 0, &pid, &why), 0);
+    OT_CHECK_INT_GE(ot_ms_since(t0), 250);
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+    OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
+}
+
+static void a_program_counts_as_started_when_it_says_it_is_ready(void **state)
+{
+    (void)state;
+    OT_RUN(ready_main, NULL);
+}
+
 /* ---- many ---------------------------------------------------------------------------- */
 
 #if defined(OAK_TEST_UNDER_TSAN) || defined(__SANITIZE_ADDRESS__)
@@ -782,6 +841,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest gc[] = {cmocka_unit_test(grandchildren_go_with_their_program)};
     const struct CMUnitTest sup[] = {cmocka_unit_test(supervisors_run_programs_with_every_strategy)};
     const struct CMUnitTest inten[] = {cmocka_unit_test(restart_intensity_escalates_up_the_tree)};
+    const struct CMUnitTest ready[] = {cmocka_unit_test(a_program_counts_as_started_when_it_says_it_is_ready)};
     const struct CMUnitTest many[] = {cmocka_unit_test(many_short_lived_programs_leave_no_zombie)};
     const char *g = argc > 1 ? argv[1] : "";
 #define GROUP(name, t) if (!strcmp(g, name)) return cmocka_run_group_tests(t, NULL, NULL)
@@ -795,6 +855,7 @@ int main(int argc, char **argv)
     GROUP("grandchild", gc);
     GROUP("supervisor", sup);
     GROUP("intensity", inten);
+    GROUP("ready", ready);
     GROUP("many", many);
     fprintf(stderr, "usage: test_osproc GROUP\n");
     return 100;

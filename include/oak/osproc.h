@@ -25,11 +25,13 @@
  * Each program runs in its own process group (or session), so that the
  * group is the unit that is stopped: a program's own children go with it.
  * When a program exits, what is left of its group is killed and reaped.
- * The runtime becomes a child subreaper (PR_SET_CHILD_SUBREAPER) at the
- * first start, so orphaned descendants are reparented to it, and a small
- * watchdog process kills the groups of all live programs if the oak
- * program dies, by kill -9 included. docs/design/osproc.md tells what each
- * mechanism covers and what happens without it.
+ * Where a cgroup v2 is writable, each program also gets a cgroup of its
+ * own, whose cgroup.kill reaches descendants that left the group. The
+ * runtime becomes a child subreaper (PR_SET_CHILD_SUBREAPER) at the first
+ * start, so orphaned descendants are reparented to it, and a small
+ * watchdog process kills the groups (and cgroups) of all live programs if
+ * the oak program dies, by kill -9 included. docs/design/osproc.md tells
+ * what each mechanism covers and what happens without it.
  *
  * Descriptors: every descriptor oak opens is close-on-exec, and the child
  * is given 0, 1, 2 and the descriptors of `fds` (as 3, 4, ...); every other
@@ -112,6 +114,23 @@ typedef struct oak_osproc_opts {
                                 * OAK_SHUTDOWN_ZERO (SIGKILL right after
                                 * the stop signal) */
     oak_atom name;             /* register the mirror under it, or 0 */
+
+    /* Readiness. Without either, the program counts as started as soon
+     * as its exec succeeded. With one (or both), oak_osproc_start() returns
+     * once the program says it is ready, and a supervisor starts the next
+     * child only then. */
+    int notify_fd;             /* > 0: s6's notification-fd: the program
+                                * gets a pipe as this descriptor (at least
+                                * 3 + fd_count, below 1024) and is ready
+                                * when it writes a newline to it */
+    bool notify_socket;        /* systemd's: NOTIFY_SOCKET is set in its
+                                * environment; ready on a datagram with a
+                                * line READY=1 */
+    int64_t ready_timeout_ms;  /* how long to wait; 0 = OAK_INFINITY. On
+                                * timeout the program is killed and the
+                                * start fails {etimedout,{ready,"Path"}};
+                                * if it exits first, the start fails with
+                                * its reason, e.g. {exit_status,"1"} */
 } oak_osproc_opts;
 
 /* A line of output, the payload of an output message (from = the reader
@@ -137,13 +156,19 @@ typedef struct oak_osproc_line {
  *               *why is {Errno, "Path"}, e.g. {enoent,"/no/such"}; a
  *               failure to set up the child (a bad cwd, an rlimit) is
  *               {Errno, {Step, "Arg"}}, e.g. {enoent,{cwd,"/x"}}
+ *   -ETIMEDOUT  not ready within ready_timeout_ms (killed); *why
+ *               {etimedout,{ready,"Path"}}
+ *   -ECHILD     it exited before it was ready; *why is its exit reason
+ *   -EPIPE      it closed its notification descriptor without a newline
+ *               (killed); *why {epipe,{ready,"Path"}}
  *   -EINVAL     opts or path NULL, too many rlimits or fds, a bad stdio
  *               mode, a bad stop signal or timeout, PIPE output with
  *               neither output_to nor log_output ({badarg, What})
  *   -EALREADY   name taken (*pid: the owner)
  *   -EMFILE, -ENOMEM, -EAGAIN   resources (descriptors, memory, processes)
  *   -ENOSYS     the kernel has no pidfds (Linux < 5.3)
- * pid and why may be NULL. Process context; blocks until the exec. */
+ * pid and why may be NULL. Process context; blocks until the exec (and
+ * the readiness asked for). */
 OAK_API int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags,
                              oak_pid *pid, oak_reason *why);
 

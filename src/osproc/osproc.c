@@ -37,12 +37,17 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,6 +153,7 @@ typedef struct plan {
     int errfd;              /* write end of the error pipe */
     pid_t parent;
     const char *cg_procs;   /* its cgroup leaf's cgroup.procs, or NULL */
+    int notify;             /* child end of the notification pipe, or -1 */
 } plan;
 
 typedef struct err_rec {
@@ -200,9 +206,14 @@ static OAK_NORETURN void child_main(const plan *p)
     /* Descriptors: copy every source above the targets first, so that no
      * dup2 overwrites a source still needed. */
     int hi = 3 + (int)o->fd_count;
+    if (p->notify >= 0 && o->notify_fd >= hi)
+        hi = o->notify_fd + 1;
     int errfd = fcntl(p->errfd, F_DUPFD_CLOEXEC, hi);
     if (errfd < 0)
         child_fail(p->errfd, errno, STEP_SETUP, 0);
+    int notify = -1;
+    if (p->notify >= 0 && (notify = fcntl(p->notify, F_DUPFD_CLOEXEC, hi)) < 0)
+        child_fail(errfd, errno, STEP_SETUP, 0);
     int tmp[3 + OAK_OSPROC_MAX_FDS];
     for (int i = 0; i < 3; i++) {
         tmp[i] = -1;
@@ -212,9 +223,11 @@ static OAK_NORETURN void child_main(const plan *p)
     for (size_t i = 0; i < o->fd_count; i++)
         if ((tmp[3 + i] = fcntl(o->fds[i], F_DUPFD_CLOEXEC, hi)) < 0)
             child_fail(errfd, errno, STEP_SETUP, 0);
-    for (int i = 0; i < hi; i++)
+    for (int i = 0; i < 3 + (int)o->fd_count; i++)
         if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
             child_fail(errfd, errno, STEP_SETUP, 0);
+    if (notify >= 0 && dup2(notify, o->notify_fd) < 0)
+        child_fail(errfd, errno, STEP_SETUP, 0);
     /* Everything from hi up closes on exec, whoever opened it. */
     syscall(SYS_close_range, (unsigned)hi, ~0u, CLOSE_RANGE_CLOEXEC);
 
@@ -248,6 +261,8 @@ typedef struct mirror {
     oak_pid readers[2];  /* stdout, stderr readers; OAK_NOPID when none */
     bool watched;        /* the watchdog knows the group */
     unsigned cg;         /* its cgroup leaf (osproc/reaper.h), or 0 */
+    int notify_fd;       /* read end of the notification pipe, or -1 */
+    int notify_sock;     /* the NOTIFY_SOCKET datagram socket, or -1 */
 } mirror;
 /* Every field: the mirror process only (and its cleanup, which runs in its
  * place when it ends). */
@@ -270,6 +285,8 @@ static void mirror_cleanup(void *arg)
         close_fd(&m->out_fd[i]);
     }
     close_fd(&m->stdin_fd);
+    close_fd(&m->notify_fd);
+    close_fd(&m->notify_sock);
     if (m->pidfd >= 0) {
         /* Killed before the program was reaped: SIGKILL the group (its id
          * is held by the unreaped leader) and let the reaper finish. */
@@ -401,6 +418,107 @@ static void reader_main(void *arg)
     }
 }
 
+/* ---- readiness ------------------------------------------------------------ */
+
+static void reap(mirror *m, oak_reason *r);
+static void kill_all(mirror *m);
+
+/* A datagram socket with an abstract address for NOTIFY_SOCKET, and a copy
+ * of envp with NOTIFY_SOCKET=@... in it (one malloc()ed block). */
+static int notify_socket_open(int *sock, char *const *envp, char ***copy)
+{
+    static atomic_uint next;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -errno;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int len = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "oak-notify-%d-%u",
+                       (int)getpid(),
+                       atomic_fetch_add_explicit(&next, 1, memory_order_relaxed));
+    if (bind(s, (struct sockaddr *)&a,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) < 0) {
+        int e = -errno;
+        close(s);
+        return e;
+    }
+    size_t n = 0;
+    while (envp[n])
+        n++;
+    size_t var = sizeof "NOTIFY_SOCKET=@" + (size_t)len;
+    char **v = malloc((n + 2) * sizeof *v + var);
+    if (!v) {
+        close(s);
+        return -ENOMEM;
+    }
+    char *str = (char *)(v + n + 2);
+    memcpy(str, "NOTIFY_SOCKET=@", 15);
+    memcpy(str + 15, a.sun_path + 1, (size_t)len);
+    str[15 + len] = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], "NOTIFY_SOCKET=", 14) != 0)
+            v[k++] = envp[i];
+    v[k++] = str;
+    v[k] = NULL;
+    *sock = s;
+    *copy = v;
+    return 0;
+}
+
+static bool has_ready_line(const char *buf, size_t n)
+{
+    for (size_t i = 0; i + 7 <= n; i++)
+        if ((i == 0 || buf[i - 1] == '\n') && !memcmp(buf + i, "READY=1", 7) &&
+            (i + 7 == n || buf[i + 7] == '\n'))
+            return true;
+    return false;
+}
+
+/* Wait until the program says it is ready. Returns 0, -ETIMEDOUT, -EPIPE
+ * (the notification pipe closed without a newline), or -ECHILD (it exited:
+ * reaped, *r its reason). */
+static int wait_ready(mirror *m, int64_t timeout, oak_reason *r)
+{
+    int64_t deadline = timeout < 0 ? -1 : oak_now_ms() + timeout;
+    for (;;) {
+        char buf[512];
+        if (m->notify_fd >= 0) {
+            ssize_t n = read(m->notify_fd, buf, sizeof buf);
+            if (n > 0 && memchr(buf, '\n', (size_t)n))
+                return 0;
+            if (n == 0) {
+                /* Closed: by its exit, or without a word. */
+                struct pollfd pf = {m->pidfd, POLLIN, 0};
+                if (poll(&pf, 1, 50) > 0)
+                    goto exited;
+                return -EPIPE;
+            }
+        }
+        if (m->notify_sock >= 0) {
+            ssize_t n;
+            while ((n = recv(m->notify_sock, buf, sizeof buf, 0)) >= 0)
+                if (has_ready_line(buf, (size_t)n))
+                    return 0;
+        }
+        struct pollfd pf = {m->pidfd, POLLIN, 0};
+        if (poll(&pf, 1, 0) > 0)
+            goto exited;
+        int64_t t = 50;
+        if (deadline >= 0) {
+            int64_t left = deadline - oak_now_ms();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (left < t)
+                t = left;
+        }
+        /* A slice at a time: the program's exit must be seen too. */
+        oak_wait_fd(m->notify_fd >= 0 ? m->notify_fd : m->notify_sock, OAK_FD_READ, t);
+    }
+exited:
+    reap(m, r);
+    return -ECHILD;
+}
+
 /* ---- starting the program (the mirror's init) ------------------------------ */
 
 /* Look a name without '/' up in PATH. Returns 0 with the path in buf. */
@@ -472,6 +590,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         return fail(gs, ENOMEM, NULL, o->path);
     m->self = oak_self();
     m->pidfd = m->stdin_fd = m->out_fd[0] = m->out_fd[1] = -1;
+    m->notify_fd = m->notify_sock = -1;
     m->stop_signal = o->stop_signal ? o->stop_signal : SIGTERM;
     m->stop_timeout = o->stop_timeout_ms ? o->stop_timeout_ms : 5000;
     if (oak_defer(mirror_cleanup, m) < 0) {
@@ -515,6 +634,22 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     if (rc == 0 && pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0)
         rc = -errno;
     p.errfd = errp[1];
+    int notify[2] = {-1, -1};
+    p.notify = -1;
+    if (rc == 0 && o->notify_fd > 0) {
+        if (pipe2(notify, O_CLOEXEC) < 0)
+            rc = -errno;
+        else
+            fcntl(notify[0], F_SETFL, O_NONBLOCK);
+        p.notify = notify[1];
+    }
+    int nsock = -1;
+    char **env_copy = NULL;
+    if (rc == 0 && o->notify_socket) {
+        rc = notify_socket_open(&nsock, p.envp, &env_copy);
+        if (rc == 0)
+            p.envp = env_copy;
+    }
 
     char cg_procs[700];
     if (rc == 0 && (m->cg = oak__reaper_cgroup_new(cg_procs, sizeof cg_procs)))
@@ -533,6 +668,10 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     for (int i = 0; i < 3; i++)
         close_fd(&child_end[i]);
     close_fd(&errp[1]);
+    close_fd(&notify[1]);
+    free(env_copy);
+    m->notify_fd = notify[0];
+    m->notify_sock = nsock;
     if (rc < 0) {
         close_fd(&errp[0]);
         oak__reaper_cgroup_free(m->cg);
@@ -589,9 +728,26 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         }
     }
 
-    /* Running. */
     oak__reaper_group_add(m->os_pid);
     m->watched = true;
+    if (m->notify_fd >= 0 || m->notify_sock >= 0) {
+        oak_reason r;
+        int wr = wait_ready(m, o->ready_timeout_ms ? o->ready_timeout_ms : OAK_INFINITY, &r);
+        close_fd(&m->notify_fd);
+        close_fd(&m->notify_sock);
+        if (wr == -ECHILD) {
+            oak_gen_server_set_stop(gs, r.atom, oak_reason_detail(&r));
+            return OAK_GS_STOP;
+        }
+        if (wr < 0) {
+            kill_all(m);
+            oak_reason ignored;
+            reap(m, &ignored);
+            return fail(gs, -wr, "ready", o->path);
+        }
+    }
+
+    /* Running. */
     waiter_arg wa = {m->self, m->pidfd};
     if (spawn_helper(waiter_main, &wa, sizeof wa, &m->waiter) < 0)
         return fail(gs, ENOMEM, "waiter", o->path);
@@ -893,6 +1049,11 @@ static int check_opts(const oak_osproc_opts *o, oak_reason *why)
     if (o->stop_timeout_ms < 0 && o->stop_timeout_ms != OAK_INFINITY &&
         o->stop_timeout_ms != OAK_BRUTAL_KILL && o->stop_timeout_ms != OAK_SHUTDOWN_ZERO)
         return bad(why, "stop_timeout_ms");
+    if (o->notify_fd < 0 || (o->notify_fd > 0 && (o->notify_fd < 3 + (int)o->fd_count ||
+                                                  o->notify_fd >= 1024)))
+        return bad(why, "notify_fd");
+    if (o->ready_timeout_ms < 0 && o->ready_timeout_ms != OAK_INFINITY)
+        return bad(why, "ready_timeout_ms");
     if (o->max_line > ((size_t)1 << 24))
         return bad(why, "max_line");
     return 0;
@@ -930,6 +1091,9 @@ int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags, oak_pid *pid,
         int e = errno_of_atom(r.atom);
         if (e)
             rc = -e;
+        else if (r.atom == OAK_NORMAL || r.atom == oak_atom_from("exit_status") ||
+                 r.atom == oak_atom_from("signal"))
+            rc = -ECHILD; /* it exited before it was ready */
     }
     return rc;
 }

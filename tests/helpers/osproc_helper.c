@@ -13,13 +13,19 @@
  *   cat               copy stdin to stdout until end of file, exit 0
  *   info              print cwd=, umask=, nofile=, env OAK_T= lines, exit 0
  *   sleep             sleep (until stopped or the alarm)
+ *   ready-fd MS FD    after MS ms write a newline to descriptor FD, sleep
+ *   close-fd FD       close descriptor FD without a word, sleep
+ *   ready-socket MS   after MS ms send READY=1 to $NOTIFY_SOCKET, sleep
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,6 +140,35 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "sleep"))
         nap();
+    if (!strcmp(mode, "ready-fd") && argc > 3) {
+        usleep((useconds_t)atoi(argv[2]) * 1000);
+        if (write(atoi(argv[3]), "\n", 1) != 1)
+            return 3;
+        nap();
+    }
+    if (!strcmp(mode, "close-fd") && argc > 2) {
+        close(atoi(argv[2]));
+        nap();
+    }
+    if (!strcmp(mode, "ready-socket") && argc > 2) {
+        usleep((useconds_t)atoi(argv[2]) * 1000);
+        const char *path = getenv("NOTIFY_SOCKET");
+        if (!path || !*path)
+            return 4;
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        size_t len = strlen(path);
+        if (len >= sizeof a.sun_path)
+            return 5;
+        memcpy(a.sun_path, path, len);
+        if (a.sun_path[0] == '@')
+            a.sun_path[0] = 0;
+        int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+        const char msg[] = "STATUS=starting\nREADY=1";
+        if (sendto(s, msg, sizeof msg - 1, 0, (struct sockaddr *)&a,
+                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+            return 6;
+        nap();
+    }
     fprintf(stderr, "osproc_helper: unknown mode %s\n", mode);
     return 100;
 }
