@@ -80,7 +80,9 @@ static struct {
     entry *v;            /* under lock */
     size_t n, cap;       /* under lock */
     int wake[2];         /* wake pipe: any thread writes, the thread reads */
-    int wd_fd;           /* write end of the watchdog's pipe; -1 when none */
+    pthread_mutex_t wd_lock; /* guards wd_fd against its close */
+    int wd_fd;           /* write end of the watchdog's pipe; -1 when none;
+                          * under wd_lock after `once` */
     int wd_pidfd;        /* the watchdog's pidfd (the thread reaps it) */
     pid_t wd_pid;        /* written inside `once` */
     atomic_bool wd_drop_logged;
@@ -91,7 +93,8 @@ static struct {
     pid_t *known;        /* open-addressing set of unreaped program
                           * leaders (0 empty, -1 deleted); under lock */
     size_t known_cap, known_used; /* slots, and slots not empty; under lock */
-} R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1}, -1, -1, 0,
+} R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1},
+       PTHREAD_MUTEX_INITIALIZER, -1, -1, 0,
        false, "", "", 0, NULL, 0, 0};
 
 static int64_t now_ms(void)
@@ -521,15 +524,13 @@ static int start_watchdog(void)
 
 static void watchdog_note(char sign, pid_t pgid)
 {
-    int fd = R.wd_fd;
-    if (fd < 0)
-        return;
     char line[24];
     int len = snprintf(line, sizeof line, "%c%d\n", sign, (int)pgid);
-    /* One write below PIPE_BUF is atomic: notes from several threads never
-     * interleave. */
-    if (write(fd, line, (size_t)len) != len &&
-        !atomic_exchange_explicit(&R.wd_drop_logged, true, memory_order_relaxed))
+    /* One write below PIPE_BUF is atomic: notes never interleave. */
+    pthread_mutex_lock(&R.wd_lock);
+    bool ok = R.wd_fd < 0 || write(R.wd_fd, line, (size_t)len) == len;
+    pthread_mutex_unlock(&R.wd_lock);
+    if (!ok && !atomic_exchange_explicit(&R.wd_drop_logged, true, memory_order_relaxed))
         oak_log(OAK_LOG_WARNING, "runtime",
                 "event=osproc_watchdog_note_dropped pgid=%d error=%s", (int)pgid,
                 strerror(errno));
@@ -646,13 +647,12 @@ static void *reaper_main(void *unused)
             siginfo_t si;
             waitid((idtype_t)P_PIDFD, (id_t)R.wd_pidfd, &si, WEXITED | WNOHANG);
             oak_log(OAK_LOG_ERROR, "runtime", "event=osproc_watchdog_died");
-            pthread_mutex_lock(&R.lock);
             close(R.wd_pidfd);
-            R.wd_pidfd = -1;
-            int fd = R.wd_fd;
+            R.wd_pidfd = -1; /* only this thread reads it after `once` */
+            pthread_mutex_lock(&R.wd_lock);
+            close(R.wd_fd);
             R.wd_fd = -1;
-            pthread_mutex_unlock(&R.lock);
-            close(fd);
+            pthread_mutex_unlock(&R.wd_lock);
         }
 
         pthread_mutex_lock(&R.lock);
