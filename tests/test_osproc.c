@@ -397,6 +397,26 @@ static void setup_main(void *arg)
     OT_CHECK_STR_EQ(recv_line().text, "pgrp=1");
     recv_exit_of(mon);
 
+    /* Another user, when running as root. */
+    if (geteuid() == 0) {
+        const char *ids[] = {HELPER, "ids", NULL};
+        oak_osproc_opts u = {.path = HELPER, .argv = ids, .set_user = true, .uid = 65534,
+                             .gid = 65534, .cwd = "/", .stdout_mode = OAK_STDIO_PIPE,
+                             .output_to = oak_self()};
+        start_mon(&u, &mon);
+        line_copy l = recv_line();
+        OT_CHECK(strncmp(l.text, "uid=65534 gid=65534 groups=", 27) == 0);
+        OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+        /* A directory that user may not enter. */
+        char dir[64];
+        snprintf(dir, sizeof dir, "/tmp/oak-private-%d", (int)getpid());
+        OT_CHECK_INT_EQ(mkdir(dir, 0700), 0);
+        u.cwd = dir;
+        oak_reason uw;
+        OT_CHECK_INT_EQ(oak_osproc_start(&u, 0, NULL, &uw), -EACCES);
+        rmdir(dir);
+    }
+
     /* An rlimit the kernel refuses is a start error naming the step. */
     oak_osproc_rlimit bad = {RLIMIT_NOFILE, 10, 5};
     o.rlimits = &bad;

@@ -86,6 +86,10 @@ typedef struct oak_osproc_opts {
     unsigned umask;
     bool new_session;          /* setsid(): its own session (and group);
                                 * false: its own process group */
+    bool set_user;             /* run as uid/gid, with uid's supplementary
+                                * groups (as initgroups); needs root. A
+                                * refusal is {Errno,{user,"Uid"}} */
+    unsigned uid, gid;
     const oak_osproc_rlimit *rlimits; /* set in the child before exec */
     size_t rlimit_count;
     const int *fds;            /* given to the child as 3, 4, ... */

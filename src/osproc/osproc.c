@@ -44,6 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -142,7 +144,7 @@ static void erl_string(const char *s, char *buf, size_t size)
 
 /* ---- the child between fork and exec -------------------------------------- */
 
-enum step { STEP_EXEC = 0, STEP_CWD, STEP_RLIMIT, STEP_SETUP };
+enum step { STEP_EXEC = 0, STEP_CWD, STEP_RLIMIT, STEP_SETUP, STEP_USER };
 
 typedef struct plan {
     const char *path;       /* resolved */
@@ -154,6 +156,8 @@ typedef struct plan {
     pid_t parent;
     const char *cg_procs;   /* its cgroup leaf's cgroup.procs, or NULL */
     int notify;             /* child end of the notification pipe, or -1 */
+    gid_t groups[64];       /* supplementary groups for set_user */
+    size_t ngroups;
 } plan;
 
 typedef struct err_rec {
@@ -231,15 +235,20 @@ static OAK_NORETURN void child_main(const plan *p)
     /* Everything from hi up closes on exec, whoever opened it. */
     syscall(SYS_close_range, (unsigned)hi, ~0u, CLOSE_RANGE_CLOEXEC);
 
-    if (o->cwd && chdir(o->cwd) < 0)
-        child_fail(errfd, errno, STEP_CWD, 0);
-    if (o->set_umask)
-        umask((mode_t)o->umask);
+    /* Limits while still privileged (raising a hard limit needs it), then
+     * the user, then the directory as that user sees it. */
     for (size_t i = 0; i < o->rlimit_count; i++) {
         struct rlimit rl = {(rlim_t)o->rlimits[i].cur, (rlim_t)o->rlimits[i].max};
         if (setrlimit(o->rlimits[i].resource, &rl) < 0)
             child_fail(errfd, errno, STEP_RLIMIT, (int)i);
     }
+    if (o->set_user && (setgroups(p->ngroups, p->groups) < 0 || setgid((gid_t)o->gid) < 0 ||
+                        setuid((uid_t)o->uid) < 0))
+        child_fail(errfd, errno, STEP_USER, 0);
+    if (o->cwd && chdir(o->cwd) < 0)
+        child_fail(errfd, errno, STEP_CWD, 0);
+    if (o->set_umask)
+        umask((mode_t)o->umask);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -651,6 +660,20 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
             p.envp = env_copy;
     }
 
+    if (rc == 0 && o->set_user) {
+        /* The user's supplementary groups (as initgroups), found here:
+         * the child may not read /etc/group. No entry: the group alone. */
+        struct passwd pw, *pwp = NULL;
+        char pwbuf[4096];
+        int ng = (int)(sizeof p.groups / sizeof p.groups[0]);
+        if (getpwuid_r((uid_t)o->uid, &pw, pwbuf, sizeof pwbuf, &pwp) == 0 && pwp &&
+            getgrouplist(pw.pw_name, (gid_t)o->gid, p.groups, &ng) >= 0) {
+            p.ngroups = (size_t)ng;
+        } else {
+            p.groups[0] = (gid_t)o->gid;
+            p.ngroups = 1;
+        }
+    }
     char cg_procs[700];
     if (rc == 0 && (m->cg = oak__reaper_cgroup_new(cg_procs, sizeof cg_procs)))
         p.cg_procs = cg_procs;
@@ -721,6 +744,9 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         case STEP_RLIMIT:
             snprintf(what, sizeof what, "%d", o->rlimits[er.index].resource);
             return fail(gs, er.err, "rlimit", what);
+        case STEP_USER:
+            snprintf(what, sizeof what, "%u", o->uid);
+            return fail(gs, er.err, "user", what);
         case STEP_SETUP:
             return fail(gs, er.err, "setup", o->path);
         default:

@@ -16,6 +16,7 @@
  *   ready-fd MS FD    after MS ms write a newline to descriptor FD, sleep
  *   close-fd FD       close descriptor FD without a word, sleep
  *   ready-socket MS   after MS ms send READY=1 to $NOTIFY_SOCKET, sleep
+ *   ids               print "uid=U gid=G groups=N", exit 0
  */
 #include <dirent.h>
 #include <stddef.h>
@@ -140,6 +141,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "sleep"))
         nap();
+    if (!strcmp(mode, "ids")) {
+        printf("uid=%d gid=%d groups=%d\n", (int)getuid(), (int)getgid(), getgroups(0, NULL));
+        return 0;
+    }
     if (!strcmp(mode, "ready-fd") && argc > 3) {
         usleep((useconds_t)atoi(argv[2]) * 1000);
         if (write(atoi(argv[3]), "\n", 1) != 1)
