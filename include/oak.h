@@ -23,5 +23,6 @@
 #include "oak/application.h"
 #include "oak/term.h"
 #include "oak/node.h"
+#include "oak/osproc.h"
 
 #endif

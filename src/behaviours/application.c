@@ -124,10 +124,10 @@ static void *sig_reader(void *arg)
  * Signals that come before the reader is ready stay pending until it is. */
 static int signals_on(void)
 {
-    if (pipe(sig_pipe) < 0)
+    /* Close-on-exec from the start: a program spawned by another thread
+     * meanwhile must not inherit the pipe (docs/design/osproc.md). */
+    if (pipe2(sig_pipe, O_CLOEXEC) < 0)
         return -errno;
-    fcntl(sig_pipe[0], F_SETFD, FD_CLOEXEC);
-    fcntl(sig_pipe[1], F_SETFD, FD_CLOEXEC);
     fcntl(sig_pipe[1], F_SETFL, fcntl(sig_pipe[1], F_GETFL) | O_NONBLOCK);
     sigset_t set;
     stop_signals(&set);

@@ -772,10 +772,13 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
     uint32_t gen = p->gen;
     /* The wait numbers go on across incarnations: an entry a scheduler
      * still holds for the previous one cannot match. */
-    uint64_t wait_arm = atomic_load_explicit(&p->wait_arm, memory_order_relaxed);
-    memset(&p->sp, 0, sizeof *p - offsetof(oak__proc, sp));
+    /* Everything but wait_arm, which another scheduler's list of waits
+     * to arm may still read (atomically) for the previous incarnation. */
+    const size_t arm_at = offsetof(oak__proc, wait_arm);
+    const size_t after_arm = arm_at + sizeof p->wait_arm;
+    memset(&p->sp, 0, arm_at - offsetof(oak__proc, sp));
+    memset((char *)p + after_arm, 0, sizeof *p - after_arm);
     p->gen = gen;
-    atomic_store_explicit(&p->wait_arm, wait_arm, memory_order_relaxed);
     p->wait.index = OAK__TIMER_IDLE;
     p->fn = fn;
     p->arg = arg;

@@ -1,0 +1,62 @@
+/* osproc/reaper.h - internal contract of reaper.c: what is left of OS
+ * children once their mirror process is done with them.
+ *
+ * The runtime reaps its children through pidfds only (never waitpid(-1)),
+ * so it does not steal the status of a child that some other part of the
+ * program waits for. reaper.c owns the process-wide pieces: the child
+ * subreaper flag, the reaper thread, and the watchdog process. See
+ * docs/design/osproc.md.
+ */
+#ifndef OAK_OSPROC_REAPER_H
+#define OAK_OSPROC_REAPER_H
+
+#include <sys/types.h>
+
+/* Make the process ready for OS children, once: become a child subreaper,
+ * start the reaper thread and the watchdog process. Returns 0 or a
+ * negative errno (the first failure is kept and returned again). Any
+ * thread. */
+int oak__reaper_use(void);
+
+/* Hand over a child that has not been reaped: the reaper thread waits on
+ * pidfd, reaps it, closes pidfd, then drains its group (and cgroup leaf
+ * cg, if not 0). The caller has already sent SIGKILL. Any thread; does
+ * not block. */
+void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg);
+
+/* The leader of group pgid is reaped (oak__reaper_reaped() called) and
+ * the group still has members, or it has a cgroup leaf cg to empty and
+ * remove: SIGKILL them and reap them as they become children of the
+ * runtime. Any thread; does not block. */
+void oak__reaper_drain(pid_t pgid, unsigned cg);
+
+/* Around the fork of a program: lock, fork, unlock with the child's pid
+ * (or -1), which makes the pid a known leader, never taken for a stray.
+ * oak__reaper_reaped() forgets it once its owner has reaped it. */
+void oak__reaper_fork_lock(void);
+void oak__reaper_fork_unlock(pid_t pid);
+void oak__reaper_reaped(pid_t pid);
+
+/* A new cgroup leaf for a program, with the path of its cgroup.procs in
+ * procs (for the child to write its pid to). Returns its number, or 0
+ * when there is no writable cgroup v2. Any thread. */
+unsigned oak__reaper_cgroup_new(char *procs, size_t size);
+
+/* Write 1 to leaf cg's cgroup.kill (nothing for 0). Any thread. */
+void oak__reaper_cgroup_kill(unsigned cg);
+
+/* Remove leaf cg, which no program entered or whose program never ran
+ * (nothing for 0). Any thread. */
+void oak__reaper_cgroup_free(unsigned cg);
+
+/* Tell the watchdog that group pgid is live / is gone. Any thread; does
+ * not block (a full pipe drops the note, and the drop is logged). */
+void oak__reaper_group_add(pid_t pgid);
+void oak__reaper_group_done(pid_t pgid);
+
+/* Fork with every signal blocked in the calling thread, restoring its
+ * mask in the parent; the child starts with the mask all-blocked and must
+ * set its own. Returns what fork() returns, errno set. */
+pid_t oak__reaper_fork(void);
+
+#endif
