@@ -282,8 +282,9 @@ static void write_default(const oak_log_record *r)
         syslog(LOG_DAEMON | prio[r->level], "%s: %s", r->kind, r->line);
         return;
     }
-    char when[64];
-    iso_time(r->time_ms, when);
+    char when[64] = "";
+    if (out_flags & (OAK_LOG_TIME | OAK_LOG_JSON))
+        iso_time(r->time_ms, when);
     buf b;
     buf_init(&b);
     if (out_flags & OAK_LOG_JSON) {
@@ -346,18 +347,22 @@ int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
     }
     if (!kind)
         kind = "log";
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     /* The handler is the user's code, run under the lock: a preemption
      * there would leave the lock held while this thread runs others. */
     oak__preempt_off++;
     pthread_mutex_lock(&lock);
+    struct timespec now = {0, 0};
+    if (record_handler || (out_flags & (OAK_LOG_TIME | OAK_LOG_JSON)))
+        clock_gettime(CLOCK_REALTIME, &now);
     if (!kind_dropped(kind, l)) {
         if (handler) {
             handler(l, kind, line, handler_ctx);
         } else {
+            /* Fields are split only for whoever reads them. */
             oak_log_field fields[OAK_LOG_MAX_FIELDS];
-            size_t nf = oak_log_parse(line, fields, OAK_LOG_MAX_FIELDS);
+            size_t nf = record_handler || (out_flags & OAK_LOG_JSON)
+                            ? oak_log_parse(line, fields, OAK_LOG_MAX_FIELDS)
+                            : 0;
             oak_log_record r = {
                 .level = l,
                 .kind = kind,
