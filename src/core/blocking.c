@@ -35,6 +35,7 @@ enum { WAITING, DONE, ABANDONED };
 #define WAKE_TAG 0
 #define HELPER_STACK ((size_t)1 << 20)
 #define SPIN_NS 50000L
+#define CALLER_SPIN_NS 20000L
 
 typedef struct job {
     struct job *next;                 /* in the queue, under the lock     */
@@ -230,6 +231,18 @@ int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **re
         oak_undefer(handle, false);
         free(j);
         return -EAGAIN;
+    }
+    /* A short call is over before a sleeping scheduler could be woken:
+     * when nothing else waits to run here, look for its end a little
+     * while before parking. */
+    if (!oak__sched_has_local_work(oak__sched_self())) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            if (atomic_load_explicit(&j->state, memory_order_acquire) == DONE)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < CALLER_SPIN_NS);
     }
     oak_msg *m = NULL;
     while (oak_receive_ref(&m, j->ref, OAK_INFINITY) != 0) {

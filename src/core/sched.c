@@ -409,6 +409,13 @@ static bool local_waiting(oak__sched *s)
     return ring_len(s) > 0 || deque_len(s) > 0;
 }
 
+bool oak__sched_has_local_work(oak__sched *s)
+{
+    return !s || s->runnext || s->pinned_head || local_waiting(s) ||
+           atomic_load_explicit(&s->forwarded, memory_order_relaxed);
+}
+
+
 /* Wake-ups for local work. A scheduler that goes to sleep first looks at
  * every queue (after a fence), so work that was already queued when it
  * looked keeps it awake. Only a push to an empty queue needs the fenced

@@ -213,6 +213,10 @@ void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next);
  * whatever context runs after a process switched away. */
 void oak__sched_after_switch(oak__sched *s);
 
+/* Has s runnable work besides the running process (NULL: not a scheduler,
+ * taken as yes)? Owner thread only. */
+bool oak__sched_has_local_work(oak__sched *s);
+
 /* Run queue operations used by spawn. */
 void oak__sched_push(oak__sched *s, oak__proc *p);
 
