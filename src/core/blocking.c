@@ -34,8 +34,8 @@ enum { WAITING, DONE, ABANDONED };
 /* The caller waits for the job's reference; the tag says nothing. */
 #define WAKE_TAG 0
 #define HELPER_STACK ((size_t)1 << 20)
-#define SPIN_NS 50000L
-#define CALLER_SPIN_NS 20000L
+#define SPIN_NS 50000
+#define CALLER_SPIN_NS 20000
 
 typedef struct job {
     struct job *next;                 /* in the queue, under the lock     */
@@ -102,6 +102,28 @@ static void complete(job *j, void *r)
     free(j);
 }
 
+/* Look at done(arg) until it is true or ns have passed. */
+static void spin_until(bool (*done)(const void *), const void *arg, int64_t ns)
+{
+    int64_t until = oak__now_ns() + ns;
+    while (!done(arg) && oak__now_ns() < until) {
+    }
+}
+
+/* Relaxed: a stale zero only sends the helper to the lock. */
+static bool job_ready(const void *pool_)
+{
+    const pool *p = pool_;
+    return atomic_load_explicit(&p->ready, memory_order_relaxed) != 0;
+}
+
+/* Acquire: the result written before DONE is seen. */
+static bool job_done(const void *job_)
+{
+    const job *j = job_;
+    return atomic_load_explicit(&j->state, memory_order_acquire) == DONE;
+}
+
 static void *helper_main(void *arg)
 {
     pool *p = arg;
@@ -111,14 +133,7 @@ static void *helper_main(void *arg)
             /* Waking a sleeping thread costs tens of microseconds: look
              * for the next job a little while first. */
             pthread_mutex_unlock(&p->lock);
-            struct timespec t0, t;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            do {
-                if (atomic_load_explicit(&p->ready, memory_order_relaxed))
-                    break;
-                clock_gettime(CLOCK_MONOTONIC, &t);
-            } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
-                     SPIN_NS);
+            spin_until(job_ready, p, SPIN_NS);
             pthread_mutex_lock(&p->lock);
         }
         while (!p->head && !p->stopping) {
@@ -235,15 +250,8 @@ int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **re
     /* A short call is over before a sleeping scheduler could be woken:
      * when nothing else waits to run here, look for its end a little
      * while before parking. */
-    if (!oak__sched_has_local_work(oak__sched_self())) {
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        do {
-            if (atomic_load_explicit(&j->state, memory_order_acquire) == DONE)
-                break;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-        } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < CALLER_SPIN_NS);
-    }
+    if (!oak__sched_has_local_work(oak__sched_self()))
+        spin_until(job_done, j, CALLER_SPIN_NS);
     oak_msg *m = NULL;
     while (oak_receive_ref(&m, j->ref, OAK_INFINITY) != 0) {
     }

@@ -943,12 +943,12 @@ static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
     oak__in_process = 0; /* a fault here is the runtime's, not a process's */
     switch (p->switch_reason) {
     case OAK__SW_YIELD:
-        oak__stack_left(p, p->home, p->sp);
+        oak__stack_left(p->home, p->sp);
         if (ring_push(s, p) > 0) /* more than this one waits */
             wakep();
         break;
     case OAK__SW_PREEMPT:
-        oak__stack_left(p, p->home, p->sp);
+        oak__stack_left(p->home, p->sp);
         pinned_push(s, p);
         break;
     case OAK__SW_HIBERNATE_NOW:
@@ -962,7 +962,7 @@ static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
         s->parking = p;
         break;
     case OAK__SW_PARK:
-        oak__stack_left(p, p->home, p->sp);
+        oak__stack_left(p->home, p->sp);
         if (p->wait_rel) {
             if (s->nlazy == OAK__LAZY_WAITS && !oak__timers_arm_waits(s, oak__now_ns())) {
                 p->timed_out = true; /* cannot wait: time out at once */

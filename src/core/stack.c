@@ -162,6 +162,17 @@ static bool stale(uint64_t h)
     return (atomic_load_explicit(&o->era, memory_order_acquire) & ERA_MASK) != (h & ERA_MASK);
 }
 
+/* Push e, whose `wanted` flag the caller holds, onto o's request list. */
+static void push_wanted(oak__sched *o, oak__slot *e)
+{
+    oak__slot *head = atomic_load_explicit(&o->wanted, memory_order_relaxed);
+    do
+        e->next_wanted = head;
+    /* Release: the holder that takes the list sees next_wanted. */
+    while (!atomic_compare_exchange_weak_explicit(&o->wanted, &head, e, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
 /* Ask the holder of e to let go of it (at its next scheduling round). */
 static void ask(oak__slot *e, uint64_t h)
 {
@@ -169,13 +180,7 @@ static void ask(oak__slot *e, uint64_t h)
      * request, so its read of next_wanted came before our write. */
     if (atomic_exchange_explicit(&e->wanted, true, memory_order_acquire))
         return; /* already asked, not yet answered */
-    oak__sched *o = holder_sched(h);
-    oak__slot *head = atomic_load_explicit(&o->wanted, memory_order_relaxed);
-    do
-        e->next_wanted = head;
-    /* Release: the holder that takes the list sees next_wanted. */
-    while (!atomic_compare_exchange_weak_explicit(&o->wanted, &head, e, memory_order_release,
-                                                  memory_order_relaxed));
+    push_wanted(holder_sched(h), e);
 }
 
 /* Try to hold e. When `asking`, a holder that is awake is asked to let go. */
@@ -226,11 +231,7 @@ void oak__stack_answer(oak__sched *s, const oak__proc *busy1, const oak__proc *b
     }
     while (later) {
         oak__slot *n = later->next_wanted;
-        oak__slot *head = atomic_load_explicit(&s->wanted, memory_order_relaxed);
-        do
-            later->next_wanted = head;
-        while (!atomic_compare_exchange_weak_explicit(&s->wanted, &head, later,
-                                                      memory_order_release, memory_order_relaxed));
+        push_wanted(s, later); /* still wanted: the flag stays set */
         later = n;
     }
 }

@@ -116,9 +116,8 @@ bool oak__stack_fresh(struct oak__sched *s, struct oak__proc *p);
 void oak__stack_ask(struct oak__proc *p);
 
 /* p left the CPU with its context saved at p->sp: note how deep it was. */
-static inline void oak__stack_left(struct oak__proc *p, oak__slot *home, char *sp)
+static inline void oak__stack_left(oak__slot *home, char *sp)
 {
-    (void)p;
     if (sp < home->low)
         home->low = sp;
     home->used = true;
