@@ -919,7 +919,7 @@ static void fault_exit(oak__sched *s, oak__proc *p)
     for (int i = first; i < s->fault_nbt && i - first < depth && len + 2 < sizeof bt; i++) {
         if (len)
             bt[len++] = ';';
-        len += oak__symbolize(s->fault_bt[i], bt + len, sizeof bt - len);
+        len += oak__symbolize_return(s->fault_bt[i], bt + len, sizeof bt - len);
     }
     s->fault_nbt = 0;
     oak_log(OAK_LOG_ERROR, "crash_report", "%s class=error where=%s%s%s reason={%s,%s}",
