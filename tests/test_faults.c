@@ -10,6 +10,7 @@
  */
 #include "oak_test.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <strings.h>
 #include <signal.h>
@@ -524,7 +525,8 @@ static void crash_report_names_where_and_the_backtrace(void **state)
     oak_log_set_handler(keep_crash_report, NULL);
     OT_RUN(report_main, NULL);
     oak_log_set_handler(NULL, NULL);
-    assert_non_null(strstr(report_line, " where=test_faults+0x"));
+    assert_non_null(strstr(report_line, " where=do_null_store+0x") ? report_line
+                    : strstr(report_line, " where=test_faults+0x"));
     const char *bt = strstr(report_line, " backtrace=");
     assert_non_null(bt);
     /* faulter, then proc_main, then the first frame: three at least. */
@@ -542,8 +544,298 @@ static void crash_report_names_where_and_the_backtrace(void **state)
     assert_null(strstr(report_line, " backtrace="));
 }
 
-int main(void)
+/* ---- where, from debug info: the function, the file and the line ---------- */
+
+/* The lines of the faulting store and of the call to it, from __LINE__:
+ * each is set on the line of the statement it names. */
+static volatile int segv_line, call_line;
+
+static FAULTING void segv_in_a_static_function(void)
 {
+    volatile int *volatile p = NULL;
+    segv_line = __LINE__; *p = 42; /* one line: the store is on segv_line */
+}
+
+static FAULTING void calls_the_static_function(void *arg)
+{
+    (void)arg;
+    call_line = __LINE__; segv_in_a_static_function();
+    never_true = 0; /* after the call: not a tail call, a frame of its own */
+}
+
+/* Is libdw (elfutils' libdw1) there? Reports have file:line only then. */
+static bool have_libdw(void)
+{
+    void *lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib)
+        dlclose(lib);
+    return lib != NULL;
+}
+
+/* The value of key= in a report line, copied into out. */
+static const char *report_value(const char *line, const char *key, char *out, size_t size)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, " %s=", key);
+    const char *v = strstr(line, pat);
+    if (!v)
+        return NULL;
+    v += strlen(pat);
+    size_t n = strcspn(v, " ");
+    snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), v);
+    return out;
+}
+
+static void static_fault_main(void *arg)
+{
+    (void)arg;
+    oak_ref r = 0;
+    OT_SPAWN_MONITOR(calls_the_static_function, NULL, 0, &r);
+    OT_RECV_DOWN(r, OT_LONG_MS);
+}
+
+/* A SIGSEGV in a static function of the program (which the dynamic symbol
+ * table does not name): where= names it, with the file and the line of the
+ * faulting store, and the backtrace has the file and line of every frame
+ * of the program, the first being the call. Without libdw: today's form,
+ * said so. */
+static void crash_report_names_the_static_function_file_and_line(void **state)
+{
+    (void)state;
+    report_line[0] = '\0';
+    oak_log_set_handler(keep_crash_report, NULL);
+    OT_RUN(static_fault_main, NULL);
+    oak_log_set_handler(NULL, NULL);
+    char where[256], bt[1600], want[128];
+    assert_non_null(report_value(report_line, "where", where, sizeof where));
+    assert_non_null(report_value(report_line, "backtrace", bt, sizeof bt));
+    if (!have_libdw()) {
+        fprintf(stderr, "[  NOTE    ] libdw.so.1 (Debian's libdw1) is not installed: crash "
+                        "reports have no file:line here; checking the fallback form only\n");
+        assert_non_null(strstr(where, "test_faults+0x"));
+        assert_null(strchr(where, '@'));
+        assert_null(strchr(bt, '@'));
+        return;
+    }
+    snprintf(want, sizeof want, "segv_in_a_static_function+0x");
+    assert_memory_equal(where, want, strlen(want));
+    assert_non_null(strstr(where, "(test_faults+0x"));
+    snprintf(want, sizeof want, ")@test_faults.c:%d", segv_line);
+    assert_string_equal(strstr(where, ")@"), want);
+    /* The first frame is the caller, at the line of the call. */
+    snprintf(want, sizeof want, "calls_the_static_function+0x");
+    assert_memory_equal(bt, want, strlen(want));
+    snprintf(want, sizeof want, "@test_faults.c:%d", call_line);
+    size_t first_len = strcspn(bt, ";");
+    assert_true(first_len > strlen(want));
+    assert_memory_equal(bt + first_len - strlen(want), want, strlen(want));
+    /* Every frame of the program (oak is linked into it) has file:line. */
+    int program_frames = 0;
+    for (char *f = strtok(bt, ";"); f; f = strtok(NULL, ";")) {
+        if (!strstr(f, "(test_faults+0x"))
+            continue;
+        program_frames++;
+        const char *at = strchr(f, '@');
+        assert_non_null(at);
+        const char *colon = strrchr(at, ':');
+        assert_non_null(colon);
+        assert_true(atoi(colon + 1) > 0);
+    }
+    assert_true(program_frames >= 2); /* the caller, and oak's proc_main */
+}
+
+/* ---- where, from copies of this program: stripped, corrupt, without libdw ---- */
+
+/* The child's side: run the fault above and print the crash report. */
+static int report_child(void)
+{
+    report_line[0] = '\0';
+    oak_log_set_handler(keep_crash_report, NULL);
+    int rc = oak_run(static_fault_main, NULL, NULL);
+    printf("%s\n", report_line);
+    fflush(stdout);
+    return rc == 0 && report_line[0] ? 0 : 3;
+}
+
+/* Run prog report-child (with LD_LIBRARY_PATH=ld_path when not NULL) and
+ * return its report line in out; fails the test unless it exits 0 within
+ * 20 s. */
+static void run_report_child(const char *prog, const char *ld_path, char *out, size_t size)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t c = fork();
+    if (c == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        if (ld_path)
+            setenv("LD_LIBRARY_PATH", ld_path, 1);
+        execl(prog, prog, "report-child", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(c > 0);
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < size && (n = read(fds[0], out + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fds[0]);
+    int status = -1;
+    for (int i = 0; i < 2000 && waitpid(c, &status, WNOHANG) != c; i++)
+        ot_thread_sleep_ms(10);
+    if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+        kill(c, SIGKILL);
+        waitpid(c, &status, 0);
+        fail_msg("%s report-child did not end within 20 s", prog);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("%s report-child: status %#x, output: %s", prog, status, out);
+}
+
+static char scratch[64];
+
+static void make_scratch(void)
+{
+    snprintf(scratch, sizeof scratch, "/tmp/oak-faults-XXXXXX");
+    assert_non_null(mkdtemp(scratch));
+}
+
+static void remove_scratch(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Copy this program to path; 0 or -1. */
+static int copy_self(const char *path)
+{
+    int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+    char buf[65536];
+    ssize_t n;
+    int rc = in >= 0 && out >= 0 ? 0 : -1;
+    while (rc == 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            rc = -1;
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+static bool have_tool(const char *name)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+/* With a libdw.so.1 that is not a library first in the search path, the
+ * runtime cannot open libdw: the report is today's form, module+offset. */
+static void crash_report_without_libdw_is_module_and_offset(void **state)
+{
+    (void)state;
+    make_scratch();
+    char path[128], out[4096], where[256], bt[1600];
+    snprintf(path, sizeof path, "%s/libdw.so.1", scratch);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a library\n", f);
+    fclose(f);
+    run_report_child("/proc/self/exe", scratch, out, sizeof out);
+    remove_scratch();
+    assert_non_null(report_value(out, "where", where, sizeof where));
+    assert_non_null(report_value(out, "backtrace", bt, sizeof bt));
+    /* exe: the module as the loader names it when started by that path. */
+    assert_non_null(strstr(where, "exe+0x"));
+    assert_null(strchr(where, '@'));
+    assert_null(strchr(bt, '@'));
+}
+
+/* A stripped copy has neither a symbol table nor DWARF: module+offset. */
+static void crash_report_of_a_stripped_copy_is_module_and_offset(void **state)
+{
+    (void)state;
+    if (!have_tool("strip"))
+        skip(); /* binutils comes with the compiler; cmocka prints SKIPPED */
+    make_scratch();
+    char path[128], cmd[256], out[4096], where[256];
+    snprintf(path, sizeof path, "%s/stripped", scratch);
+    assert_int_equal(copy_self(path), 0);
+    snprintf(cmd, sizeof cmd, "strip '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    run_report_child(path, NULL, out, sizeof out);
+    remove_scratch();
+    assert_non_null(report_value(out, "where", where, sizeof where));
+    assert_memory_equal(where, "stripped+0x", strlen("stripped+0x"));
+    assert_null(strchr(where, '@'));
+    assert_null(strstr(out, "@test_faults.c"));
+}
+
+/* A debug section replaced by noise, cut short, or with a few bytes
+ * changed: the report is still written and the program does not crash. */
+static void crash_report_survives_corrupt_debug_sections(void **state)
+{
+    (void)state;
+    if (!have_tool("objcopy"))
+        skip();
+    static const char *const sections[] = {".debug_line", ".debug_info", ".debug_abbrev",
+                                           ".debug_aranges", ".debug_str", ".debug_rnglists"};
+    static const char *const damages[] = {"noise", "cut", "flips"};
+    make_scratch();
+    char prog[128], sec[128], cmd[512], out[4096], where[256];
+    snprintf(prog, sizeof prog, "%s/prog", scratch);
+    snprintf(sec, sizeof sec, "%s/section", scratch);
+    int runs = 0;
+    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++) {
+        for (size_t d = 0; d < sizeof damages / sizeof *damages; d++) {
+            assert_int_equal(copy_self(prog), 0);
+            snprintf(cmd, sizeof cmd, "objcopy --dump-section '%s=%s' '%s' 2>/dev/null",
+                     sections[i], sec, prog);
+            if (system(cmd) != 0)
+                continue; /* no such section in this build */
+            /* Damage the section's bytes (a fixed seed: the same each run). */
+            FILE *f = fopen(sec, "r+b");
+            assert_non_null(f);
+            fseek(f, 0, SEEK_END);
+            long size = ftell(f);
+            unsigned seed = 12345u + (unsigned)(i * 7 + d);
+            if (d == 1) {
+                assert_int_equal(ftruncate(fileno(f), size / 2), 0);
+            } else {
+                for (long at = 0; at < size; at++) {
+                    seed = seed * 1103515245u + 12345u;
+                    if (d == 0 || (seed >> 16) % 64 == 0) {
+                        fseek(f, at, SEEK_SET);
+                        fputc((int)(seed >> 24), f);
+                    }
+                }
+            }
+            fclose(f);
+            snprintf(cmd, sizeof cmd, "objcopy --update-section '%s=%s' '%s' 2>/dev/null",
+                     sections[i], sec, prog);
+            assert_int_equal(system(cmd), 0);
+            run_report_child(prog, NULL, out, sizeof out);
+            if (!report_value(out, "where", where, sizeof where))
+                fail_msg("%s %s: no where= in %s", sections[i], damages[d], out);
+            assert_memory_equal(where, "segv_in_a_static_function+0x",
+                                have_libdw() ? strlen("segv_in_a_static_function+0x") : 0);
+            runs++;
+        }
+    }
+    remove_scratch();
+    assert_true(runs >= 9); /* .debug_line, _info, _abbrev at least */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && !strcmp(argv[1], "report-child"))
+        return report_child();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(null_dereference_kills_only_that_process_with_sigsegv),
         cmocka_unit_test(segv_detail_names_the_faulting_address),
@@ -557,6 +849,10 @@ int main(void)
         cmocka_unit_test(faulting_process_releases_its_name),
         cmocka_unit_test(fault_outside_a_process_keeps_the_default_action),
         cmocka_unit_test(crash_report_names_where_and_the_backtrace),
+        cmocka_unit_test(crash_report_names_the_static_function_file_and_line),
+        cmocka_unit_test(crash_report_without_libdw_is_module_and_offset),
+        cmocka_unit_test(crash_report_of_a_stripped_copy_is_module_and_offset),
+        cmocka_unit_test(crash_report_survives_corrupt_debug_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  * JSON lines to a file, and drop a kind below a level of its own. */
 #include "oak_test.h"
 
+#include <ctype.h>
+#include <dlfcn.h>
 #include <oak/gen_server.h>
 #include <oak/supervisor.h>
 
@@ -20,6 +22,138 @@ static seen seen_events[MAX_SEEN];
 static int nseen;
 static int bad_roundtrips;
 
+/* ---- places: where= and the frames of backtrace= ----------------------------- */
+
+/* A code address as reports name it (oak/log.h):
+ *   FUNC+OFF(MODULE+OFF)@FILE:LINE   FUNC+OFF(MODULE+OFF)
+ *   MODULE+OFF@FILE:LINE             MODULE+OFF             0xADDR
+ * Empty strings and 0 for the parts a place does not have. */
+typedef struct place {
+    char func[96];
+    unsigned long func_off;
+    char module[96];
+    unsigned long module_off;
+    char file[96];
+    int line;
+} place;
+
+/* Take "NAME+0xHEX" from [s, end) into name and *off; returns the end of it
+ * or NULL. NAME runs to the last '+' before the hex number. */
+static const char *name_plus_offset(const char *s, const char *end, char *name, size_t size,
+                                    unsigned long *off)
+{
+    const char *plus = NULL;
+    for (const char *c = s; c < end; c++)
+        if (c[0] == '+' && c + 2 < end && c[1] == '0' && c[2] == 'x')
+            plus = c;
+    if (!plus || plus == s || (size_t)(plus - s) >= size)
+        return NULL;
+    snprintf(name, size, "%.*s", (int)(plus - s), s);
+    const char *c = plus + 3;
+    if (c >= end || !isxdigit((unsigned char)*c))
+        return NULL;
+    *off = 0;
+    for (; c < end && isxdigit((unsigned char)*c); c++)
+        *off = *off * 16 + (unsigned long)(isdigit((unsigned char)*c) ? *c - '0'
+                                                                     : (*c | 0x20) - 'a' + 10);
+    return c;
+}
+
+static bool parse_place(const char *v, size_t n, place *p)
+{
+    memset(p, 0, sizeof *p);
+    const char *end = v + n;
+    if (n > 2 && v[0] == '0' && v[1] == 'x') { /* in no module */
+        for (const char *c = v + 2; c < end; c++)
+            if (!isxdigit((unsigned char)*c))
+                return false;
+        return true;
+    }
+    const char *at = memchr(v, '@', n);
+    const char *body_end = at ? at : end;
+    const char *paren = memchr(v, '(', (size_t)(body_end - v));
+    const char *c;
+    if (paren) {
+        c = name_plus_offset(v, paren, p->func, sizeof p->func, &p->func_off);
+        if (c != paren)
+            return false;
+        c = name_plus_offset(paren + 1, body_end, p->module, sizeof p->module, &p->module_off);
+        if (!c || c + 1 != body_end || *c != ')')
+            return false;
+    } else {
+        c = name_plus_offset(v, body_end, p->module, sizeof p->module, &p->module_off);
+        if (c != body_end)
+            return false;
+    }
+    if (!at)
+        return true;
+    const char *colon = NULL;
+    for (const char *k = at + 1; k < end; k++)
+        if (*k == ':')
+            colon = k;
+    if (!colon || colon == at + 1 || colon + 1 == end || (size_t)(colon - at - 1) >= sizeof p->file)
+        return false;
+    snprintf(p->file, sizeof p->file, "%.*s", (int)(colon - at - 1), at + 1);
+    for (const char *k = colon + 1; k < end; k++) {
+        if (!isdigit((unsigned char)*k))
+            return false;
+        p->line = p->line * 10 + (*k - '0');
+    }
+    return p->line > 0;
+}
+
+static int bad_places;    /* where= or a frame that is not a place */
+static place crash_where; /* where= of the last crash report */
+static int crash_frames;  /* its frames, all parsed */
+
+/* Check the places of a record: where= (long_schedule's may be
+ * syscall:PLACE or running) and every frame of backtrace=. */
+static void check_places(const oak_log_record *r)
+{
+    bool crash = !strcmp(r->kind, "crash_report");
+    for (size_t i = 0; i < r->nfields; i++) {
+        const oak_log_field *f = &r->fields[i];
+        const char *v = f->value;
+        size_t n = f->value_len;
+        place p;
+        if (f->key_len == 5 && !memcmp(f->key, "where", 5)) {
+            if (!crash && n == 7 && !memcmp(v, "running", 7))
+                continue;
+            if (!crash && n > 8 && !memcmp(v, "syscall:", 8)) {
+                v += 8;
+                n -= 8;
+            }
+            if (!parse_place(v, n, &p)) {
+                bad_places++;
+                fprintf(stderr, "not a place: where=%.*s\n", (int)f->value_len, f->value);
+            } else if (crash) {
+                crash_where = p;
+            }
+        } else if (f->key_len == 9 && !memcmp(f->key, "backtrace", 9)) {
+            int frames = 0;
+            for (const char *s = v, *e; s < v + n; s = e + 1) {
+                e = memchr(s, ';', (size_t)(v + n - s));
+                if (!e)
+                    e = v + n;
+                if (!parse_place(s, (size_t)(e - s), &p)) {
+                    bad_places++;
+                    fprintf(stderr, "not a place: frame %.*s\n", (int)(e - s), s);
+                }
+                frames++;
+            }
+            crash_frames = frames;
+        }
+    }
+}
+
+static bool have_libdw(void)
+{
+    void *lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib)
+        dlclose(lib);
+    return lib != NULL;
+}
+
 static void keep(const oak_log_record *r, void *ctx)
 {
     (void)ctx;
@@ -31,6 +165,7 @@ static void keep(const oak_log_record *r, void *ctx)
                                 (int)r->fields[i].key_len, r->fields[i].key,
                                 (int)r->fields[i].value_len, r->fields[i].value);
     pthread_mutex_lock(&seen_lock);
+    check_places(r);
     if (strcmp(again, r->line) != 0) {
         bad_roundtrips++;
         fprintf(stderr, "not the documented shape: %s: %s\n", r->kind, r->line);
@@ -76,10 +211,12 @@ static bool seen_with(const char *kind, const char *const *keys)
 #define FAULTING
 #endif
 
+static volatile int null_store_line; /* the line of its store */
+
 static FAULTING void null_store(void)
 {
     volatile int *volatile p = NULL;
-    *p = 1;
+    null_store_line = __LINE__; *p = 1; /* one line */
 }
 
 static void segv(void *arg)
@@ -154,6 +291,8 @@ static void every_report_kind_parses_with_one_parser(void **state)
     (void)state;
     nseen = 0;
     bad_roundtrips = 0;
+    bad_places = 0;
+    memset(&crash_where, 0, sizeof crash_where);
     oak_log_set_record_handler(keep, NULL);
     oak_log_level old = oak_log_set_level(OAK_LOG_INFO);
     oak_config cfg = {.schedulers = 2, .long_schedule_ms = 300, .time_slice_ms = -1};
@@ -161,6 +300,20 @@ static void every_report_kind_parses_with_one_parser(void **state)
     oak_log_set_level(old);
     oak_log_set_record_handler(NULL, NULL);
     assert_int_equal(bad_roundtrips, 0);
+    assert_int_equal(bad_places, 0);
+    /* The first crash report is segv's; the gen_server's is an exit. */
+    if (have_libdw()) {
+        assert_string_equal(crash_where.func, "null_store");
+        assert_string_equal(crash_where.module, "test_log_reports");
+        assert_string_equal(crash_where.file, "test_log_reports.c");
+        assert_int_equal(crash_where.line, null_store_line);
+    } else {
+        fprintf(stderr, "[  NOTE    ] libdw.so.1 (Debian's libdw1) is not installed: "
+                        "no file:line in crash reports\n");
+        assert_string_equal(crash_where.module, "test_log_reports");
+        assert_int_equal(crash_where.line, 0);
+    }
+    assert_true(crash_frames >= 2);
     assert_true(seen_with("crash_report",
                           (const char *const[]){"process", "pid", "class", "where", "reason", NULL}));
     assert_true(seen_with("long_schedule",
