@@ -3,7 +3,11 @@
 #   build  - compiler, cmake, pkg-config, cmocka, and erlang-base (erl and
 #            epmd), which the distribution tests run against
 #   docs   - doxygen, for make docs (the HTML reference of the headers)
-#   test   - redis-tools (redis-cli), for the test of examples/kv
+#   test   - redis-tools (redis-cli), for the test of examples/kv, and
+#            libdw1, which the runtime opens (if it is there) to give crash
+#            reports file:line; without it test_faults and
+#            test_log_reports check the reports' form without file:line and
+#            say so
 #   bench  - compiler, cmake, pkg-config, then each peer of the benchmark on
 #            its own: Erlang (erlang-base), Go (golang-go), CAF (g++,
 #            libcaf-dev). A peer that cannot be installed is reported, and
@@ -41,7 +45,11 @@ case "${1:-build}" in
     want=$(missing_of redis-tools)
     # shellcheck disable=SC2086
     [ -z "$want" ] || install $want ||
-        echo "ensure-deps: could not install redis-tools: the kv test will be skipped" >&2 ;;
+        echo "ensure-deps: could not install redis-tools: the kv test will be skipped" >&2
+    want=$(missing_of libdw1)
+    # shellcheck disable=SC2086
+    [ -z "$want" ] || install $want ||
+        echo "ensure-deps: could not install libdw1: crash reports are tested without file:line" >&2 ;;
   docs)
     want=$(missing_of doxygen)
     # shellcheck disable=SC2086

@@ -31,10 +31,10 @@ typedef enum oak_log_level {
  * of the line. A report about a process starts with the process as OTP
  * names it, its registered name where it has one, and then its pid:
  *   crash_report       process=NAME pid=PID class=exit|error reason=R
- *                      (a fault: class=error where=FUNC+OFF(MODULE+OFF)
- *                      backtrace=F1;F2;... reason={sigsegv,"..."})
+ *                      (a fault: class=error where=PLACE
+ *                      backtrace=PLACE;PLACE;... reason={sigsegv,"..."})
  *   long_schedule      process=NAME pid=PID scheduler=N held_ms=MS
- *                      where=syscall:FUNC+OFF(MODULE+OFF)|running
+ *                      where=syscall:PLACE|running
  *   gen_server_report  server=NAME last_message=TAG reason=R (error);
  *                      server=NAME event=cast_dropped|info_dropped ... (warning)
  *   supervisor_report  supervisor=NAME context=C id=ID pid=PID action=A reason=R
@@ -43,7 +43,14 @@ typedef enum oak_log_level {
  *   progress           supervisor=NAME event=started id=ID pid=PID
  *   application_report application=APP event=started|exit ...
  *   runtime            event=E ...
- * where NAME is the registered name, or the pid when there is none. */
+ * where NAME is the registered name, or the pid when there is none, and a
+ * PLACE, a code address, is one of
+ *   FUNC+OFF(MODULE+OFF)@FILE:LINE   FUNC+OFF(MODULE+OFF)
+ *   MODULE+OFF@FILE:LINE             MODULE+OFF             0xADDR
+ * (OFF in hex, 0x...; MODULE the file's base name, MODULE+OFF what
+ * addr2line -e takes; FILE the source's base name; @FILE:LINE where the
+ * module has DWARF line info and libdw.so.1 is installed; a backtrace
+ * frame's line is that of its call). */
 typedef void (*oak_log_handler)(oak_log_level level, const char *kind,
                                 const char *line, void *ctx);
 

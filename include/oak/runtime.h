@@ -57,10 +57,14 @@ typedef struct oak_config {
      * as calls need them; 0 = 64. */
     unsigned blocking_threads;
     /* Frames of the crashed process's backtrace in a fault's crash report
-     * (where=FUNC+OFF(MODULE+OFF) backtrace=...;...), at most 32; 0 = 16,
-     * negative = none. Functions are named from the dynamic symbol table
-     * (link with -rdynamic to name a program's own); MODULE+OFF always
-     * works with addr2line -e MODULE. */
+     * (where=FUNC+OFF(MODULE+OFF)@FILE:LINE backtrace=...;...), at most
+     * 32; 0 = 16, negative = none. MODULE+OFF is always there and works
+     * with addr2line -e MODULE. With libdw.so.1 (elfutils) installed,
+     * functions are named from the module's full symbol table (static
+     * ones too) and @FILE:LINE comes from its DWARF line table when it was
+     * built with -g; without it, functions come from the dynamic symbol
+     * table (link with -rdynamic to name a program's own) and there is no
+     * @FILE:LINE. See oak/log.h for every form. */
     int backtrace_depth;
 } oak_config;
 

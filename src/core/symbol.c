@@ -19,6 +19,7 @@
  * the session is ended and a new one starts: memory stays bounded by
  * MAX_MODULES modules. One mutex serializes all of it (libdw sessions are
  * not thread-safe); a lookup in a module already read takes microseconds.
+ * libdw runs on a thread of its own with a large stack (dw_ask).
  *
  * Never called in the signal handler: the handler only saves pcs, and the
  * report is formatted later on the scheduler (sched.c, fault_exit).
@@ -30,6 +31,7 @@
 #include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -220,47 +222,95 @@ static Dwfl_Module *module_of(const struct link_map *lm)
     return dwm;
 }
 
+/* One question to libdw, answered on a thread of its own (below). */
+typedef struct dw_job {
+    const struct link_map *lm;
+    uintptr_t pc;
+    dw_answer *a;
+    bool found;
+} dw_job;
+
+static void *dw_resolve(void *arg)
+{
+    dw_job *job = arg;
+    dw_answer *a = job->a;
+    if (dw_state == DW_UNTRIED)
+        dw_open();
+    Dwfl_Module *dwm = dw_state == DW_READY ? module_of(job->lm) : NULL;
+    if (!dwm)
+        return NULL;
+    Elf64_Off off = 0;
+    Elf64_Sym sym;
+    const char *name = dw.module_addrinfo(dwm, job->pc, &off, &sym, NULL, NULL, NULL);
+    if (name && name[0]) {
+        snprintf(a->func, sizeof a->func, "%s", name);
+        a->func_start = job->pc - (uintptr_t)off;
+        job->found = true;
+    }
+    Dwfl_Line *l = dw.module_getsrc(dwm, job->pc);
+    int line = 0;
+    const char *src = l ? dw.lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
+    if (src && src[0] && line > 0) {
+        const char *base = strrchr(src, '/');
+        snprintf(a->file, sizeof a->file, "%s", base ? base + 1 : src);
+        a->line = line;
+        job->found = true;
+    }
+    return NULL;
+}
+
+/* libdw's stack: dlopen and libdw's readers (recursive on some DWARF, the
+ * more so on a damaged file) may need more than a scheduler thread's 256
+ * kB, and more still with the sanitizers' frames. So a question that is
+ * not in the cache runs on a new thread with a stack of its own, and the
+ * caller waits for it (the lock stays held: the thread owns the state
+ * meanwhile; create and join order its accesses). Its signals are
+ * blocked: none of the runtime's are meant for it. */
+#define DW_STACK_SIZE (8u << 20)
+
+static bool dw_ask(dw_job *job)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    sigset_t all, old;
+    if (pthread_attr_init(&attr) != 0)
+        return false;
+    pthread_attr_setstacksize(&attr, DW_STACK_SIZE);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&t, &attr, dw_resolve, job);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (e != 0)
+        return false;
+    pthread_join(t, NULL);
+    return true;
+}
+
 static bool dw_lookup(const struct link_map *lm, uintptr_t lookup_pc, dw_answer *a)
 {
-    bool found = false;
     memset(a, 0, sizeof *a);
     pthread_mutex_lock(&lock);
     answer_slot *slot = answer_slot_of(lookup_pc);
     if (slot->pc == lookup_pc && slot->bias == (uintptr_t)lm->l_addr) {
         *a = slot->a;
-        found = slot->known;
+        bool known = slot->known;
         pthread_mutex_unlock(&lock);
-        return found;
+        return known;
     }
-    if (dw_state == DW_UNTRIED)
-        dw_open();
-    Dwfl_Module *dwm = dw_state == DW_READY ? module_of(lm) : NULL;
-    if (dwm) {
-        Elf64_Off off = 0;
-        Elf64_Sym sym;
-        const char *name = dw.module_addrinfo(dwm, lookup_pc, &off, &sym, NULL, NULL, NULL);
-        if (name && name[0]) {
-            snprintf(a->func, sizeof a->func, "%s", name);
-            a->func_start = lookup_pc - (uintptr_t)off;
-            found = true;
-        }
-        Dwfl_Line *l = dw.module_getsrc(dwm, lookup_pc);
-        int line = 0;
-        const char *src = l ? dw.lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
-        if (src && src[0] && line > 0) {
-            const char *base = strrchr(src, '/');
-            snprintf(a->file, sizeof a->file, "%s", base ? base + 1 : src);
-            a->line = line;
-            found = true;
-        }
+    if (dw_state == DW_NONE) {
+        pthread_mutex_unlock(&lock);
+        return false;
     }
-    if (dw_state == DW_READY) {
+    dw_job job = {.lm = lm, .pc = lookup_pc, .a = a, .found = false};
+    /* Not answered (no thread): not cached either, asked again next time. */
+    if (dw_ask(&job) && dw_state == DW_READY) {
         slot = answer_slot_of(lookup_pc); /* module_of may have cleared them */
-        *slot = (answer_slot){.pc = lookup_pc, .bias = (uintptr_t)lm->l_addr, .known = found,
-                              .a = *a};
+        *slot = (answer_slot){.pc = lookup_pc, .bias = (uintptr_t)lm->l_addr,
+                              .known = job.found, .a = *a};
     }
     pthread_mutex_unlock(&lock);
-    return found;
+    return job.found;
 }
 
 /* ---- naming ---------------------------------------------------------------------- */
