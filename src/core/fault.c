@@ -96,6 +96,7 @@ void oak__fault_uninstall(void)
 {
     for (size_t i = 0; i < NSIG_FAULT; i++)
         sigaction(fault_signals[i], &saved[i], NULL);
+    oak__symbol_term(); /* no report comes after this */
 }
 
 int oak__fault_thread_init(oak__sched *s)

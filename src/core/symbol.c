@@ -29,6 +29,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <execinfo.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,6 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- the part of libdwfl's API used here (elfutils' <elfutils/libdwfl.h>) ---- */
 
@@ -68,6 +72,10 @@ static struct {
     void (*report_begin_add)(Dwfl *dwfl);
     Dwfl_Module *(*report_elf)(Dwfl *dwfl, const char *name, const char *file_name, int fd,
                                Elf64_Addr base, bool add_p_vaddr);
+    /* elfutils 0.188 and later; NULL before */
+    Dwfl_Module *(*report_offline_memory)(Dwfl *dwfl, const char *name, const char *file_name,
+                                          char *data, size_t size);
+    Elf *(*module_getelf)(Dwfl_Module *mod, Elf64_Addr *bias);
     int (*report_end)(Dwfl *dwfl, int (*removed)(Dwfl_Module *, void *, const char *, Dwarf_Addr,
                                                  void *),
                       void *arg);
@@ -87,6 +95,9 @@ typedef struct module {
     uintptr_t bias;   /* link_map l_addr: run-time minus file addresses */
     char *path;       /* as the loader names it; "" for the program      */
     Dwfl_Module *dwm; /* NULL: libdw could not open the file             */
+    uintptr_t adjust; /* session address = run-time address + adjust     */
+    void *image;      /* the file mapped (offline sessions), or NULL     */
+    size_t image_size;
 } module;
 
 /* All below: under lock. */
@@ -167,18 +178,24 @@ static void dw_open(void)
         {"dwfl_begin", (void **)&dw.begin},
         {"dwfl_end", (void **)&dw.end},
         {"dwfl_report_begin_add", (void **)&dw.report_begin_add},
-        {"dwfl_report_elf", (void **)&dw.report_elf},
         {"dwfl_report_end", (void **)&dw.report_end},
         {"dwfl_module_addrinfo", (void **)&dw.module_addrinfo},
         {"dwfl_module_getsrc", (void **)&dw.module_getsrc},
         {"dwfl_lineinfo", (void **)&dw.lineinfo},
+        {"dwfl_module_getelf", (void **)&dw.module_getelf},
     };
-    for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
-        if (!(*fns[i].slot = dlsym(lib, fns[i].name))) {
-            dlclose(lib); /* an elfutils too old or not elfutils: do without */
-            memset(&dw, 0, sizeof dw);
-            return;
-        }
+    /* dwfl_report_elf has had two signatures: the one declared above
+     * since elfutils 0.156. */
+    *(void **)&dw.report_elf = dlvsym(lib, "dwfl_report_elf", "ELFUTILS_0.156");
+    bool all = dw.report_elf != NULL;
+    for (size_t i = 0; all && i < sizeof fns / sizeof *fns; i++)
+        all = (*fns[i].slot = dlsym(lib, fns[i].name)) != NULL;
+    *(void **)&dw.report_offline_memory = dlsym(lib, "dwfl_report_offline_memory");
+    if (!all) {
+        dlclose(lib); /* an elfutils too old or not elfutils: do without */
+        memset(&dw, 0, sizeof dw);
+        return;
+    }
     /* The library stays loaded for the life of the program. */
     dw_state = DW_READY;
 }
@@ -188,20 +205,23 @@ static void session_end(void)
     if (session)
         dw.end(session);
     session = NULL;
-    for (int i = 0; i < nmodules; i++)
+    for (int i = 0; i < nmodules; i++) {
         free(modules[i].path);
+        if (modules[i].image)
+            munmap(modules[i].image, modules[i].image_size);
+    }
     nmodules = 0;
     memset(answers, 0, sizeof answers);
 }
 
 /* The module of lm, reported to the session the first time; NULL when
  * libdw cannot tell anything about it. */
-static Dwfl_Module *module_of(const struct link_map *lm)
+static module *module_of(const struct link_map *lm)
 {
     const char *path = lm->l_name ? lm->l_name : "";
     for (int i = 0; i < nmodules; i++)
         if (modules[i].bias == (uintptr_t)lm->l_addr && !strcmp(modules[i].path, path))
-            return modules[i].dwm;
+            return &modules[i];
     if (nmodules == MAX_MODULES)
         session_end();
     if (!session && !(session = dw.begin(&callbacks)))
@@ -213,13 +233,55 @@ static Dwfl_Module *module_of(const struct link_map *lm)
      * its file even when it was started by a relative path or replaced on
      * disk since. */
     const char *file = path[0] ? path : "/proc/self/exe";
-    dw.report_begin_add(session);
-    /* ET_DYN: base is added to the file's addresses (add_p_vaddr), which
-     * is what l_addr is; ET_EXEC ignores it. */
-    Dwfl_Module *dwm = dw.report_elf(session, file, file, -1, (Elf64_Addr)lm->l_addr, true);
-    dw.report_end(session, NULL, NULL);
-    modules[nmodules++] = (module){.bias = (uintptr_t)lm->l_addr, .path = copy, .dwm = dwm};
-    return dwm;
+    module m = {.bias = (uintptr_t)lm->l_addr, .path = copy};
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && dw.report_offline_memory) {
+        /* The file is mapped and its descriptor closed at once: a cache
+         * must not hold a descriptor (a program counting its own would
+         * see one more). Private and writable, because libelf may fix
+         * data up in place; the file is never written. The session is an
+         * offline one: libdw places the module at an address of its own,
+         * which its bias gives. */
+        if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < ((uint64_t)1 << 40)) {
+            void *image = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+            if (image != MAP_FAILED) {
+                dw.report_begin_add(session);
+                m.dwm = dw.report_offline_memory(session, file, file, image, (size_t)st.st_size);
+                dw.report_end(session, NULL, NULL);
+                Elf64_Addr session_bias = 0;
+                if (m.dwm && dw.module_getelf(m.dwm, &session_bias)) {
+                    m.image = image;
+                    m.image_size = (size_t)st.st_size;
+                    m.adjust = (uintptr_t)session_bias - m.bias;
+                } else {
+                    /* Reported but unusable: it stays in the session (which
+                     * may read the image until it ends), unused by us. */
+                    if (m.dwm) {
+                        m.image = image;
+                        m.image_size = (size_t)st.st_size;
+                    } else {
+                        munmap(image, (size_t)st.st_size);
+                    }
+                    m.dwm = NULL;
+                }
+            }
+        }
+        close(fd);
+    } else if (fd >= 0) {
+        /* An elfutils before 0.188: libdw keeps the descriptor (ours, so
+         * close-on-exec, which libdw's own open is not) while the session
+         * lasts, and leaves it to us when it fails. ET_DYN: base is added
+         * to the file's addresses (add_p_vaddr), which is what l_addr is;
+         * ET_EXEC ignores it. */
+        dw.report_begin_add(session);
+        m.dwm = dw.report_elf(session, file, file, fd, (Elf64_Addr)lm->l_addr, true);
+        dw.report_end(session, NULL, NULL);
+        if (!m.dwm)
+            close(fd);
+    }
+    modules[nmodules] = m;
+    return &modules[nmodules++];
 }
 
 /* One question to libdw, answered on a thread of its own (below). */
@@ -236,18 +298,20 @@ static void *dw_resolve(void *arg)
     dw_answer *a = job->a;
     if (dw_state == DW_UNTRIED)
         dw_open();
-    Dwfl_Module *dwm = dw_state == DW_READY ? module_of(job->lm) : NULL;
-    if (!dwm)
+    module *m = dw_state == DW_READY ? module_of(job->lm) : NULL;
+    if (!m || !m->dwm)
         return NULL;
+    Dwfl_Module *dwm = m->dwm;
+    uintptr_t at = job->pc + m->adjust; /* in the session's addresses */
     Elf64_Off off = 0;
     Elf64_Sym sym;
-    const char *name = dw.module_addrinfo(dwm, job->pc, &off, &sym, NULL, NULL, NULL);
+    const char *name = dw.module_addrinfo(dwm, at, &off, &sym, NULL, NULL, NULL);
     if (name && name[0]) {
         snprintf(a->func, sizeof a->func, "%s", name);
         a->func_start = job->pc - (uintptr_t)off;
         job->found = true;
     }
-    Dwfl_Line *l = dw.module_getsrc(dwm, job->pc);
+    Dwfl_Line *l = dw.module_getsrc(dwm, at);
     int line = 0;
     const char *src = l ? dw.lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
     if (src && src[0] && line > 0) {
@@ -314,6 +378,13 @@ static bool dw_lookup(const struct link_map *lm, uintptr_t lookup_pc, dw_answer 
 }
 
 /* ---- naming ---------------------------------------------------------------------- */
+
+void oak__symbol_term(void)
+{
+    pthread_mutex_lock(&lock);
+    session_end();
+    pthread_mutex_unlock(&lock);
+}
 
 void oak__symbol_init(void)
 {

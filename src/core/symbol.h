@@ -30,4 +30,9 @@ size_t oak__symbolize_return(const void *pc, char *buf, size_t size);
 /* Load what backtrace() needs once, outside any signal handler. */
 void oak__symbol_init(void);
 
+/* Forget what was read of the modules (their files are closed, the memory
+ * freed): at the end of oak_run(), after the last report. libdw itself
+ * stays loaded. */
+void oak__symbol_term(void);
+
 #endif
