@@ -214,8 +214,8 @@ static void session_end(void)
     memset(answers, 0, sizeof answers);
 }
 
-/* The module of lm, reported to the session the first time; NULL when
- * libdw cannot tell anything about it. */
+/* The entry of lm, its module reported to the session the first time
+ * (entry->dwm NULL when libdw cannot read it); NULL when out of memory. */
 static module *module_of(const struct link_map *lm)
 {
     const char *path = lm->l_name ? lm->l_name : "";
