@@ -3,7 +3,9 @@
 #   kv_ops    redis-benchmark -t ping_inline,set,get -c 50 -n $KV_N, without
 #             and with -P 16, against oak's examples/kv, redis-server, and
 #             the same server in Go (bench/go/kvserver) and Erlang
-#             (bench/erlang/bench_kv_server.erl): requests per second
+#             (bench/erlang/bench_kv_server.erl); "oak1" is examples/kv with
+#             one scheduler (--schedulers 1), as Redis has one thread, beside
+#             "oak" with one per CPU: requests per second
 #             (BIGGER is better) and p50/p99 in ms as redis-benchmark
 #             prints them (smaller is better)
 #   echo_rtt  round trip of 32 bytes over one connection, p50 and p99 in us
@@ -49,6 +51,8 @@ start() {
     case $impl.$kind in
         oak.kv) [ -x "$OAK_KV" ] || { WHY="examples/kv is not built"; return 1; }
             set -- "$OAK_KV" --port "$port" ;;
+        oak1.kv) [ -x "$OAK_KV" ] || { WHY="examples/kv is not built"; return 1; }
+            set -- "$OAK_KV" --port "$port" --schedulers 1 ;;
         oak.echo) [ -x "$OAK_ECHO" ] || { WHY="oak_echo_server is not built"; return 1; }
             set -- "$OAK_ECHO" "$port" ;;
         redis.kv) has redis-server || { WHY="redis-server is not installed (redis-server)"; return 1; }
@@ -102,10 +106,10 @@ free_port() { "$NETLOAD" port; }
 
 kv_ops() {
     if ! has redis-benchmark; then
-        for impl in oak redis go erlang; do echo "SKIP $impl.kv_ops: redis-benchmark is not installed (redis-tools)"; done
+        for impl in oak oak1 redis go erlang; do echo "SKIP $impl.kv_ops: redis-benchmark is not installed (redis-tools)"; done
         return
     fi
-    for impl in oak redis go erlang; do
+    for impl in ${KV_IMPLS:-oak oak1 redis go erlang}; do
         port=$(free_port)
         if ! start "$impl" kv "$port"; then
             echo "SKIP $impl.kv_ops: $WHY"
