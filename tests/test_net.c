@@ -672,6 +672,125 @@ static void active_once_delivers_data_as_one_message_per_arming_in_order(void **
     OT_RUN(active_main, NULL);
 }
 
+/* Send one byte and take its active-mode message. */
+static void one_byte_message(int c, int s, char byte)
+{
+    char buf[8];
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, &byte, 1, OT_LONG_MS), 1);
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 1);
+    OT_CHECK_INT_EQ(buf[0], byte);
+}
+
+static void active_n_main(void *arg)
+{
+    (void)arg;
+    int c, s;
+    tcp_pair(&c, &s);
+    char buf[64];
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 0), -EINVAL);
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, -2), -EINVAL);
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, OAK_SOCK_ACTIVE_MAX + 1), -EINVAL);
+    /* {active, 3}: three messages, then {tcp_passive, S}. */
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 3), 0);
+    OT_CHECK_INT_EQ(oak_sock_recv(s, buf, sizeof buf, 0), -EBUSY);
+    one_byte_message(c, s, 'a');
+    one_byte_message(c, s, 'b');
+    one_byte_message(c, s, 'c');
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), OAK_SOCK_PASSIVE);
+    /* Passive now: data waits in the socket. */
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, "d", 1, OT_LONG_MS), 1);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_sock_recv(s, buf, sizeof buf, OT_LONG_MS), 1);
+    OT_CHECK_INT_EQ(buf[0], 'd');
+    /* A count on a socket still counting is added to what is left. */
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 1), 0);
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 1), 0);
+    one_byte_message(c, s, 'e');
+    one_byte_message(c, s, 'f');
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), OAK_SOCK_PASSIVE);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    /* once takes a count back to one message, with no notice. */
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 5), 0);
+    OT_CHECK_INT_EQ(oak_sock_active_once(s, TAG_TCP), 0);
+    one_byte_message(c, s, 'g');
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    /* The end of the stream is the last message: no notice after it. */
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 1), 0);
+    OT_CHECK_INT_EQ(oak_sock_close(c), 0);
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_sock_close(s), 0);
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, 1), -EBADF);
+}
+
+static void active_n_delivers_n_messages_then_a_passive_notice(void **state)
+{
+    (void)state;
+    OT_RUN(active_n_main, NULL);
+}
+
+static void active_true_main(void *arg)
+{
+    (void)arg;
+    int c, s;
+    tcp_pair(&c, &s);
+    char buf[64], got[64];
+    size_t len = 0;
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, OAK_SOCK_ACTIVE_TRUE), 0);
+    /* Every piece comes as a message, in order, without re-arming; a
+     * message of another kind sent meanwhile keeps its place. */
+    oak_pid me = oak_self();
+    int others = 0;
+    for (int i = 0; i < 20; i++) {
+        char b = (char)('A' + i);
+        OT_CHECK_INT_EQ(oak_sock_send_all(c, &b, 1, OT_LONG_MS), 1);
+        if (i == 10)
+            OT_SEND(me, TAG_OTHER, NULL, 0);
+    }
+    while (len < 20) {
+        m = OT_RECV_ANY(OT_LONG_MS);
+        if (m->tag == TAG_OTHER) {
+            others++;
+            oak_msg_free(m);
+            continue;
+        }
+        OT_CHECK_UINT_EQ(m->tag, TAG_TCP);
+        oak_sock_data h;
+        memcpy(&h, m->data, sizeof h);
+        OT_CHECK_INT_GT(h.status, 0);
+        OT_CHECK_UINT_EQ(len + (size_t)h.status <= sizeof got, 1);
+        memcpy(got + len, (const char *)m->data + sizeof h, (size_t)h.status);
+        len += (size_t)h.status;
+        oak_msg_free(m);
+    }
+    OT_CHECK_UINT_EQ(len, 20);
+    for (int i = 0; i < 20; i++)
+        OT_CHECK_INT_EQ(got[i], 'A' + i);
+    if (!others)
+        oak_msg_free(OT_RECV_TAG(TAG_OTHER, OT_LONG_MS));
+    /* Still active, later too. */
+    one_byte_message(c, s, 'z');
+    /* Passive stops it. */
+    OT_CHECK_INT_EQ(oak_sock_passive(s), 0);
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, "p", 1, OT_LONG_MS), 1);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_sock_recv(s, buf, sizeof buf, OT_LONG_MS), 1);
+    /* The end of the stream ends it: one message, and no more. */
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, OAK_SOCK_ACTIVE_TRUE), 0);
+    OT_CHECK_INT_EQ(oak_sock_close(c), 0);
+    OT_CHECK_INT_EQ(recv_active(s, buf, sizeof buf), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_sock_close(s), 0);
+}
+
+static void active_true_delivers_every_piece_until_passive(void **state)
+{
+    (void)state;
+    OT_RUN(active_true_main, NULL);
+}
+
 /* A gen_server-like owner: armed, then handed over; the new owner gets the
  * data. */
 static void active_owner(void *arg)
@@ -789,6 +908,8 @@ int main(void)
         cmocka_unit_test(a_slow_reader_paces_its_sender_and_memory_stays_bounded),
         cmocka_unit_test(active_once_delivers_data_as_one_message_per_arming_in_order),
         cmocka_unit_test(active_mode_follows_a_handover),
+        cmocka_unit_test(active_n_delivers_n_messages_then_a_passive_notice),
+        cmocka_unit_test(active_true_delivers_every_piece_until_passive),
         cmocka_unit_test(thousands_of_concurrent_connections_each_get_their_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

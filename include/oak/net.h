@@ -158,6 +158,29 @@ typedef struct oak_sock_data {
  * owner. Does not block. */
 OAK_API int oak_sock_active_once(int sock, uint64_t tag);
 
+/* status of the notice that ends {active, N}: see oak_sock_active(). */
+#define OAK_SOCK_PASSIVE INT32_MIN
+/* n of oak_sock_active() for Erlang's {active, true}. */
+#define OAK_SOCK_ACTIVE_TRUE (-1)
+/* The largest count of oak_sock_active() (Erlang's limit too). */
+#define OAK_SOCK_ACTIVE_MAX 32767
+
+/* Active mode for more than one message, as Erlang's {active, true}
+ * (n OAK_SOCK_ACTIVE_TRUE: every time the socket has data, until it is
+ * made passive, closed, or its stream ends or fails) and {active, N} (n
+ * from 1 to OAK_SOCK_ACTIVE_MAX: N messages, then the socket is passive
+ * and the owner gets one more message with `tag` whose oak_sock_data has
+ * status OAK_SOCK_PASSIVE and no bytes, Erlang's {tcp_passive, S}; on a
+ * socket still counting, N is added to what is left, as in Erlang, up to
+ * the maximum). Each data message is as oak_sock_active_once()'s. The
+ * message that says the stream ended (status 0) or failed (< 0) is the
+ * last: no passive notice follows it. {active, true} has no back-pressure
+ * (the mailbox takes what the peer sends): prefer N. Owner only. Returns
+ * 0, -EINVAL (another n; use oak_sock_passive() for false), -EPERM (not
+ * the owner), -EBADF, -EBUSY (another process waits to read). A handover
+ * keeps the mode and what is left of the count. Does not block. */
+OAK_API int oak_sock_active(int sock, uint64_t tag, int n);
+
 /* Back to passive mode: a message already delivered stays queued. Owner
  * only. Returns 0, -EPERM, -EBADF. Does not block. */
 OAK_API int oak_sock_passive(int sock);

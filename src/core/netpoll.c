@@ -602,6 +602,27 @@ oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m)
     d->pub.size = sizeof h + (n > 0 ? (size_t)n : 0);
     d->pub.tag = r->own.tag;
     d->to = p->self;
-    atomic_store_explicit(&r->own.active, false, memory_order_relaxed); /* once */
+    atomic_store_explicit(&r->own.active, false, memory_order_relaxed);
+    if (n > 0 && r->own.count == OAK__ACTIVE_ALWAYS) {
+        oak__netpoll_active_once(p->self, fd); /* {active, true}: again */
+    } else if (n > 0 && r->own.count > 1) {
+        r->own.count--; /* {active, N}: N - 1 more */
+        oak__netpoll_active_once(p->self, fd);
+    } else if (n > 0 && r->own.count == 1 && r->own.counted) {
+        /* {active, N} ran out: the owner is told, after this message (the
+         * notice is pushed to our own inbox, drained after this item). */
+        r->own.count = 0;
+        oak__msg *note = oak__msg_alloc(p->sched, sizeof(oak_sock_data));
+        if (note) {
+            oak_sock_data ph = {fd, OAK_SOCK_PASSIVE};
+            memcpy(note->payload, &ph, sizeof ph);
+            note->pub.tag = r->own.tag;
+            note->to = p->self;
+            if (oak__deliver_from(p->sched, note) < 0)
+                oak__msg_release(p->sched, note);
+        } else {
+            oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=tcp_passive fd=%d", fd);
+        }
+    }
     return d;
 }

@@ -342,7 +342,30 @@ int oak_sock_active_once(int sock, uint64_t tag)
     int rc = check_owner(sock);
     if (rc < 0)
         return rc;
-    oak__netpoll_owner(sock)->tag = tag;
+    oak__fd_owner *o = oak__netpoll_owner(sock);
+    o->tag = tag;
+    o->count = 1;
+    o->counted = false;
+    return oak__netpoll_active_once(oak_self(), sock);
+}
+
+int oak_sock_active(int sock, uint64_t tag, int n)
+{
+    int rc = check_owner(sock);
+    if (rc < 0)
+        return rc;
+    if (n != OAK_SOCK_ACTIVE_TRUE && (n <= 0 || n > OAK_SOCK_ACTIVE_MAX))
+        return -EINVAL;
+    oak__fd_owner *o = oak__netpoll_owner(sock);
+    bool armed = atomic_load_explicit(&o->active, memory_order_relaxed);
+    int32_t count = n;
+    /* As Erlang: {active, N} on a socket already counting adds to what is
+     * left. */
+    if (n != OAK_SOCK_ACTIVE_TRUE && armed && o->counted && o->count > 0)
+        count = o->count + n > OAK_SOCK_ACTIVE_MAX ? OAK_SOCK_ACTIVE_MAX : o->count + n;
+    o->tag = tag;
+    o->count = n == OAK_SOCK_ACTIVE_TRUE ? OAK__ACTIVE_ALWAYS : count;
+    o->counted = n != OAK_SOCK_ACTIVE_TRUE;
     return oak__netpoll_active_once(oak_self(), sock);
 }
 
@@ -352,6 +375,7 @@ int oak_sock_passive(int sock)
     if (rc < 0)
         return rc;
     oak__netpoll_passive(sock);
+    oak__netpoll_owner(sock)->count = 0;
     return 0;
 }
 
