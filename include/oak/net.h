@@ -17,9 +17,14 @@
  * can wait at a time: a second one that would have to wait gets -EBUSY.
  * Do not close the descriptor with close(2), nor move it with dup2(2).
  *
- * Addresses are numeric ("127.0.0.1", "::1", "0.0.0.0", "::"), plus
- * "localhost" for 127.0.0.1: name lookups would block a scheduler thread,
- * so other names get -EINVAL (see docs/guide.md).
+ * Addresses are numeric ("127.0.0.1", "::1", "0.0.0.0", "::") or host
+ * names. A name is looked up with getaddrinfo(3) on the blocking pool
+ * (oak/blocking.h), so the caller is suspended and its scheduler runs
+ * others meanwhile; the first IPv4 address is taken, else the first IPv6
+ * one. A name that does not resolve gets -ENOENT (EAI_NONAME), a name
+ * server that does not answer -EAGAIN (EAI_AGAIN), other lookup failures
+ * -EIO, -ENOMEM, or -EINVAL (an empty name or one longer than
+ * NI_MAXHOST).
  *
  * Errors are negative errno codes, as everywhere in oak: -ECONNREFUSED,
  * -ECONNRESET, -EPIPE, -ETIMEDOUT, -EADDRINUSE, -EBADF (not an open oak
@@ -50,10 +55,11 @@ typedef struct oak_listen_opts {
 } oak_listen_opts;
 
 /* Listen on TCP host:port (port 0: the kernel picks one, see
- * oak_sock_port()). host is numeric (IPv4 or IPv6) or "localhost"; NULL
- * means "0.0.0.0". Returns the listening socket, owned by the caller, or
- * -EINVAL (host not numeric, bad opts), -EADDRINUSE, -EACCES, -EMFILE,
- * -EPERM outside a process. Does not block. */
+ * oak_sock_port()). host is numeric (IPv4 or IPv6) or a name (see above);
+ * NULL means "0.0.0.0". Returns the listening socket, owned by the caller,
+ * or -EINVAL (bad port or opts), -ENOENT (a name that does not resolve),
+ * -EADDRINUSE, -EACCES, -EMFILE, -EPERM outside a process. Blocks (the
+ * caller only) for a name lookup; with a numeric host it does not. */
 OAK_API int oak_tcp_listen(const char *host, int port, const oak_listen_opts *opts);
 
 /* Listen on the Unix stream socket at path (which must not exist; a path
@@ -67,10 +73,11 @@ OAK_API int oak_unix_listen(const char *path, const oak_listen_opts *opts);
  * on it right now). May block. */
 OAK_API int oak_sock_accept(int lsock, int64_t timeout_ms);
 
-/* Connect to TCP host:port (numeric host or "localhost"), waiting up to
- * timeout_ms for the handshake. Returns the socket, owned by the caller,
- * or -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -EINVAL (bad host or port),
- * -EMFILE. May block. */
+/* Connect to TCP host:port (numeric host or a name, see above), waiting
+ * up to timeout_ms for the handshake (the name lookup is not counted in
+ * it). Returns the socket, owned by the caller, or -ECONNREFUSED,
+ * -ETIMEDOUT, -ENETUNREACH, -ENOENT (a name that does not resolve),
+ * -EAGAIN, -EINVAL (bad host or port), -EMFILE. May block. */
 OAK_API int oak_tcp_connect(const char *host, int port, int64_t timeout_ms);
 
 /* Connect to the Unix stream socket at path. Returns the socket or
