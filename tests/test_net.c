@@ -3,9 +3,15 @@
  * killed while blocked (no descriptor left open), handover, and many
  * connections at once.
  */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "oak_test.h"
@@ -945,6 +951,103 @@ static void thousands_of_concurrent_connections_each_get_their_answer(void **sta
     OT_RUN(many_main, NULL);
 }
 
+/* 10,000 connections, the client ends in a child process (the hard
+ * RLIMIT_NOFILE may not allow both ends of 10,000 in one process). The
+ * child uses plain blocking sockets: it reads the port from a pipe,
+ * connects all, has each echo its number, says 'k' (or 'f' at the first
+ * failure), and holds them all open until the pipe ends. It dies with the
+ * test (PR_SET_PDEATHSIG) and is reaped by it. */
+#ifdef OAK_TEST_UNDER_TSAN
+enum { FAR_CONNS = 500 };
+#else
+enum { FAR_CONNS = 10000 };
+#endif
+
+typedef struct far_arg {
+    int to_child, from_child; /* pipe ends, non-blocking in the parent */
+} far_arg;
+
+static void far_child(int from_parent, int to_parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(3);
+    int port = 0;
+    if (read(from_parent, &port, sizeof port) != (ssize_t)sizeof port)
+        _exit(4);
+    static int fds[FAR_CONNS];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char verdict = 'k';
+    /* A server that stops answering fails the test instead of hanging it. */
+    struct timeval tv = {.tv_sec = 30};
+    for (int i = 0; i < FAR_CONNS && verdict == 'k'; i++) {
+        uint32_t v = (uint32_t)i, back = 0;
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+            connect(fds[i], (struct sockaddr *)&a, sizeof a) != 0 ||
+            write(fds[i], &v, sizeof v) != (ssize_t)sizeof v ||
+            recv(fds[i], &back, sizeof back, MSG_WAITALL) != (ssize_t)sizeof back || back != v)
+            verdict = 'f';
+    }
+    if (write(to_parent, &verdict, 1) != 1)
+        _exit(5);
+    char b;
+    while (read(from_parent, &b, 1) > 0) /* until the parent closes it */
+        ;
+    _exit(verdict == 'k' ? 0 : 6);
+}
+
+static void far_main(void *arg)
+{
+    far_arg a = *(far_arg *)arg;
+    int port = start_echo(4, NULL, FAR_CONNS);
+    OT_CHECK_INT_EQ(write(a.to_child, &port, sizeof port), (ssize_t)sizeof port);
+    /* The child connects serially: give it a minute, scaled. */
+    char verdict = 0;
+    for (int i = 0; i < 6 && verdict == 0; i++) {
+        if (oak_wait_fd(a.from_child, OAK_FD_READ, OT_LONG_MS) > 0)
+            OT_CHECK_INT_EQ(read(a.from_child, &verdict, 1), 1);
+    }
+    OT_CHECK_INT_EQ(verdict, 'k');
+}
+
+static void ten_thousand_connections_from_another_process_are_served_at_once(void **state)
+{
+    (void)state;
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rlim_t want = FAR_CONNS + 256;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    if (rl.rlim_cur < want)
+        fail_msg("RLIMIT_NOFILE %llu < %llu", (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)want);
+    int down[2], up[2];
+    assert_int_equal(pipe2(down, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(up, O_CLOEXEC), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(down[1]);
+        close(up[0]);
+        far_child(down[0], up[1]);
+    }
+    close(down[0]);
+    close(up[1]);
+    assert_int_equal(fcntl(up[0], F_SETFL, O_NONBLOCK), 0);
+    far_arg fa = {down[1], up[0]};
+    OT_RUN(far_main, &fa);
+    close(down[1]); /* the child closes its ends and exits */
+    close(up[0]);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -965,6 +1068,7 @@ int main(void)
         cmocka_unit_test(active_n_delivers_n_messages_then_a_passive_notice),
         cmocka_unit_test(active_true_delivers_every_piece_until_passive),
         cmocka_unit_test(thousands_of_concurrent_connections_each_get_their_answer),
+        cmocka_unit_test(ten_thousand_connections_from_another_process_are_served_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
