@@ -844,6 +844,43 @@ static void active_true_main(void *arg)
     OT_CHECK_INT_EQ(oak_sock_close(s), 0);
 }
 
+/* More than one message's worth (64 KiB) already in the socket when it is
+ * armed: the rest comes too, though no new data makes a new edge. */
+static void active_backlog_main(void *arg)
+{
+    (void)arg;
+    int c, s;
+    tcp_pair(&c, &s);
+    enum { BIG = 100 * 1024 };
+    static char out[BIG];
+    for (size_t i = 0; i < BIG; i++)
+        out[i] = (char)(i * 7);
+    OT_CHECK_INT_EQ(oak_sock_send_all(c, out, BIG, OT_LONG_MS), BIG);
+    oak_sleep(50); /* all of it in s's receive buffer */
+    static char in[BIG];
+    size_t len = 0;
+    OT_CHECK_INT_EQ(oak_sock_active(s, TAG_TCP, OAK_SOCK_ACTIVE_TRUE), 0);
+    while (len < BIG) {
+        oak_msg *m = OT_RECV_TAG(TAG_TCP, OT_LONG_MS);
+        oak_sock_data h;
+        memcpy(&h, m->data, sizeof h);
+        OT_CHECK_INT_GT(h.status, 0);
+        OT_CHECK_UINT_EQ(len + (size_t)h.status <= BIG, 1);
+        memcpy(in + len, (const char *)m->data + sizeof h, (size_t)h.status);
+        len += (size_t)h.status;
+        oak_msg_free(m);
+    }
+    OT_CHECK(memcmp(in, out, BIG) == 0);
+    OT_CHECK_INT_EQ(oak_sock_close(c), 0);
+    OT_CHECK_INT_EQ(oak_sock_close(s), 0);
+}
+
+static void active_mode_delivers_a_backlog_larger_than_one_message(void **state)
+{
+    (void)state;
+    OT_RUN(active_backlog_main, NULL);
+}
+
 static void active_true_delivers_every_piece_until_passive(void **state)
 {
     (void)state;
@@ -1067,6 +1104,7 @@ int main(void)
         cmocka_unit_test(names_are_looked_up_on_the_blocking_pool),
         cmocka_unit_test(active_n_delivers_n_messages_then_a_passive_notice),
         cmocka_unit_test(active_true_delivers_every_piece_until_passive),
+        cmocka_unit_test(active_mode_delivers_a_backlog_larger_than_one_message),
         cmocka_unit_test(thousands_of_concurrent_connections_each_get_their_answer),
         cmocka_unit_test(ten_thousand_connections_from_another_process_are_served_at_once),
     };

@@ -581,7 +581,8 @@ oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m)
     int avail = 0;
     if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
         avail = 1; /* an end of stream or an error, or a stale edge */
-    if (avail > ACTIVE_MAX)
+    bool capped = avail > ACTIVE_MAX; /* more is there than one message takes */
+    if (capped)
         avail = ACTIVE_MAX;
     oak__msg *d = oak__msg_alloc(p->sched, sizeof(oak_sock_data) + (size_t)avail);
     if (!d) {
@@ -596,6 +597,15 @@ oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m)
         oak__msg_release(p->sched, d);
         oak__netpoll_active_once(p->self, fd); /* nothing there: armed again */
         return NULL;
+    }
+    if (capped && n == avail) {
+        /* The rest is still there, and edge-triggered readiness makes no
+         * new edge for bytes already there (bytes that come after the
+         * FIONREAD do make one). Keep an edge (NONE -> READY, acq_rel as
+         * a poller's), so that the next arming reads at once. */
+        uint64_t none = RG_NONE;
+        atomic_compare_exchange_strong_explicit(&r->rg, &none, RG_READY, memory_order_acq_rel,
+                                                memory_order_acquire);
     }
     oak_sock_data h = {fd, n >= 0 ? (int32_t)n : -errno};
     memcpy(d->payload, &h, sizeof h);
