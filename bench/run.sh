@@ -6,7 +6,9 @@
 # then a table of oak against the best peer of each figure.
 #
 # `make bench` runs it after tools/ensure-deps.sh has installed what was
-# missing. Every figure is "lower is better". Nothing here uses the network.
+# missing. Every figure of the table is "lower is better". The network
+# figures (kv_ops, echo_rtt, conn_mem) run once, after the others, over
+# loopback only, through bench/net.sh; their table says which way is better.
 #
 # Knobs (environment):
 #   BENCH_RUNS=3        runs of each program; the median is reported
@@ -19,7 +21,10 @@
 #   BENCH_TIMEOUT=120   seconds for one run of one program
 #   BENCH_IMPLS="oak erlang go caf"
 #   BENCH_FIGURES="spawn pingpong ring skynet call restart restart_quiet mem mem_100k
-#                  mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call"
+#                  mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call
+#                  kv_ops echo_rtt conn_mem"
+#   BENCH_KV_N=200000   requests of each redis-benchmark test (kv_ops)
+#   BENCH_NET_TIMEOUT=420  seconds for all the network figures together
 #   BENCH_QUICK=1       counts divided by 100 and one run: a smoke test whose
 #                       figures are not comparable with a full run
 #   BENCH_BUILD=build-bench   build directory (logs in $BENCH_BUILD/logs)
@@ -36,7 +41,17 @@ BUDGET=${BENCH_BUDGET:-520}
 LIMIT=${BENCH_LIMIT:-585}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 IMPLS=${BENCH_IMPLS:-"oak erlang go caf"}
-FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call"}
+FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call kv_ops echo_rtt conn_mem"}
+# the network figures are run by bench/net.sh, the others by the loop below
+NET_FIGURES="" OTHER_FIGURES=""
+for f in $FIGURES; do
+    case $f in
+        kv_ops | echo_rtt | conn_mem) NET_FIGURES="$NET_FIGURES $f" ;;
+        *) OTHER_FIGURES="$OTHER_FIGURES $f" ;;
+    esac
+done
+FIGURES=$OTHER_FIGURES
+NET_TIMEOUT=${BENCH_NET_TIMEOUT:-420}
 QUICK=${BENCH_QUICK:-0}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -99,7 +114,7 @@ build_oak() {
     blog=$LOGS/oak-build.log
     if ! cmake -S "$ROOT" -B "$OUT/oak" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DOAK_BUILD_TESTS=OFF \
-        -DOAK_BUILD_EXAMPLES=OFF -DOAK_BUILD_BENCH=ON >"$blog" 2>&1 ||
+        -DOAK_BUILD_EXAMPLES=ON -DOAK_BUILD_BENCH=ON >"$blog" 2>&1 ||
         ! cmake --build "$OUT/oak" -j "$JOBS" --target oak_static >>"$blog" 2>&1; then
         missing oak "the runtime does not build (log: $blog)"
         return
@@ -110,6 +125,13 @@ build_oak() {
         cmake --build "$OUT/oak" -j "$JOBS" --target "oak_$prog" >>"$blog" 2>&1 ||
             say "oak_$prog does not build (log: $blog)"
     done
+    # the network figures: examples/kv, the echo server, the load generator
+    if [ -n "$NET_FIGURES" ]; then
+        for t in kv oak_echo_server netload; do
+            cmake --build "$OUT/oak" -j "$JOBS" --target "$t" >>"$blog" 2>&1 ||
+                say "$t does not build (log: $blog)"
+        done
+    fi
 }
 
 build_erlang() {
@@ -289,6 +311,16 @@ while [ "$run" -le "$RUNS" ]; do
 done
 [ "$over_budget" = 1 ] && say "time budget spent: some runs were skipped (see below)"
 
+# ---- the network figures (one run) -----------------------------------------
+: >"$OUT/net.txt"
+if [ -n "$NET_FIGURES" ]; then
+    say "network figures:$NET_FIGURES (one run, up to $NET_TIMEOUT s)"
+    timeout -k 5 "$NET_TIMEOUT" sh "$ROOT/bench/net.sh" "$OUT" "$NET_FIGURES" >"$OUT/net.txt" 2>"$LOGS/net.log"
+    rc=$?
+    [ "$rc" = 0 ] || echo "net figures: exit status $rc (log: $LOGS/net.log)" >>"$OUT/net.txt"
+    grep -q '^FAIL' "$OUT/net.txt" && failed=1
+fi
+
 # ---- medians, RESULT lines and the table ----------------------------------
 median() { # impl fig -> "value unit runs" or nothing
     awk -v i="$1" -v f="$2" '$1 == i && $2 == f { v[n++] = $3; u = $4 }
@@ -359,6 +391,29 @@ first_note() { # file impl fig -> the rest of the first line about them
     done
     echo
     echo "oak/best: oak's median over the best peer's median; below 1.00 oak is faster (or smaller)."
+    if [ -s "$OUT/net.txt" ]; then
+        echo
+        echo "network figures (one run; loopback; ops/s: BIGGER is better, ms, us and B: smaller is better):"
+        cat "$OUT/net.txt"
+        awk '$1 == "RESULT" { split($2, a, "."); v[a[1], a[2]] = $3; u[a[2]] = $4
+                if (!(a[2] in f)) { f[a[2]] = 1; order[++m] = a[2] }
+                if (!(a[1] in seen)) { seen[a[1]] = 1; impls[n++] = a[1] } }
+            END {
+                if (!n) exit
+                printf "\n%-24s", "figure"
+                for (i = 0; i < n; i++) printf " %12s", impls[i]
+                for (i = 0; i < n; i++) if (impls[i] != "oak") printf " %11s", "oak/" impls[i]
+                printf "\n"
+                for (j = 1; j <= m; j++) {
+                    k = order[j]
+                    printf "%-24s", k " (" u[k] ")"
+                    for (i = 0; i < n; i++) printf " %12s", ((impls[i], k) in v) ? v[impls[i], k] : "-"
+                    for (i = 0; i < n; i++) if (impls[i] != "oak")
+                        printf " %11s", (((impls[i], k) in v) && (("oak", k) in v) && v[impls[i], k] + 0 > 0) ? sprintf("%.2f", v["oak", k] / v[impls[i], k]) : "-"
+                    printf "\n"
+                }
+            }' "$OUT/net.txt"
+    fi
     if [ -s "$PROBLEMS" ]; then
         echo "problems:"
         sed 's/^\([^ ]*\) \([^ ]*\) /  \1.\2: /' "$PROBLEMS"

@@ -1,6 +1,7 @@
 /* Processes that wait on file descriptors without holding a scheduler. */
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "oak_test.h"
@@ -410,10 +411,109 @@ static void an_idle_runtime_is_woken_by_a_ready_descriptor(void **state)
     OT_RUN_CFG(idle_wake_main, NULL, &two);
 }
 
+/* ---- readiness as a message ---- */
+
+enum { TAG_READY = 40, TAG_OTHER_MSG, TAG_WATCHER };
+
+/* Arms a wait on a pipe that stays empty, reports its watcher, ends. */
+static void notify_owner(void *arg)
+{
+    oak_pid driver = *(oak_pid *)arg;
+    int fds[2];
+    make_pipe(fds);
+    oak_pid w;
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], OAK_FD_READ, TAG_READY, &w), 0);
+    OT_CHECK_INT_EQ(oak_send(driver, TAG_WATCHER, &w, sizeof w), 0);
+    oak_sleep(20);
+    /* The watcher still waits; the link ends it when this process ends. */
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static oak_fd_event ready_message(int64_t timeout_ms)
+{
+    oak_msg *m = OT_RECV_TAG(TAG_READY, timeout_ms);
+    oak_fd_event ev;
+    OT_CHECK_UINT_EQ(m->size, sizeof ev);
+    memcpy(&ev, m->data, sizeof ev);
+    oak_msg_free(m);
+    return ev;
+}
+
+static void notify_main(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    make_pipe(fds);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], 0, TAG_READY, NULL), -EINVAL);
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], 0x8, TAG_READY, NULL), -EINVAL);
+    OT_CHECK_INT_EQ(oak_fd_notify(-1, OAK_FD_READ, TAG_READY, NULL), -EBADF);
+    OT_CHECK_INT_EQ(oak_fd_notify_cancel(OAK_NOPID), -EINVAL);
+    /* The caller traps exits: the watchers' ends must not show. */
+    oak_trap_exit(true);
+    /* Armed on an empty pipe: nothing comes, and the caller takes other
+     * messages meanwhile. */
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], OAK_FD_READ, TAG_READY, NULL), 0);
+    OT_SEND(oak_self(), TAG_OTHER_MSG, NULL, 0);
+    oak_msg_free(OT_RECV_TAG(TAG_OTHER_MSG, OT_LONG_MS));
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    /* Data: one message. */
+    OT_CHECK_INT_EQ(write(fds[1], "x", 1), 1);
+    oak_fd_event ev = ready_message(OT_LONG_MS);
+    OT_CHECK_INT_EQ(ev.fd, fds[0]);
+    OT_CHECK_INT_EQ(ev.events & (int32_t)OAK_FD_READ, (int32_t)OAK_FD_READ);
+    /* Once: more data, no second message until armed again. */
+    OT_CHECK_INT_EQ(write(fds[1], "y", 1), 1);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], OAK_FD_READ, TAG_READY, NULL), 0);
+    ev = ready_message(OT_LONG_MS); /* still readable: at once */
+    OT_CHECK_INT_EQ(ev.events & (int32_t)OAK_FD_READ, (int32_t)OAK_FD_READ);
+    char buf[8];
+    OT_CHECK_INT_EQ(read(fds[0], buf, sizeof buf), 2);
+    /* Writable: the write end of a pipe with room. */
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[1], OAK_FD_WRITE, TAG_READY, NULL), 0);
+    ev = ready_message(OT_LONG_MS);
+    OT_CHECK_INT_EQ(ev.fd, fds[1]);
+    OT_CHECK_INT_EQ(ev.events & (int32_t)OAK_FD_WRITE, (int32_t)OAK_FD_WRITE);
+    /* Cancelled: the data that comes later sends nothing. */
+    oak_pid w;
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], OAK_FD_READ, TAG_READY, &w), 0);
+    OT_CHECK_INT_EQ(oak_fd_notify_cancel(w), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, 0, NULL, NULL), -ETIMEDOUT); /* fd was empty */
+    OT_CHECK_INT_EQ(write(fds[1], "z", 1), 1);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_fd_notify_cancel(w), -ESRCH);
+    /* Armed and ended by its answer: cancel says it is gone. */
+    OT_CHECK_INT_EQ(oak_fd_notify(fds[0], OAK_FD_READ, TAG_READY, &w), 0);
+    ready_message(OT_LONG_MS);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(read(fds[0], buf, sizeof buf), 1);
+    /* A caller that ends takes its watcher with it. */
+    oak_pid me = oak_self();
+    OT_SPAWN_COPY(notify_owner, &me, 0);
+    oak_msg *wm = OT_RECV_TAG(TAG_WATCHER, OT_LONG_MS);
+    memcpy(&w, wm->data, sizeof w);
+    oak_msg_free(wm);
+    for (int i = 0; i < 200 && oak_is_alive(w); i++)
+        oak_sleep(5);
+    OT_CHECK_UINT_EQ(oak_is_alive(w), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void fd_readiness_comes_as_one_message_per_arming(void **state)
+{
+    (void)state;
+    OT_RUN(notify_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wait_fd_returns_when_the_pipe_becomes_readable),
+        cmocka_unit_test(fd_readiness_comes_as_one_message_per_arming),
         cmocka_unit_test(wait_fd_times_out_and_reports_writable_and_end_of_file),
         cmocka_unit_test(messages_that_arrive_during_a_wait_stay_queued_in_order),
         cmocka_unit_test(a_waiting_process_can_be_killed_and_its_cleanups_run),

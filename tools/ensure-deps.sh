@@ -10,7 +10,8 @@
 #            say so
 #   bench  - compiler, cmake, pkg-config, then each peer of the benchmark on
 #            its own: Erlang (erlang-base), Go (golang-go), CAF (g++,
-#            libcaf-dev). A peer that cannot be installed is reported, and
+#            libcaf-dev), redis-server and redis-tools (redis-benchmark, for
+#            kv_ops). A peer that cannot be installed is reported, and
 #            bench/run.sh then reports its figures as skipped.
 # Prints what it installs; does nothing when everything is there.
 set -eu
@@ -58,7 +59,8 @@ case "${1:-build}" in
     want=$(missing_of gcc make cmake pkg-config)
     # shellcheck disable=SC2086
     [ -z "$want" ] || install $want
-    for peer in "Erlang:erlang-base" "Go:golang-go" "CAF:g++ libcaf-dev"; do
+    for peer in "Erlang:erlang-base" "Go:golang-go" "CAF:g++ libcaf-dev" \
+        "Redis:redis-server redis-tools"; do
         name=${peer%%:*}
         # shellcheck disable=SC2086
         want=$(missing_of ${peer#*:})

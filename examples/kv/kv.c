@@ -1,6 +1,7 @@
 /* kv - a Redis-protocol (RESP2) key-value server on oak's server kit.
  *
  *   kv --port N      serve on 127.0.0.1:N (default 6380) until SIGTERM
+ *   kv --schedulers N   scheduler threads (default: one per CPU)
  *
  * Commands: PING, ECHO, SET (EX s | PX ms), GET, DEL, EXISTS, INCR, MGET,
  * MSET, and COMMAND (an empty answer, for clients that ask). Pipelined
@@ -229,6 +230,9 @@ static int shard_start(const oak_child_args *args, oak_pid *pid, oak_reason *why
     return oak_gen_server_start(&shard_cb, NULL, &o, pid, why);
 }
 
+/* The shards' registered names (set before the tree starts). */
+static oak_atom shard_names[SHARDS];
+
 /* One call to the shard of key. Returns the reply (free it) or NULL. */
 static oak_msg *shard_op(uint64_t op, const char *key, size_t klen, int64_t exp,
                          const char *val, size_t vlen)
@@ -244,10 +248,9 @@ static oak_msg *shard_op(uint64_t op, const char *key, size_t klen, int64_t exp,
         memcpy(req + 4 + klen, &exp, 8);
         memcpy(req + 12 + klen, val, vlen);
     }
-    char name[16];
-    snprintf(name, sizeof name, "kv_shard%d", (int)(hash(key, klen) % SHARDS));
     oak_msg *m = NULL;
-    int rc = oak_gen_server_call(oak_whereis(oak_atom_from(name)), op, req, size, &m,
+    int rc = oak_gen_server_call(oak_whereis(shard_names[hash(key, klen) % SHARDS]), op, req,
+                                 size, &m,
                                  OAK_GEN_CALL_TIMEOUT, NULL);
     free(req);
     return rc == 0 ? m : NULL;
@@ -447,26 +450,86 @@ static void run(out *o, arg *a, int n)
     }
 }
 
-/* Read one request into a (args point into buf/heap); returns the number
- * of arguments, 0 for an empty line, -1 when the connection ends, or -2
- * for a protocol error (its text put). */
-static int read_request(int sock, out *o, arg *a, char *line, size_t cap)
+/* A connection's input, read in large pieces: one recv() usually brings
+ * a whole batch of pipelined requests, which are then parsed from here. */
+#define IN_CAP 65536
+
+typedef struct in {
+    int sock;
+    size_t pos, len; /* unread bytes: buf[pos, len) */
+    char buf[IN_CAP];
+} in;
+
+/* Read more, keeping the unread bytes. Returns > 0, 0 at end of stream,
+ * or a negative errno (-EMSGSIZE: the buffer is full of unread bytes). */
+static ssize_t fill(in *i, int64_t timeout_ms)
 {
-    ssize_t n = oak_sock_recv_packet(sock, OAK_PACKET_LINE, line, cap, OAK_INFINITY);
+    if (i->pos > 0) {
+        memmove(i->buf, i->buf + i->pos, i->len - i->pos);
+        i->len -= i->pos;
+        i->pos = 0;
+    }
+    if (i->len == IN_CAP)
+        return -EMSGSIZE;
+    ssize_t n = oak_sock_recv(i->sock, i->buf + i->len, IN_CAP - i->len, timeout_ms);
+    if (n > 0)
+        i->len += (size_t)n;
+    return n;
+}
+
+/* The next line, without its "\r\n" (or "\n"), NUL-terminated in place;
+ * valid until the next read. Returns its length, or what fill() returned
+ * when no whole line came. */
+static ssize_t get_line(in *i, char **line, int64_t timeout_ms)
+{
+    size_t scanned = i->pos;
+    for (;;) {
+        char *nl = memchr(i->buf + scanned, '\n', i->len - scanned);
+        if (nl) {
+            char *p = i->buf + i->pos;
+            size_t len = (size_t)(nl - p);
+            i->pos += len + 1;
+            if (len > 0 && p[len - 1] == '\r')
+                len--;
+            p[len] = '\0';
+            *line = p;
+            return (ssize_t)len;
+        }
+        scanned = i->len - i->pos; /* after fill() moves the bytes down */
+        ssize_t n = fill(i, timeout_ms);
+        if (n <= 0)
+            return n == 0 ? -1 : n;
+    }
+}
+
+/* Exactly n bytes into dst, first from the buffer, then from the socket. */
+static bool get_bytes(in *i, char *dst, size_t n, int64_t timeout_ms)
+{
+    size_t k = i->len - i->pos < n ? i->len - i->pos : n;
+    memcpy(dst, i->buf + i->pos, k);
+    i->pos += k;
+    return k == n || oak_sock_recv_exact(i->sock, dst + k, n - k, timeout_ms) == (ssize_t)(n - k);
+}
+
+/* Read one request into a (args on the process's heap); returns the
+ * number of arguments, 0 for an empty line, -1 when the connection ends,
+ * or -2 for a protocol error (its text put). */
+static int read_request(in *i, out *o, arg *a)
+{
+    char *line;
+    ssize_t n = get_line(i, &line, OAK_INFINITY);
     if (n == -EMSGSIZE) {
         put_err(o, "ERR Protocol error: too big inline request");
         return -2;
     }
-    if (n <= 0)
+    if (n < 0)
         return -1;
-    size_t len = (size_t)n - 1;
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    line[len] = '\0';
     if (line[0] != '*') {
         /* An inline command: words split by spaces. */
         int k = 0;
-        for (char *t = strtok(line, " \t"); t && k < MAX_ARGS; t = strtok(NULL, " \t")) {
+        char *save;
+        for (char *t = strtok_r(line, " \t", &save); t && k < MAX_ARGS;
+             t = strtok_r(NULL, " \t", &save)) {
             a[k].n = strlen(t);
             a[k].p = oak_alloc(a[k].n + 1);
             if (!a[k].p)
@@ -482,22 +545,21 @@ static int read_request(int sock, out *o, arg *a, char *line, size_t cap)
         put_err(o, "ERR Protocol error: invalid multibulk length");
         return -2;
     }
-    for (int i = 0; i < count; i++) {
-        n = oak_sock_recv_packet(sock, OAK_PACKET_LINE, line, cap, 10000);
-        if (n <= 0)
+    for (int k = 0; k < count; k++) {
+        n = get_line(i, &line, 10000);
+        if (n < 0)
             return n == -EMSGSIZE ? (put_err(o, "ERR Protocol error: invalid bulk length"), -2)
                                   : -1;
         long blen = line[0] == '$' ? strtol(line + 1, &end, 10) : -1;
-        if (line[0] != '$' || (*end != '\r' && *end != '\n') || blen < 0 || blen > MAX_BULK) {
+        if (line[0] != '$' || *end || blen < 0 || blen > MAX_BULK) {
             put_err(o, "ERR Protocol error: invalid bulk length");
             return -2;
         }
-        a[i].n = (size_t)blen;
-        a[i].p = oak_alloc((size_t)blen + 2);
-        if (!a[i].p ||
-            oak_sock_recv_exact(sock, a[i].p, (size_t)blen + 2, 10000) != blen + 2)
+        a[k].n = (size_t)blen;
+        a[k].p = oak_alloc((size_t)blen + 2);
+        if (!a[k].p || !get_bytes(i, a[k].p, (size_t)blen + 2, 10000))
             return -1;
-        if (a[i].p[blen] != '\r' || a[i].p[blen + 1] != '\n') {
+        if (a[k].p[blen] != '\r' || a[k].p[blen + 1] != '\n') {
             put_err(o, "ERR Protocol error: expected '\\r\\n'");
             return -2;
         }
@@ -505,8 +567,10 @@ static int read_request(int sock, out *o, arg *a, char *line, size_t cap)
     return (int)count;
 }
 
-/* Is another request already waiting in the socket (pipelining)? */
-static bool more_waiting(int sock) { return oak_wait_fd(sock, OAK_FD_READ, 0) > 0; }
+/* Is another request of the same batch already read (pipelining)? The
+ * replies go out when the batch is done, as Redis does: asking the socket
+ * too would cost a system call per request. */
+static bool more_waiting(const in *i) { return i->pos < i->len; }
 
 static void connection(int sock, void *unused)
 {
@@ -514,26 +578,26 @@ static void connection(int sock, void *unused)
     /* Owned by the process (oak_alloc): freed however it ends. */
     out *o = oak_alloc(sizeof *o);
     arg *a = oak_alloc(MAX_ARGS * sizeof *a);
-    char *line = oak_alloc(65536);
-    if (!o || !a || !line)
+    in *i = oak_alloc(sizeof *i);
+    if (!o || !a || !i)
         goto done;
     memset(a, 0, MAX_ARGS * sizeof *a);
-    o->sock = sock;
-    o->len = 0;
+    o->sock = i->sock = sock;
+    o->len = i->pos = i->len = 0;
     o->failed = false;
     for (;;) {
-        int n = read_request(sock, o, a, line, 65536);
+        int n = read_request(i, o, a);
         if (n > 0)
             run(o, a, n);
-        for (int i = 0; i < MAX_ARGS && a[i].p; i++) {
-            oak_free(a[i].p);
-            a[i].p = NULL;
+        for (int k = 0; k < MAX_ARGS && a[k].p; k++) {
+            oak_free(a[k].p);
+            a[k].p = NULL;
         }
         if (n < 0) {
             flush(o);
             break;
         }
-        if (!more_waiting(sock))
+        if (!more_waiting(i))
             flush(o);
         if (o->failed)
             break;
@@ -541,7 +605,7 @@ static void connection(int sock, void *unused)
 done:
     oak_free(o);
     oak_free(a);
-    oak_free(line);
+    oak_free(i);
 }
 
 /* ---- the tree ---- */
@@ -573,6 +637,7 @@ static int start(void *arg, oak_pid *top, oak_reason *why)
     for (int i = 0; i < SHARDS; i++) {
         char id[16];
         snprintf(id, sizeof id, "kv_shard%d", i);
+        shard_names[i] = oak_atom_from(id);
         kids[i] = (oak_child_spec){.id = oak_atom_from(id), .start = shard_start,
                                    .arg = &shard_ids[i], .arg_size = sizeof(int)};
     }
@@ -600,9 +665,11 @@ static void prep_stop(void *arg)
 
 int main(int argc, char **argv)
 {
+    static oak_config config;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
-            printf("usage: kv [--port N]   (default 6380, on 127.0.0.1)\n");
+            printf("usage: kv [--port N] [--schedulers N]   (port 6380 on 127.0.0.1, one\n"
+                   "       scheduler per CPU by default)\n");
             return 0;
         }
         if (!strcmp(argv[i], "--port") && i + 1 < argc) {
@@ -615,11 +682,22 @@ int main(int argc, char **argv)
             port = (int)p;
             continue;
         }
-        fprintf(stderr, "usage: kv [--port N]\n");
+        if (!strcmp(argv[i], "--schedulers") && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n <= 0 || n > 1024) {
+                fprintf(stderr, "kv: fatal: unable to use %s schedulers: not a count\n", argv[i]);
+                return 100;
+            }
+            config.schedulers = (unsigned)n;
+            continue;
+        }
+        fprintf(stderr, "usage: kv [--port N] [--schedulers N]\n");
         return 100;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    oak_application app = {.name = "kv", .start = start, .prep_stop = prep_stop};
+    oak_application app = {
+        .name = "kv", .start = start, .prep_stop = prep_stop, .config = &config};
     int r = oak_application_run(&app);
     if (r < 0)
         fprintf(stderr, "kv: fatal: unable to run: %s\n", oak_strerror(r));

@@ -17,9 +17,14 @@
  * can wait at a time: a second one that would have to wait gets -EBUSY.
  * Do not close the descriptor with close(2), nor move it with dup2(2).
  *
- * Addresses are numeric ("127.0.0.1", "::1", "0.0.0.0", "::"), plus
- * "localhost" for 127.0.0.1: name lookups would block a scheduler thread,
- * so other names get -EINVAL (see docs/guide.md).
+ * Addresses are numeric ("127.0.0.1", "::1", "0.0.0.0", "::") or host
+ * names. A name is looked up with getaddrinfo(3) on the blocking pool
+ * (oak/blocking.h), so the caller is suspended and its scheduler runs
+ * others meanwhile; the first IPv4 address is taken, else the first IPv6
+ * one. A name that does not resolve gets -ENOENT (EAI_NONAME), a name
+ * server that does not answer -EAGAIN (EAI_AGAIN), other lookup failures
+ * -EIO, -ENOMEM, or -EINVAL (an empty name or one longer than
+ * NI_MAXHOST).
  *
  * Errors are negative errno codes, as everywhere in oak: -ECONNREFUSED,
  * -ECONNRESET, -EPIPE, -ETIMEDOUT, -EADDRINUSE, -EBADF (not an open oak
@@ -50,10 +55,11 @@ typedef struct oak_listen_opts {
 } oak_listen_opts;
 
 /* Listen on TCP host:port (port 0: the kernel picks one, see
- * oak_sock_port()). host is numeric (IPv4 or IPv6) or "localhost"; NULL
- * means "0.0.0.0". Returns the listening socket, owned by the caller, or
- * -EINVAL (host not numeric, bad opts), -EADDRINUSE, -EACCES, -EMFILE,
- * -EPERM outside a process. Does not block. */
+ * oak_sock_port()). host is numeric (IPv4 or IPv6) or a name (see above);
+ * NULL means "0.0.0.0". Returns the listening socket, owned by the caller,
+ * or -EINVAL (bad port or opts), -ENOENT (a name that does not resolve),
+ * -EADDRINUSE, -EACCES, -EMFILE, -EPERM outside a process. Blocks (the
+ * caller only) for a name lookup; with a numeric host it does not. */
 OAK_API int oak_tcp_listen(const char *host, int port, const oak_listen_opts *opts);
 
 /* Listen on the Unix stream socket at path (which must not exist; a path
@@ -67,10 +73,11 @@ OAK_API int oak_unix_listen(const char *path, const oak_listen_opts *opts);
  * on it right now). May block. */
 OAK_API int oak_sock_accept(int lsock, int64_t timeout_ms);
 
-/* Connect to TCP host:port (numeric host or "localhost"), waiting up to
- * timeout_ms for the handshake. Returns the socket, owned by the caller,
- * or -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -EINVAL (bad host or port),
- * -EMFILE. May block. */
+/* Connect to TCP host:port (numeric host or a name, see above), waiting
+ * up to timeout_ms for the handshake (the name lookup is not counted in
+ * it). Returns the socket, owned by the caller, or -ECONNREFUSED,
+ * -ETIMEDOUT, -ENETUNREACH, -ENOENT (a name that does not resolve),
+ * -EAGAIN, -EINVAL (bad host or port), -EMFILE. May block. */
 OAK_API int oak_tcp_connect(const char *host, int port, int64_t timeout_ms);
 
 /* Connect to the Unix stream socket at path. Returns the socket or
@@ -157,6 +164,29 @@ typedef struct oak_sock_data {
  * (another process waits to read). A handover keeps it armed for the new
  * owner. Does not block. */
 OAK_API int oak_sock_active_once(int sock, uint64_t tag);
+
+/* status of the notice that ends {active, N}: see oak_sock_active(). */
+#define OAK_SOCK_PASSIVE INT32_MIN
+/* n of oak_sock_active() for Erlang's {active, true}. */
+#define OAK_SOCK_ACTIVE_TRUE (-1)
+/* The largest count of oak_sock_active() (Erlang's limit too). */
+#define OAK_SOCK_ACTIVE_MAX 32767
+
+/* Active mode for more than one message, as Erlang's {active, true}
+ * (n OAK_SOCK_ACTIVE_TRUE: every time the socket has data, until it is
+ * made passive, closed, or its stream ends or fails) and {active, N} (n
+ * from 1 to OAK_SOCK_ACTIVE_MAX: N messages, then the socket is passive
+ * and the owner gets one more message with `tag` whose oak_sock_data has
+ * status OAK_SOCK_PASSIVE and no bytes, Erlang's {tcp_passive, S}; on a
+ * socket still counting, N is added to what is left, as in Erlang, up to
+ * the maximum). Each data message is as oak_sock_active_once()'s. The
+ * message that says the stream ended (status 0) or failed (< 0) is the
+ * last: no passive notice follows it. {active, true} has no back-pressure
+ * (the mailbox takes what the peer sends): prefer N. Owner only. Returns
+ * 0, -EINVAL (another n; use oak_sock_passive() for false), -EPERM (not
+ * the owner), -EBADF, -EBUSY (another process waits to read). A handover
+ * keeps the mode and what is left of the count. Does not block. */
+OAK_API int oak_sock_active(int sock, uint64_t tag, int n);
 
 /* Back to passive mode: a message already delivered stays queued. Owner
  * only. Returns 0, -EPERM, -EBADF. Does not block. */

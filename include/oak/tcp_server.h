@@ -30,7 +30,7 @@ extern "C" {
 typedef void (*oak_conn_handler)(int sock, void *arg);
 
 typedef struct oak_tcp_server_opts {
-    const char *host;        /* numeric address; NULL: "0.0.0.0"           */
+    const char *host;        /* address or name (oak/net.h); NULL: 0.0.0.0 */
     int port;                /* 0: the kernel picks one                     */
     const char *unix_path;   /* a Unix socket instead of host and port      */
     oak_listen_opts listen;  /* backlog etc.; reuseport is set with several

@@ -581,7 +581,8 @@ oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m)
     int avail = 0;
     if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
         avail = 1; /* an end of stream or an error, or a stale edge */
-    if (avail > ACTIVE_MAX)
+    bool capped = avail > ACTIVE_MAX; /* more is there than one message takes */
+    if (capped)
         avail = ACTIVE_MAX;
     oak__msg *d = oak__msg_alloc(p->sched, sizeof(oak_sock_data) + (size_t)avail);
     if (!d) {
@@ -597,11 +598,41 @@ oak__msg *oak__netpoll_active_data(oak__proc *p, oak__msg *m)
         oak__netpoll_active_once(p->self, fd); /* nothing there: armed again */
         return NULL;
     }
+    if (capped && n == avail) {
+        /* The rest is still there, and edge-triggered readiness makes no
+         * new edge for bytes already there (bytes that come after the
+         * FIONREAD do make one). Keep an edge (NONE -> READY, acq_rel as
+         * a poller's), so that the next arming reads at once. */
+        uint64_t none = RG_NONE;
+        atomic_compare_exchange_strong_explicit(&r->rg, &none, RG_READY, memory_order_acq_rel,
+                                                memory_order_acquire);
+    }
     oak_sock_data h = {fd, n >= 0 ? (int32_t)n : -errno};
     memcpy(d->payload, &h, sizeof h);
     d->pub.size = sizeof h + (n > 0 ? (size_t)n : 0);
     d->pub.tag = r->own.tag;
     d->to = p->self;
-    atomic_store_explicit(&r->own.active, false, memory_order_relaxed); /* once */
+    atomic_store_explicit(&r->own.active, false, memory_order_relaxed);
+    if (n > 0 && r->own.count == OAK__ACTIVE_ALWAYS) {
+        oak__netpoll_active_once(p->self, fd); /* {active, true}: again */
+    } else if (n > 0 && r->own.count > 1) {
+        r->own.count--; /* {active, N}: N - 1 more */
+        oak__netpoll_active_once(p->self, fd);
+    } else if (n > 0 && r->own.count == 1 && r->own.counted) {
+        /* {active, N} ran out: the owner is told, after this message (the
+         * notice is pushed to our own inbox, drained after this item). */
+        r->own.count = 0;
+        oak__msg *note = oak__msg_alloc(p->sched, sizeof(oak_sock_data));
+        if (note) {
+            oak_sock_data ph = {fd, OAK_SOCK_PASSIVE};
+            memcpy(note->payload, &ph, sizeof ph);
+            note->pub.tag = r->own.tag;
+            note->to = p->self;
+            if (oak__deliver_from(p->sched, note) < 0)
+                oak__msg_release(p->sched, note);
+        } else {
+            oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=tcp_passive fd=%d", fd);
+        }
+    }
     return d;
 }

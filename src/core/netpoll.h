@@ -78,7 +78,15 @@ typedef struct oak__fd_owner {
     _Atomic bool active; /* armed for active mode: stored by the owner,
                           * read (relaxed) by its own calls only          */
     uint64_t tag;        /* active mode's message tag: owner only         */
+    int32_t count;       /* active mode's messages left: 1 for once, N for
+                          * {active, N}, OAK__ACTIVE_ALWAYS for {active,
+                          * true}; owner only (its calls and its drain)  */
+    bool counted;        /* {active, N}: an OAK_SOCK_PASSIVE notice follows
+                          * the last message (not for once); owner only   */
 } oak__fd_owner;
+
+/* oak__fd_owner.count of {active, true}. */
+#define OAK__ACTIVE_ALWAYS (-1)
 
 /* Register fd (non-blocking) edge-triggered with a fresh wait record.
  * Returns 0, -EBADF, -EMFILE (beyond the records' table) or another
@@ -93,10 +101,13 @@ bool oak__netpoll_is_open(int fd);
 uint32_t oak__netpoll_gen(int fd);
 /* What the opener keeps with fd, or NULL when fd has no open record. */
 oak__fd_owner *oak__netpoll_owner(int fd);
-/* Active mode, once (oak/net.h): the next time fd is readable, `owner`
- * (fd's owner) gets what is there as a message with the owner area's tag
- * (set first): an oak_sock_data header and the bytes. Returns 0, -EBADF
- * or -EBUSY (another process waits to read). */
+/* Active mode (oak/net.h): the next time fd is readable, `owner` (fd's
+ * owner) gets what is there as a message with the owner area's tag (set
+ * first): an oak_sock_data header and the bytes. The owner area's count
+ * (set first) says how many messages follow before the socket is passive
+ * again: after the last, the owner also gets an OAK_SOCK_PASSIVE notice;
+ * OAK__ACTIVE_ALWAYS never ends. Returns 0, -EBADF or -EBUSY (another
+ * process waits to read). */
 int oak__netpoll_active_once(oak_pid owner, int fd);
 /* Take active mode back: returns 0; a message already queued stays. */
 void oak__netpoll_passive(int fd);

@@ -16,7 +16,10 @@
 #include "oak/net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +29,7 @@
 #include "core/fdwait.h"
 #include "core/netpoll.h"
 #include "core/timer.h"
+#include "oak/blocking.h"
 #include "oak/io.h"
 #include "oak/process.h"
 
@@ -173,28 +177,123 @@ static int64_t left_ms(int64_t end)
 
 /* ---- addresses ---- */
 
-static int tcp_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+/* A name lookup, run on the blocking pool (oak/blocking.h) so that it
+ * never holds a scheduler thread. */
+typedef struct lookup_req {
+    char host[NI_MAXHOST];
+    bool passive; /* for listen: AI_PASSIVE */
+} lookup_req;
+
+typedef struct lookup_res {
+    int rc; /* 0 or a negative errno */
+    socklen_t len;
+    struct sockaddr_storage ss;
+} lookup_res;
+
+/* getaddrinfo()'s errors as errno codes (see oak/net.h). */
+static int eai_errno(int eai)
+{
+    switch (eai) {
+    case EAI_NONAME:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+        return -ENOENT;
+    case EAI_AGAIN: return -EAGAIN;
+    case EAI_MEMORY: return -ENOMEM;
+    case EAI_SYSTEM: return errno ? -errno : -EIO;
+    case EAI_FAMILY:
+    case EAI_SERVICE:
+    case EAI_BADFLAGS:
+    case EAI_SOCKTYPE: return -EINVAL;
+    default: return -EIO;
+    }
+}
+
+/* On a helper thread. The first IPv4 address, else the first one. */
+static void *lookup(void *arg)
+{
+    const lookup_req *q = arg;
+    lookup_res *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = q->passive ? AI_PASSIVE : 0};
+    struct addrinfo *list = NULL;
+    errno = 0;
+    int eai = getaddrinfo(q->host, NULL, &hints, &list);
+    if (eai != 0) {
+        r->rc = eai_errno(eai);
+        return r;
+    }
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *a = list; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET && !pick)
+            pick = a;
+    }
+    for (const struct addrinfo *a = list; a && !pick; a = a->ai_next) {
+        if (a->ai_family == AF_INET6)
+            pick = a;
+    }
+    if (pick && pick->ai_addrlen <= sizeof r->ss) {
+        memcpy(&r->ss, pick->ai_addr, pick->ai_addrlen);
+        r->len = (socklen_t)pick->ai_addrlen;
+    } else {
+        r->rc = -ENOENT; /* no IPv4 or IPv6 address */
+    }
+    freeaddrinfo(list);
+    return r;
+}
+
+static void lookup_discard(void *result, void *arg)
+{
+    (void)arg;
+    free(result);
+}
+
+static int tcp_addr(const char *host, int port, bool passive, struct sockaddr_storage *ss,
+                    socklen_t *len)
 {
     if (port < 0 || port > 65535)
         return -EINVAL;
     if (!host)
         host = "0.0.0.0";
-    if (strcmp(host, "localhost") == 0)
-        host = "127.0.0.1";
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
         *len = sizeof *a4;
     } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
         a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
         *len = sizeof *a6;
     } else {
-        return -EINVAL; /* not numeric: a lookup would block */
+        /* A name: looked up on the blocking pool. */
+        size_t n = strlen(host);
+        if (n == 0 || n >= NI_MAXHOST)
+            return -EINVAL;
+        lookup_req q = {.passive = passive};
+        memcpy(q.host, host, n + 1);
+        void *out = NULL;
+        int rc = oak_blocking(lookup, &q, sizeof q, &out, lookup_discard);
+        if (rc < 0)
+            return rc;
+        lookup_res *r = out;
+        if (!r)
+            return -ENOMEM;
+        rc = r->rc;
+        if (rc == 0) {
+            memcpy(ss, &r->ss, r->len);
+            *len = r->len;
+        }
+        free(r);
+        if (rc < 0)
+            return rc;
     }
+    if (ss->ss_family == AF_INET)
+        a4->sin_port = htons((uint16_t)port);
+    else
+        a6->sin6_port = htons((uint16_t)port);
     return 0;
 }
 
@@ -254,7 +353,7 @@ int oak_tcp_listen(const char *host, int port, const oak_listen_opts *opts)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = tcp_addr(host, port, &ss, &len);
+    int rc = tcp_addr(host, port, true, &ss, &len);
     return rc < 0 ? rc : listen_on(&ss, len, opts);
 }
 
@@ -325,7 +424,7 @@ int oak_tcp_connect(const char *host, int port, int64_t timeout_ms)
     socklen_t len;
     if (!host || port == 0)
         return -EINVAL;
-    int rc = tcp_addr(host, port, &ss, &len);
+    int rc = tcp_addr(host, port, false, &ss, &len);
     return rc < 0 ? rc : connect_to(&ss, len, timeout_ms);
 }
 
@@ -342,7 +441,30 @@ int oak_sock_active_once(int sock, uint64_t tag)
     int rc = check_owner(sock);
     if (rc < 0)
         return rc;
-    oak__netpoll_owner(sock)->tag = tag;
+    oak__fd_owner *o = oak__netpoll_owner(sock);
+    o->tag = tag;
+    o->count = 1;
+    o->counted = false;
+    return oak__netpoll_active_once(oak_self(), sock);
+}
+
+int oak_sock_active(int sock, uint64_t tag, int n)
+{
+    int rc = check_owner(sock);
+    if (rc < 0)
+        return rc;
+    if (n != OAK_SOCK_ACTIVE_TRUE && (n <= 0 || n > OAK_SOCK_ACTIVE_MAX))
+        return -EINVAL;
+    oak__fd_owner *o = oak__netpoll_owner(sock);
+    bool armed = atomic_load_explicit(&o->active, memory_order_relaxed);
+    int32_t count = n;
+    /* As Erlang: {active, N} on a socket already counting adds to what is
+     * left. */
+    if (n != OAK_SOCK_ACTIVE_TRUE && armed && o->counted && o->count > 0)
+        count = o->count + n > OAK_SOCK_ACTIVE_MAX ? OAK_SOCK_ACTIVE_MAX : o->count + n;
+    o->tag = tag;
+    o->count = n == OAK_SOCK_ACTIVE_TRUE ? OAK__ACTIVE_ALWAYS : count;
+    o->counted = n != OAK_SOCK_ACTIVE_TRUE;
     return oak__netpoll_active_once(oak_self(), sock);
 }
 
@@ -352,6 +474,7 @@ int oak_sock_passive(int sock)
     if (rc < 0)
         return rc;
     oak__netpoll_passive(sock);
+    oak__netpoll_owner(sock)->count = 0;
     return 0;
 }
 
