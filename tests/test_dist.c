@@ -1148,10 +1148,16 @@ static void remote_main(void *arg)
     expect_exit(h, "bang");
     expect_down(rh, "bang");
     /* A lost connection: noconnection for the link and the monitor. */
+    OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
     send_term(e_pid, oak_term_atom(a, "go"));
     OT_CHECK(child_read_until(&e, "disconnected", OT_LONG_MS * 2));
     expect_exit(h2, "noconnection");
     expect_down(rh2, "noconnection");
+    expect_node_event("nodedown", "e20@127.0.0.1"); /* monitor_node, once */
+    OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
+    expect_node_event("nodedown", "e20@127.0.0.1"); /* not connected: at once */
+    OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
+    OT_CHECK_INT_EQ(oak_node_monitor("nohost", true), -EINVAL);
     /* With no connection, a link or monitor of its processes ends at once. */
     OT_CHECK_INT_EQ(oak_link(h2), 0);
     expect_exit(h2, "noconnection");

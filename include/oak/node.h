@@ -110,6 +110,15 @@ OAK_API size_t oak_node_connection_count(void);
  * processes are subscribed), -EPERM outside a process. */
 OAK_API int oak_node_monitor_nodes(bool on);
 
+/* Monitor the connection to node `name`, as erlang:monitor_node(Node,
+ * true): when it goes down, the caller gets an OAK_TAG_TERM message
+ * {nodedown, Node}, once, and the monitor is gone. With no connection up
+ * the message comes at once (no connection is tried). Each call makes a
+ * monitor of its own; on = false removes one of the caller's. Returns 0,
+ * -EINVAL (not alive@host), -ENOSPC (64 monitors exist), -EPERM outside a
+ * process. */
+OAK_API int oak_node_monitor(const char *name, bool on);
+
 /* ---- messages between nodes ------------------------------------------------
  *
  * The mapping between oak's messages (a tag and bytes) and Erlang's (terms):

@@ -170,6 +170,89 @@ static void tell_node_monitors(const char *what, const char *peer)
     oak_term_arena_free(a);
 }
 
+static int split_name(const char *name, char *alive, size_t asize, const char **host);
+
+/* monitor_node/2's monitors (N.lock): one {nodedown, Node} each, then
+ * gone. */
+static struct {
+    oak_pid pid;
+    char node[OAK__NODE_NAME_MAX + 1];
+} node_watch[MAX_NODE_MONITORS];
+
+/* Send {nodedown, Node} to pid. */
+static void send_nodedown(oak_pid pid, const char *node)
+{
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t =
+        a ? oak_term_tuple2(a, oak_term_atom(a, "nodedown"), oak_term_atom(a, node)) : NULL;
+    void *b = NULL;
+    size_t len;
+    if (t && oak_term_encode_alloc(t, &b, &len) == 0)
+        oak_send(pid, OAK_TAG_TERM, b, len);
+    free(b);
+    oak_term_arena_free(a);
+}
+
+/* The connection to peer went down: its monitor_node monitors fire. */
+static void tell_node_watchers(const char *peer)
+{
+    oak_pid to[MAX_NODE_MONITORS];
+    int n = 0;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_watch[i].pid && strcmp(node_watch[i].node, peer) == 0) {
+            to[n++] = node_watch[i].pid;
+            node_watch[i].pid = OAK_NOPID;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    for (int i = 0; i < n; i++)
+        send_nodedown(to[i], peer);
+}
+
+int oak_node_monitor(const char *node, bool on)
+{
+    oak_pid self = oak_self();
+    if (self == OAK_NOPID)
+        return -EPERM;
+    char alive[256];
+    const char *host;
+    if (!node || split_name(node, alive, sizeof alive, &host))
+        return -EINVAL;
+    if (!on) {
+        pthread_mutex_lock(&N.lock);
+        for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+            if (node_watch[i].pid == self && strcmp(node_watch[i].node, node) == 0) {
+                node_watch[i].pid = OAK_NOPID;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&N.lock);
+        return 0;
+    }
+    if (!oak_node_is_connected(node)) {
+        send_nodedown(self, node);
+        return 0;
+    }
+    int rc = -ENOSPC;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_watch[i].pid && !oak_is_alive(node_watch[i].pid))
+            node_watch[i].pid = OAK_NOPID;
+        if (!node_watch[i].pid) {
+            node_watch[i].pid = self;
+            snprintf(node_watch[i].node, sizeof node_watch[i].node, "%s", node);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    /* Down meanwhile: its cleanup may have looked before we were there. */
+    if (rc == 0 && !oak_node_is_connected(node))
+        tell_node_watchers(node);
+    return rc;
+}
+
 int oak_node_monitor_nodes(bool on)
 {
     oak_pid self = oak_self();
@@ -396,6 +479,8 @@ static void conn_cleanup(void *p)
         oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=nodedown peer=%s", N.name,
                 c->peer);
         tell_node_monitors("nodedown", c->peer);
+        if (!oak_node_is_connected(c->peer))
+            tell_node_watchers(c->peer);
     }
 }
 
