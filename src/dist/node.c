@@ -785,6 +785,8 @@ typedef struct out_hdr {
  * the hook never blocks. With no connection, a link ends at once with
  * noconnection and a monitor gives DOWN noconnection (Erlang's answer when
  * the node cannot be reached); messages are lost, as Erlang's. */
+static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig);
+
 static void dist_hook(const oak__remote_sig *sig)
 {
     int idx = (int)(sig->to >> OAK__NODE_SHIFT);
@@ -793,22 +795,27 @@ static void dist_hook(const oak__remote_sig *sig)
     if (N.running && idx < nodes_used)
         conn_pid = nodes[idx].conn;
     pthread_mutex_unlock(&N.lock);
-    if (!conn_pid) {
+    if (!conn_pid || hand_over(conn_pid, sig) != 0) {
         oak__remote_sig r = {.from = sig->to, .to = sig->from, .ref = sig->ref,
                              .reason = atom_noconnection()};
         r.op = sig->op == OAK__R_LINK ? OAK__R_EXIT_LINK
                : sig->op == OAK__R_MONITOR ? OAK__R_DOWN : 0;
         if (r.op && r.to)
             oak__remote_inject(&r);
-        return;
     }
+}
+
+/* Give sig to the connection conn_pid as a TAG_DIST_OUT message. Returns
+ * 0, or -ESRCH when the connection has ended meanwhile. */
+static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig)
+{
     size_t dlen = sig->detail ? strlen(sig->detail) + 1 : 0;
     size_t n = sizeof(out_hdr) + dlen + sig->size;
     uint8_t small[512];
     uint8_t *b = n <= sizeof small ? small : malloc(n);
     if (!b) {
         oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=remote_signal");
-        return;
+        return 0;
     }
     out_hdr h = {sig->op, sig->reason, sig->from, sig->to, sig->ref, sig->tag, sig->size,
                  (uint32_t)dlen, 0};
@@ -819,9 +826,10 @@ static void dist_hook(const oak__remote_sig *sig)
         memcpy(b + sizeof h + dlen, sig->data, sig->size);
     oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = conn_pid,
                          .tag = TAG_DIST_OUT, .data = b, .size = n};
-    oak__remote_inject(&w);
+    int rc = oak__remote_inject(&w);
     if (b != small)
         free(b);
+    return rc == -ESRCH ? rc : 0;
 }
 
 /* The term of any pid: ours, or a remote one by its node's entry. */
