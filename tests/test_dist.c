@@ -1056,6 +1056,8 @@ static void whoami_server(void *arg)
     }
 }
 
+static bool is_tag_1(const oak_msg *m, void *arg) { return m->tag == 1; }
+
 static bool is_exit_from(const oak_msg *m, void *arg)
 {
     return m->tag == OAK_TAG_EXIT && m->from == *(const oak_pid *)arg;
@@ -1079,6 +1081,17 @@ static void expect_down(oak_ref ref, const char *want)
     const oak_down *d = m->data;
     OT_CHECK_STR_EQ(oak_atom_name(d->reason), want);
     oak_msg_free(m);
+}
+
+/* Links to the remote pid in arg, not trapping exits, tells its parent
+ * and waits: the remote process's death kills it. */
+static void remote_linker(void *arg)
+{
+    oak_pid parent = ((oak_pid *)arg)[0], remote = ((oak_pid *)arg)[1];
+    OT_CHECK_INT_EQ(oak_link(remote), 0);
+    OT_CHECK_INT_EQ(oak_send(parent, 1, NULL, 0), 0);
+    oak_msg *m;
+    oak_receive(&m, OAK_INFINITY, NULL, NULL);
 }
 
 static void remote_main(void *arg)
@@ -1144,9 +1157,16 @@ static void remote_main(void *arg)
     OT_CHECK_INT_EQ(oak_link(h2), 0);
     oak_ref rh2 = oak_monitor(h2);
     OT_CHECK(rh != 0 && rh2 != 0);
+    /* And a process that does not trap exits dies with erl's process. */
+    oak_pid args[2] = {oak_self(), h}, t3;
+    oak_spawn_opts so = {.flags = OAK_SPAWN_MONITOR, .arg_size = sizeof args};
+    OT_CHECK_INT_EQ(oak_spawn(remote_linker, args, &so, &t3), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_tag_1, NULL), 0);
+    oak_msg_free(m);
     send_term(e_pid, oak_term_atom(a, "linked"));
     expect_exit(h, "bang");
     expect_down(rh, "bang");
+    expect_down(so.monitor_ref, "bang");
     /* A lost connection: noconnection for the link and the monitor. */
     OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
     send_term(e_pid, oak_term_atom(a, "go"));
