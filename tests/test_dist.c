@@ -1123,7 +1123,7 @@ static void remote_main(void *arg)
               "exit(P2, kill), "
               "H = spawn(fun() -> receive {die, Why} -> exit(Why) end end), "
               "H2 = spawn(fun() -> receive never -> ok end end), "
-              "{ctl, N} ! {helpers, H, H2}, "
+              "{ctl, N} ! {helpers, H, H2, whereis(kernel_sup)}, "
               "receive linked -> H ! {die, bang} after 5000 -> io:format(\"linked=timeout~n\") end, "
               "receive go -> true = net_kernel:disconnect(N), io:format(\"disconnected~n\") "
               "after 5000 -> io:format(\"go=timeout~n\") end");
@@ -1147,7 +1147,7 @@ static void remote_main(void *arg)
     OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_term_msg, NULL), 0);
     oak_term *t = term_of(a, m);
     oak_msg_free(m);
-    OT_CHECK(t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 3);
+    OT_CHECK(t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 4);
     oak_pid h, h2;
     OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[1], &h), 0);
     OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[2], &h2), 0);
@@ -1168,6 +1168,17 @@ static void remote_main(void *arg)
     expect_down(rh, "bang");
     expect_down(so.monitor_ref, "bang");
     /* A lost connection: noconnection for the link and the monitor. */
+    /* oak calls an Erlang gen_server: erl's kernel_sup (a supervisor). */
+    oak_pid ksup;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[3], &ksup), 0);
+    oak_term *r = NULL;
+    OT_CHECK_INT_EQ(oak_node_call(ksup, oak_term_atom(a, "count_children"), a, &r, OT_LONG_MS), 0);
+    char text[256];
+    oak_term_format(r, text, sizeof text);
+    OT_CHECK(strstr(text, "{specs,") != NULL);
+    /* A process that never answers: a timeout; a dead one: noproc. */
+    OT_CHECK_INT_EQ(oak_node_call(h2, oak_term_atom(a, "hello"), a, &r, 200), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_node_call(h, oak_term_atom(a, "hello"), a, &r, OT_LONG_MS), -ESRCH);
     OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
     send_term(e_pid, oak_term_atom(a, "go"));
     OT_CHECK(child_read_until(&e, "disconnected", OT_LONG_MS * 2));

@@ -177,6 +177,24 @@ OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
  * -EPERM outside a process. May block while the socket is full. */
 OAK_API int oak_node_send(const oak_term *to, const oak_term *msg);
 
+/* Call an Erlang gen_server (or anything that speaks its protocol) by its
+ * remote pid, as gen_server:call(Server, Req, Timeout): monitors it, sends
+ * {'$gen_call', {self(), Ref}, Req}, and waits up to timeout_ms
+ * (OAK_INFINITY: no limit) for {Ref, Reply}; *reply is Reply, in arena.
+ * Returns 0, or
+ *   -ETIMEDOUT   no reply in time (a reply that comes later stays in the
+ *                mailbox as an OAK_TAG_TERM message, as in OTP before
+ *                aliases: the call uses a plain reference as its tag)
+ *   -ESRCH       the server is not there (DOWN noproc)
+ *   -ENOTCONN    its node is not connected, or the connection was lost
+ *   -ECONNRESET  the server exited before it replied
+ *   -EBADMSG     the reply is not {Ref, Reply}
+ *   -EINVAL      NULL arguments, a bad timeout; -ENOMEM; -EPERM outside a
+ *                process
+ * Blocks. Process context. */
+OAK_API int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
+                          oak_term **reply, int64_t timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1004,6 +1004,11 @@ static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint
 {
     oak__remote_sig s = {.op = OAK__R_SEND, .from = from ? from : oak_self(), .to = to,
                          .tag = OAK_TAG_TERM, .data = raw, .size = rlen};
+    /* {Ref, Reply} with one of our references (a gen_server call's reply,
+     * oak_node_call()) carries it as the message's ref, so that
+     * oak_receive_ref() finds it. */
+    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
+        ref_of_term(msg->u.tuple.items[0], &s.ref);
     if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 3 &&
         oak_term_atom_is(msg->u.tuple.items[0], "$oak_msg") &&
         msg->u.tuple.items[1]->type == OAK_TERM_INT && msg->u.tuple.items[1]->u.i >= 0 &&
@@ -1773,4 +1778,59 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
     oak_term_arena_free(a);
     /* A send to a connection that is going down is lost, as in Erlang. */
     return rc == -ECONNRESET || rc == -EPIPE ? 0 : rc;
+}
+
+/* ---- calling an Erlang gen_server ------------------------------------------ */
+
+int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
+                  oak_term **reply, int64_t timeout_ms)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    if (!req || !arena || !reply || server == OAK_NOPID ||
+        (timeout_ms < 0 && timeout_ms != OAK_INFINITY))
+        return -EINVAL;
+    oak_ref mref = oak_monitor(server);
+    if (!mref)
+        return -ENOMEM;
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = a ? oak_node_pid_to_term(a, oak_self()) : NULL;
+    pthread_mutex_lock(&N.lock);
+    oak_term *tag = me ? ref_term(a, mref) : NULL;
+    pthread_mutex_unlock(&N.lock);
+    oak_term *call = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"), oak_term_tuple2(a, me, tag),
+                                     (oak_term *)req);
+    void *b = NULL;
+    size_t len;
+    int rc = call ? oak_term_encode_alloc(call, &b, &len) : -ENOMEM;
+    oak_term_arena_free(a);
+    if (rc == 0)
+        rc = oak_send(server, OAK_TAG_TERM, b, len);
+    free(b);
+    if (rc) {
+        oak_demonitor(mref, OAK_DEMONITOR_FLUSH);
+        return rc;
+    }
+    oak_msg *m;
+    rc = oak_receive_ref(&m, mref, timeout_ms);
+    if (rc) {
+        oak_demonitor(mref, OAK_DEMONITOR_FLUSH);
+        return rc;
+    }
+    if (m->tag == OAK_TAG_DOWN) {
+        const oak_down *d = m->data;
+        rc = d->reason == OAK_NOPROC ? -ESRCH
+             : d->reason == atom_noconnection() ? -ENOTCONN : -ECONNRESET;
+        oak_msg_free(m);
+        return rc;
+    }
+    oak_demonitor(mref, OAK_DEMONITOR_FLUSH);
+    oak_term *t;
+    rc = oak_term_decode(arena, m->data, m->size, &t, NULL);
+    if (rc == 0 && (t->type != OAK_TERM_TUPLE || t->u.tuple.arity != 2))
+        rc = -EBADMSG;
+    if (rc == 0)
+        *reply = t->u.tuple.items[1];
+    oak_msg_free(m);
+    return rc;
 }
