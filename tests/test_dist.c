@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -793,7 +793,8 @@ static void messages_main(void *arg)
     oak_msg_free(m);
     OT_CHECK_INT_EQ(oak_node_send(oak_term_int(a, 1), t), -EINVAL);
     oak_term *other = oak_term_pid(a, "elsewhere@127.0.0.1", 1, 0, 1);
-    OT_CHECK_INT_EQ(oak_node_term_to_pid(other, &back), -EXDEV);
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(other, &back), 0); /* a remote pid */
+    OT_CHECK(back >> 56 != 0);
     OT_CHECK_INT_EQ(oak_node_send(other, t), -EHOSTUNREACH);
     oak_term_arena_free(a);
     OT_CHECK_INT_EQ(child_end(&e), 0);
@@ -1011,6 +1012,199 @@ static void dist_echo_answers_erl(void **state)
     run_with_epmd(echo_main);
 }
 
+
+/* ---- remote pids: links, monitors and exit signals both ways ---------- */
+
+/* The term in m, decoded into a. */
+static oak_term *term_of(oak_term_arena *a, const oak_msg *m)
+{
+    oak_term *t = NULL;
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    return t;
+}
+
+/* Send term t to pid with plain oak_send(). */
+static void send_term(oak_pid to, const oak_term *t)
+{
+    void *b;
+    size_t len;
+    OT_CHECK_INT_EQ(oak_term_encode_alloc(t, &b, &len), 0);
+    OT_CHECK_INT_EQ(oak_send(to, OAK_TAG_TERM, b, len), 0);
+    free(b);
+}
+
+/* Answers {whoami, From} with {pid, self()}, by oak_send() to the remote
+ * pid that was in the term (and is the message's sender). */
+static void whoami_server(void *arg)
+{
+    for (;;) {
+        oak_msg *m;
+        OT_CHECK_INT_EQ(oak_receive(&m, OAK_INFINITY, is_term_msg, NULL), 0);
+        oak_term_arena *a = oak_term_arena_new();
+        oak_term *t = term_of(a, m);
+        oak_pid from = OAK_NOPID;
+        if (t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+            oak_term_atom_is(t->u.tuple.items[0], "whoami")) {
+            OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[1], &from), 0);
+            OT_CHECK(from >> 56 != 0);
+            OT_CHECK_UINT_EQ(m->from, from);
+            send_term(from, oak_term_tuple2(a, oak_term_atom(a, "pid"),
+                                            oak_node_pid_to_term(a, oak_self())));
+        }
+        oak_term_arena_free(a);
+        oak_msg_free(m);
+    }
+}
+
+static bool is_tag_1(const oak_msg *m, void *arg) { return m->tag == 1; }
+
+static bool is_exit_from(const oak_msg *m, void *arg)
+{
+    return m->tag == OAK_TAG_EXIT && m->from == *(const oak_pid *)arg;
+}
+
+/* The EXIT message from pid (trapped), with reason `want`. */
+static void expect_exit(oak_pid pid, const char *want)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_exit_from, &pid), 0);
+    const oak_down *d = m->data;
+    OT_CHECK_STR_EQ(oak_atom_name(d->reason), want);
+    oak_msg_free(m);
+}
+
+static void expect_down(oak_ref ref, const char *want)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, OT_LONG_MS * 2), 0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    const oak_down *d = m->data;
+    OT_CHECK_STR_EQ(oak_atom_name(d->reason), want);
+    oak_msg_free(m);
+}
+
+/* Links to the remote pid in arg, not trapping exits, tells its parent
+ * and waits: the remote process's death kills it. */
+static void remote_linker(void *arg)
+{
+    oak_pid parent = ((oak_pid *)arg)[0], remote = ((oak_pid *)arg)[1];
+    OT_CHECK_INT_EQ(oak_link(remote), 0);
+    OT_CHECK_INT_EQ(oak_send(parent, 1, NULL, 0), 0);
+    oak_msg *m;
+    oak_receive(&m, OAK_INFINITY, NULL, NULL);
+}
+
+static void remote_main(void *arg)
+{
+    start_node(0);
+    oak_atom boom = oak_atom_from("boom");
+    oak_atom_from("bang"); /* the reasons erl uses exist here */
+    oak_pid t1, t2;
+    OT_CHECK_INT_EQ(oak_spawn(whoami_server, NULL, NULL, &t1), 0);
+    OT_CHECK_INT_EQ(oak_spawn(whoami_server, NULL, NULL, &t2), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("target"), t1), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("target2"), t2), 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("ctl"), oak_self()), 0);
+    oak_ref r2 = oak_monitor(t2);
+    child e;
+    erl_start(&e, "e20@127.0.0.1", COOKIE, NULL,
+              "process_flag(trap_exit, true), N = '" OAK_NODE "', "
+              "{target, N} ! {whoami, self()}, "
+              "P = receive {pid, X} -> X after 5000 -> exit(nopid) end, "
+              "link(P), R = erlang:monitor(process, P), "
+              "{target2, N} ! {whoami, self()}, "
+              "P2 = receive {pid, Y} -> Y after 5000 -> exit(nopid2) end, "
+              "{ctl, N} ! synced, "
+              "receive go1 -> io:format(\"linked~n\") after 5000 -> io:format(\"go1=timeout~n\") end, "
+              "receive {'EXIT', P, E1} -> io:format(\"exit=~p~n\", [E1]) "
+              "after 5000 -> io:format(\"exit=timeout~n\") end, "
+              "receive {'DOWN', R, process, P, D1} -> io:format(\"down=~p~n\", [D1]) "
+              "after 5000 -> io:format(\"down=timeout~n\") end, "
+              "exit(P2, kill), "
+              "H = spawn(fun() -> receive {die, Why} -> exit(Why) end end), "
+              "H2 = spawn(fun() -> receive never -> ok end end), "
+              "{ctl, N} ! {helpers, H, H2, whereis(kernel_sup)}, "
+              "receive linked -> H ! {die, bang} after 5000 -> io:format(\"linked=timeout~n\") end, "
+              "receive go -> true = net_kernel:disconnect(N), io:format(\"disconnected~n\") "
+              "after 5000 -> io:format(\"go=timeout~n\") end");
+    /* erl linked to and monitors t1: t1's exit reaches it, with the reason. */
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 3, is_term_msg, NULL), 0);
+    oak_pid e_pid = m->from;
+    OT_CHECK(e_pid >> 56 != 0);
+    oak_msg_free(m);
+    oak_term_arena *a = oak_term_arena_new();
+    send_term(e_pid, oak_term_atom(a, "go1"));
+    OT_CHECK(child_read_until(&e, "linked\n", OT_LONG_MS * 2));
+    OT_CHECK_INT_EQ(oak_exit_pid(t1, boom), 0);
+    OT_CHECK(child_read_until(&e, "down=", OT_LONG_MS * 2));
+    OT_CHECK(strstr(e.text, "exit=boom") != NULL);
+    OT_CHECK(child_read_until(&e, "\n", OT_LONG_MS));
+    OT_CHECK(strstr(e.text, "down=boom") != NULL);
+    /* erl's exit(P2, kill) kills t2 as a local exit signal would. */
+    expect_down(r2, "killed");
+    /* oak links to and monitors erl's processes, trapping exits. */
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_term_msg, NULL), 0);
+    oak_term *t = term_of(a, m);
+    oak_msg_free(m);
+    OT_CHECK(t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 4);
+    oak_pid h, h2;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[1], &h), 0);
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[2], &h2), 0);
+    oak_trap_exit(true);
+    OT_CHECK_INT_EQ(oak_link(h), 0);
+    oak_ref rh = oak_monitor(h);
+    OT_CHECK_INT_EQ(oak_link(h2), 0);
+    oak_ref rh2 = oak_monitor(h2);
+    OT_CHECK(rh != 0 && rh2 != 0);
+    /* And a process that does not trap exits dies with erl's process. */
+    oak_pid args[2] = {oak_self(), h}, t3;
+    oak_spawn_opts so = {.flags = OAK_SPAWN_MONITOR, .arg_size = sizeof args};
+    OT_CHECK_INT_EQ(oak_spawn(remote_linker, args, &so, &t3), 0);
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_tag_1, NULL), 0);
+    oak_msg_free(m);
+    send_term(e_pid, oak_term_atom(a, "linked"));
+    expect_exit(h, "bang");
+    expect_down(rh, "bang");
+    expect_down(so.monitor_ref, "bang");
+    /* A lost connection: noconnection for the link and the monitor. */
+    /* oak calls an Erlang gen_server: erl's kernel_sup (a supervisor). */
+    oak_pid ksup;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[3], &ksup), 0);
+    oak_term *r = NULL;
+    OT_CHECK_INT_EQ(oak_node_call(ksup, oak_term_atom(a, "count_children"), a, &r, OT_LONG_MS), 0);
+    char text[256];
+    oak_term_format(r, text, sizeof text);
+    OT_CHECK(strstr(text, "{specs,") != NULL);
+    /* A process that never answers: a timeout; a dead one: noproc. */
+    OT_CHECK_INT_EQ(oak_node_call(h2, oak_term_atom(a, "hello"), a, &r, 200), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_node_call(h, oak_term_atom(a, "hello"), a, &r, OT_LONG_MS), -ESRCH);
+    OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
+    send_term(e_pid, oak_term_atom(a, "go"));
+    OT_CHECK(child_read_until(&e, "disconnected", OT_LONG_MS * 2));
+    expect_exit(h2, "noconnection");
+    expect_down(rh2, "noconnection");
+    expect_node_event("nodedown", "e20@127.0.0.1"); /* monitor_node, once */
+    OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
+    expect_node_event("nodedown", "e20@127.0.0.1"); /* not connected: at once */
+    OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
+    OT_CHECK_INT_EQ(oak_node_monitor("nohost", true), -EINVAL);
+    /* With no connection, a link or monitor of its processes ends at once. */
+    OT_CHECK_INT_EQ(oak_link(h2), 0);
+    expect_exit(h2, "noconnection");
+    expect_down(oak_monitor(h2), "noconnection");
+    oak_term_arena_free(a);
+    OT_CHECK(strstr(e.text, "timeout") == NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    oak_trap_exit(false);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void links_and_monitors_work_on_remote_pids_both_ways(void **state)
+{
+    run_with_epmd(remote_main);
+}
+
 typedef struct group {
     const char *name;
     void (*fn)(void **);
@@ -1035,6 +1229,7 @@ int main(int argc, char **argv)
         {"nodes", nodeup_and_nodedown_reach_subscribers},
         {"order", a_hundred_thousand_messages_arrive_in_order_both_ways},
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
+        {"remote", links_and_monitors_work_on_remote_pids_both_ways},
     };
     int failed = 0, ran = 0;
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {

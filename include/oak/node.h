@@ -16,11 +16,19 @@
  * or skips, and is reported by the logger; it never crashes the node.
  *
  * This version delivers sends to pids and registered names here (see
- * "messages between nodes" below), answers net_kernel's is_auth call
- * (ping), MONITOR_P (a DOWN with noproc, except for net_kernel), links (an
- * exit with noproc) and UNLINK_ID (acked); other control messages are
- * dropped. Remote pids in oak_send(), oak_link() and oak_monitor() are not
- * there yet: oak_node_send() sends terms.
+ * "messages between nodes" below) and answers net_kernel's is_auth call
+ * (ping). Remote pids work in the process API unchanged: a pid term of
+ * another node becomes an oak_pid with node bits (oak_node_term_to_pid()),
+ * and oak_send(), oak_link(), oak_unlink(), oak_monitor(), oak_demonitor()
+ * and oak_exit_pid() on it travel as SEND_SENDER, LINK, UNLINK_ID,
+ * MONITOR_P, DEMONITOR_P and EXIT2; a remote process's LINK and MONITOR_P
+ * on a local one take effect (its death sends EXIT or MONITOR_P_EXIT with
+ * the reason), and its EXIT and EXIT2 signal the local process as a local
+ * exit signal would. A lost connection ends links with `noconnection` and
+ * monitors with DOWN `noconnection`, as in Erlang. Messages to a remote
+ * pid whose node has no connection are lost (no connection is made for
+ * them; oak_node_ping() or oak_node_send() make one), and a link or
+ * monitor then ends at once with noconnection.
  *
  * One node per runtime. The calls below are made from inside a process.
  */
@@ -102,6 +110,15 @@ OAK_API size_t oak_node_connection_count(void);
  * processes are subscribed), -EPERM outside a process. */
 OAK_API int oak_node_monitor_nodes(bool on);
 
+/* Monitor the connection to node `name`, as erlang:monitor_node(Node,
+ * true): when it goes down, the caller gets an OAK_TAG_TERM message
+ * {nodedown, Node}, once, and the monitor is gone. With no connection up
+ * the message comes at once (no connection is tried). Each call makes a
+ * monitor of its own; on = false removes one of the caller's. Returns 0,
+ * -EINVAL (not alive@host), -ENOSPC (64 monitors exist), -EPERM outside a
+ * process. */
+OAK_API int oak_node_monitor(const char *name, bool on);
+
 /* ---- messages between nodes ------------------------------------------------
  *
  * The mapping between oak's messages (a tag and bytes) and Erlang's (terms):
@@ -109,8 +126,19 @@ OAK_API int oak_node_monitor_nodes(bool on);
  * its registered name, arrives as an oak message with tag OAK_TAG_TERM
  * whose payload is the term in the external term format (decode it with
  * oak_term_decode(); the node checked that it decodes). Its `from` is the
- * connection's process, not the remote sender: a sender that wants an
- * answer puts its pid in the term, as Erlang programs do ({self(), Req}).
+ * remote sender's pid when the peer says it (SEND_SENDER, REG_SEND; erl
+ * does), so that oak_send(m->from, ...) answers; else the connection's
+ * process. A term {'$oak_msg', Tag, <<Bytes>>} arrives as a message with
+ * that tag and those bytes instead: it is what oak_send() of a message
+ * whose tag is not OAK_TAG_TERM sends to a remote pid, so two oak nodes
+ * exchange tag + bytes unchanged (tags are numbers: an atom used as a tag
+ * is this runtime's number for it, which another node does not share).
+ * oak_send() of an OAK_TAG_TERM message to a remote pid sends its payload
+ * (an encoded term) as the message. Exit reasons: an atom is itself, an
+ * atom with detail is {Atom, <<"detail">>}; from a peer, an atom is
+ * interned, {Atom, X} is Atom with X (a binary's or string's text, else X
+ * printed) as the detail, and any other term is `error` with the term
+ * printed as the detail.
  * oak_node_send() sends a term the other way, and to a process here it
  * delivers the same OAK_TAG_TERM message, so that a process need not know
  * whether its peer is local or remote. Names a peer sends to that are not
@@ -127,10 +155,14 @@ OAK_API int oak_node_monitor_nodes(bool on);
  * generation as Serial. NULL for OAK_NOPID or out of memory. Any thread. */
 OAK_API oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid);
 
-/* The process of a pid term of this node into *pid. Returns 0, -EXDEV (a
- * pid of another node, or of an earlier incarnation of this one), -ESRCH
- * (of this node, but no pid oak could have made), -EINVAL (not a pid).
- * Any thread. */
+/* The process of a pid term into *pid: a local pid for this node's, and
+ * for another node's a remote pid, whose node bits (oak/types.h) index a
+ * table of node names and creations (an entry per incarnation of a node,
+ * kept while the program runs). Returns 0, -EXDEV (no node runs, or a pid
+ * of an earlier incarnation of this node), -ESRCH (of this node, but no
+ * pid oak could have made), -ERANGE (a remote ID or serial of 2^28 or
+ * more), -ENOSPC (255 other nodes are known), -EINVAL (not a pid). Any
+ * thread. */
 OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
 
 /* Send term msg to `to`: a pid term, or the tuple {Name, Node} of two
@@ -144,6 +176,24 @@ OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
  * of oak_node_ping(), of oak_term_encode() (-ELOOP, -EOVERFLOW), -ENOMEM,
  * -EPERM outside a process. May block while the socket is full. */
 OAK_API int oak_node_send(const oak_term *to, const oak_term *msg);
+
+/* Call an Erlang gen_server (or anything that speaks its protocol) by its
+ * remote pid, as gen_server:call(Server, Req, Timeout): monitors it, sends
+ * {'$gen_call', {self(), Ref}, Req}, and waits up to timeout_ms
+ * (OAK_INFINITY: no limit) for {Ref, Reply}; *reply is Reply, in arena.
+ * Returns 0, or
+ *   -ETIMEDOUT   no reply in time (a reply that comes later stays in the
+ *                mailbox as an OAK_TAG_TERM message, as in OTP before
+ *                aliases: the call uses a plain reference as its tag)
+ *   -ESRCH       the server is not there (DOWN noproc)
+ *   -ENOTCONN    its node is not connected, or the connection was lost
+ *   -ECONNRESET  the server exited before it replied
+ *   -EBADMSG     the reply is not {Ref, Reply}
+ *   -EINVAL      NULL arguments, a bad timeout; -ENOMEM; -EPERM outside a
+ *                process
+ * Blocks. Process context. */
+OAK_API int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
+                          oak_term **reply, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

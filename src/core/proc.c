@@ -31,6 +31,7 @@
 #include "core/sched.h"
 #include "core/timer.h"
 #include "core/preempt.h"
+#include "core/remote.h"
 #include "oak/log.h"
 
 /* ---- lookups ----------------------------------------------------------- */
@@ -143,7 +144,9 @@ static inline bool direct_kind(const oak__msg *m)
 int oak__deliver_from(oak__sched *s, oak__msg *m)
 {
     oak__proc *p = oak__proc_of(m->to);
-    if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != m->to)
+    if (!p) /* not a local pid: maybe one of another node (core/remote.h) */
+        return m->to >> OAK__NODE_SHIFT ? oak__remote_deliver(m) : -ESRCH;
+    if (atomic_load_explicit(&p->pid, memory_order_acquire) != m->to)
         return -ESRCH;
     oak__msg *old = atomic_load_explicit(&p->inbox, memory_order_relaxed);
     /* p parked on this thread and its scheduler has not published it yet

@@ -47,11 +47,13 @@
 #include "oak/process.h"
 #include "oak/term.h"
 #include "core/atom.h"
+#include "core/remote.h"
 #include "epmd.h"
 #include "handshake.h"
 #include "sock.h"
 
 enum {
+    OAK_REASON_DETAIL = 480, /* as oak_reason's (gen_server.h) */
     MAX_CONNS = 256,
     HANDSHAKE_MS = 7000,        /* dist_util's setup timer */
     MAX_PACKET = 128 << 20,     /* a longer packet is garbage: close */
@@ -105,6 +107,38 @@ static struct {
 
 static oak_atom tag_setup(void) { return oak_atom_from("oak_dist_setup"); }
 
+/* The node table: a remote pid's node bits (oak/types.h) index it. An
+ * entry is a node name and creation (one incarnation of that node), and
+ * the pid of the connection that is up to it, or 0. Entries are never
+ * reused while the program runs, so a pid of an old incarnation never
+ * reaches a new one. N.lock. */
+enum { MAX_NODES = 256 };
+static struct {
+    char name[OAK__NODE_NAME_MAX + 1];
+    uint32_t creation;
+    oak_pid conn;
+} nodes[MAX_NODES];
+static int nodes_used = 1; /* index 0 is this node */
+
+/* The index of (name, creation), added when new: 1..255, or -ENOSPC.
+ * N.lock held. */
+static int node_index(const char *name, uint32_t creation)
+{
+    for (int i = 1; i < nodes_used; i++)
+        if (nodes[i].creation == creation && strcmp(nodes[i].name, name) == 0)
+            return i;
+    if (nodes_used == MAX_NODES)
+        return -ENOSPC;
+    snprintf(nodes[nodes_used].name, sizeof nodes[0].name, "%s", name);
+    nodes[nodes_used].creation = creation;
+    nodes[nodes_used].conn = OAK_NOPID;
+    return nodes_used++;
+}
+
+/* The tag of the messages that carry signals for a remote pid to its
+ * connection (see dist_hook()). */
+#define TAG_DIST_OUT ((uint64_t)0x4F414B444F555400)
+
 /* The processes that oak_node_monitor_nodes() subscribed (N.lock). */
 enum { MAX_NODE_MONITORS = 64 };
 static oak_pid node_monitors[MAX_NODE_MONITORS];
@@ -134,6 +168,89 @@ static void tell_node_monitors(const char *what, const char *peer)
             oak_send(to[i], OAK_TAG_TERM, b, len);
     free(b);
     oak_term_arena_free(a);
+}
+
+static int split_name(const char *name, char *alive, size_t asize, const char **host);
+
+/* monitor_node/2's monitors (N.lock): one {nodedown, Node} each, then
+ * gone. */
+static struct {
+    oak_pid pid;
+    char node[OAK__NODE_NAME_MAX + 1];
+} node_watch[MAX_NODE_MONITORS];
+
+/* Send {nodedown, Node} to pid. */
+static void send_nodedown(oak_pid pid, const char *node)
+{
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t =
+        a ? oak_term_tuple2(a, oak_term_atom(a, "nodedown"), oak_term_atom(a, node)) : NULL;
+    void *b = NULL;
+    size_t len;
+    if (t && oak_term_encode_alloc(t, &b, &len) == 0)
+        oak_send(pid, OAK_TAG_TERM, b, len);
+    free(b);
+    oak_term_arena_free(a);
+}
+
+/* The connection to peer went down: its monitor_node monitors fire. */
+static void tell_node_watchers(const char *peer)
+{
+    oak_pid to[MAX_NODE_MONITORS];
+    int n = 0;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_watch[i].pid && strcmp(node_watch[i].node, peer) == 0) {
+            to[n++] = node_watch[i].pid;
+            node_watch[i].pid = OAK_NOPID;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    for (int i = 0; i < n; i++)
+        send_nodedown(to[i], peer);
+}
+
+int oak_node_monitor(const char *node, bool on)
+{
+    oak_pid self = oak_self();
+    if (self == OAK_NOPID)
+        return -EPERM;
+    char alive[256];
+    const char *host;
+    if (!node || split_name(node, alive, sizeof alive, &host))
+        return -EINVAL;
+    if (!on) {
+        pthread_mutex_lock(&N.lock);
+        for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+            if (node_watch[i].pid == self && strcmp(node_watch[i].node, node) == 0) {
+                node_watch[i].pid = OAK_NOPID;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&N.lock);
+        return 0;
+    }
+    if (!oak_node_is_connected(node)) {
+        send_nodedown(self, node);
+        return 0;
+    }
+    int rc = -ENOSPC;
+    pthread_mutex_lock(&N.lock);
+    for (int i = 0; i < MAX_NODE_MONITORS; i++) {
+        if (node_watch[i].pid && !oak_is_alive(node_watch[i].pid))
+            node_watch[i].pid = OAK_NOPID;
+        if (!node_watch[i].pid) {
+            node_watch[i].pid = self;
+            snprintf(node_watch[i].node, sizeof node_watch[i].node, "%s", node);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&N.lock);
+    /* Down meanwhile: its cleanup may have looked before we were there. */
+    if (rc == 0 && !oak_node_is_connected(node))
+        tell_node_watchers(node);
+    return rc;
 }
 
 int oak_node_monitor_nodes(bool on)
@@ -323,11 +440,26 @@ typedef struct conn {
     uint8_t *buf;                      /* packets read, malloc()ed   */
     size_t cap, len;
     int64_t last_read, last_write;     /* oak_now_ms()               */
+    int node;                          /* its index in nodes[] once up */
+    /* Links and monitors between local processes and the peer's, so that
+     * a lost connection ends them with noconnection. The connection's
+     * own, malloc()ed; linear searches (few per connection). */
+    struct rlink { oak_pid local, remote; } *links;
+    size_t nlinks, caplinks;
+    /* out: local watches remote; in: remote watches local (rref: the
+     * peer's reference, encoded; name: monitored by this local name) */
+    struct rmon { oak_pid local, remote; oak_ref ref; oak_atom name; bool in;
+                  uint8_t rlen; uint8_t rref[62]; } *mons;
+    size_t nmons, capmons;
+    uint32_t unlink_id;
 } conn;
+
+static void conn_noconnection(conn *c);
 
 static void conn_cleanup(void *p)
 {
     conn *c = p;
+    conn_noconnection(c);
     /* The slot first, the socket after: a sender that dup()s the slot's
      * descriptor under the lock must never find a number already closed
      * (and maybe reused for another file). */
@@ -347,6 +479,8 @@ static void conn_cleanup(void *p)
         oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=nodedown peer=%s", N.name,
                 c->peer);
         tell_node_monitors("nodedown", c->peer);
+        if (!oak_node_is_connected(c->peer))
+            tell_node_watchers(c->peer);
     }
 }
 
@@ -495,17 +629,395 @@ static int noproc_signal(conn *c, oak_term_arena *a, int64_t op, int64_t payload
     return conn_send(c, ctrl, payload ? reason : NULL);
 }
 
-/* Is t a pid of a live process here, or the name of one? */
-static bool local_alive(const oak_term *t)
+/* ---- remote pids: links, monitors and exit signals ----------------------- */
+
+/* The atom of a lost connection's signals. */
+static oak_atom atom_noconnection(void) { return oak_atom_from("noconnection"); }
+
+/* Our reference ref as a term: three words, as Erlang's ordinary refs. */
+static oak_term *ref_term(oak_term_arena *a, oak_ref ref)
+{
+    uint32_t ids[3] = {(uint32_t)ref, (uint32_t)(ref >> 32), 0};
+    return oak_term_ref(a, N.name, N.creation, ids, 3);
+}
+
+/* One of our references, made by ref_term()? */
+static bool ref_of_term(const oak_term *t, oak_ref *ref)
+{
+    if (t->type != OAK_TERM_REF || t->u.ref.n != 3 || t->u.ref.creation != N.creation ||
+        strcmp(t->u.ref.node.name, N.name) != 0 || t->u.ref.ids[2] != 0)
+        return false;
+    *ref = (oak_ref)t->u.ref.ids[0] | (oak_ref)t->u.ref.ids[1] << 32;
+    return *ref != 0;
+}
+
+/* An exit reason as a term: the atom, or {Atom, <<"detail">>}. */
+static oak_term *reason_term(oak_term_arena *a, oak_atom r, const char *detail)
+{
+    oak_term *t = oak_term_from_atom(a, r ? r : OAK_NORMAL);
+    return detail ? oak_term_tuple2(a, t, oak_term_binary(a, detail, strlen(detail))) : t;
+}
+
+/* A peer's exit reason as an atom and a detail: an atom is itself (its
+ * name interned, as Erlang does); {Atom, X} is Atom with X as the detail
+ * (a binary's or string's text, else X printed); anything else is
+ * `error` with the term printed. */
+static oak_atom reason_of(const oak_term *t, char *detail, size_t size)
+{
+    detail[0] = '\0';
+    oak_atom r = t ? oak_term_to_atom(t) : OAK_ATOM_NONE;
+    if (r)
+        return r;
+    if (t && t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+        (r = oak_term_to_atom(t->u.tuple.items[0])) != OAK_ATOM_NONE) {
+        const oak_term *x = t->u.tuple.items[1];
+        if (x->type == OAK_TERM_BINARY && x->u.bin.bits == 8)
+            snprintf(detail, size, "%.*s", (int)x->u.bin.size, (const char *)x->u.bin.data);
+        else if (x->type == OAK_TERM_STRING)
+            snprintf(detail, size, "%.*s", (int)x->u.str.len, (const char *)x->u.str.bytes);
+        else
+            oak_term_format(x, detail, size);
+        return r;
+    }
+    if (t)
+        oak_term_format(t, detail, size);
+    return OAK_ERROR;
+}
+
+static int link_find(const conn *c, oak_pid local, oak_pid remote)
+{
+    for (size_t i = 0; i < c->nlinks; i++)
+        if (c->links[i].local == local && c->links[i].remote == remote)
+            return (int)i;
+    return -1;
+}
+
+static void link_add(conn *c, oak_pid local, oak_pid remote)
+{
+    if (link_find(c, local, remote) >= 0)
+        return;
+    if (c->nlinks == c->caplinks) {
+        size_t n = c->caplinks ? 2 * c->caplinks : 16;
+        struct rlink *l = realloc(c->links, n * sizeof *l);
+        if (!l)
+            return; /* out of memory: no noconnection for this link */
+        c->links = l;
+        c->caplinks = n;
+    }
+    c->links[c->nlinks++] = (struct rlink){local, remote};
+}
+
+static void link_del(conn *c, oak_pid local, oak_pid remote)
+{
+    int i = link_find(c, local, remote);
+    if (i >= 0)
+        c->links[i] = c->links[--c->nlinks];
+}
+
+static struct rmon *mon_add(conn *c)
+{
+    if (c->nmons == c->capmons) {
+        size_t n = c->capmons ? 2 * c->capmons : 16;
+        struct rmon *m = realloc(c->mons, n * sizeof *m);
+        if (!m)
+            return NULL;
+        c->mons = m;
+        c->capmons = n;
+    }
+    struct rmon *m = &c->mons[c->nmons++];
+    memset(m, 0, sizeof *m);
+    return m;
+}
+
+static struct rmon *mon_by_ref(conn *c, bool in, oak_ref ref)
+{
+    for (size_t i = 0; i < c->nmons; i++)
+        if (c->mons[i].in == in && c->mons[i].ref == ref)
+            return &c->mons[i];
+    return NULL;
+}
+
+static void mon_del(conn *c, struct rmon *m) { *m = c->mons[--c->nmons]; }
+
+/* The connection is gone: links to the peer's processes end with
+ * noconnection, monitors of them give DOWN noconnection, and the peer's
+ * links and monitors on local processes are dropped, as in Erlang. */
+static void conn_noconnection(conn *c)
+{
+    pthread_mutex_lock(&N.lock);
+    if (c->node > 0 && nodes[c->node].conn == oak_self())
+        nodes[c->node].conn = OAK_NOPID;
+    pthread_mutex_unlock(&N.lock);
+    oak_atom nc = atom_noconnection();
+    for (size_t i = 0; i < c->nlinks; i++) {
+        oak__remote_sig s = {.op = OAK__R_EXIT_LINK, .from = c->links[i].remote,
+                             .to = c->links[i].local, .reason = nc};
+        oak__remote_inject(&s);
+    }
+    for (size_t i = 0; i < c->nmons; i++) {
+        const struct rmon *m = &c->mons[i];
+        oak__remote_sig s = {.op = m->in ? OAK__R_DEMONITOR : OAK__R_DOWN, .from = m->remote,
+                             .to = m->local, .ref = m->ref, .reason = nc};
+        oak__remote_inject(&s);
+    }
+    free(c->links);
+    free(c->mons);
+    c->links = NULL;
+    c->mons = NULL;
+    c->nlinks = c->nmons = 0;
+}
+
+/* What dist_hook() hands a connection: this header, the detail (dlen
+ * bytes with its NUL) and the message's bytes. */
+typedef struct out_hdr {
+    int32_t op;
+    oak_atom reason;
+    oak_pid from, to;
+    oak_ref ref;
+    uint64_t tag;
+    uint64_t size;
+    uint32_t dlen, pad;
+} out_hdr;
+
+/* The hook (core/remote.h): a local process's message or signal for a
+ * remote pid goes to the connection that is up to its node, as a message,
+ * so that the signals of one process reach the peer in the order sent;
+ * the hook never blocks. With no connection, a link ends at once with
+ * noconnection and a monitor gives DOWN noconnection (Erlang's answer when
+ * the node cannot be reached); messages are lost, as Erlang's. */
+static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig);
+
+static void dist_hook(const oak__remote_sig *sig)
+{
+    int idx = (int)(sig->to >> OAK__NODE_SHIFT);
+    oak_pid conn_pid = OAK_NOPID;
+    pthread_mutex_lock(&N.lock);
+    if (N.running && idx < nodes_used)
+        conn_pid = nodes[idx].conn;
+    pthread_mutex_unlock(&N.lock);
+    if (!conn_pid || hand_over(conn_pid, sig) != 0) {
+        oak__remote_sig r = {.from = sig->to, .to = sig->from, .ref = sig->ref,
+                             .reason = atom_noconnection()};
+        r.op = sig->op == OAK__R_LINK ? OAK__R_EXIT_LINK
+               : sig->op == OAK__R_MONITOR ? OAK__R_DOWN : 0;
+        if (r.op && r.to)
+            oak__remote_inject(&r);
+    }
+}
+
+/* Give sig to the connection conn_pid as a TAG_DIST_OUT message. Returns
+ * 0, or -ESRCH when the connection has ended meanwhile. */
+static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig)
+{
+    size_t dlen = sig->detail ? strlen(sig->detail) + 1 : 0;
+    size_t n = sizeof(out_hdr) + dlen + sig->size;
+    uint8_t small[512];
+    uint8_t *b = n <= sizeof small ? small : malloc(n);
+    if (!b) {
+        oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=remote_signal");
+        return 0;
+    }
+    out_hdr h = {sig->op, sig->reason, sig->from, sig->to, sig->ref, sig->tag, sig->size,
+                 (uint32_t)dlen, 0};
+    memcpy(b, &h, sizeof h);
+    if (dlen)
+        memcpy(b + sizeof h, sig->detail, dlen);
+    if (sig->size)
+        memcpy(b + sizeof h + dlen, sig->data, sig->size);
+    oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = conn_pid,
+                         .tag = TAG_DIST_OUT, .data = b, .size = n};
+    int rc = oak__remote_inject(&w);
+    if (b != small)
+        free(b);
+    return rc == -ESRCH ? rc : 0;
+}
+
+/* The term of any pid: ours, or a remote one by its node's entry. */
+static oak_term *any_pid_term(oak_term_arena *a, oak_pid pid) { return oak_node_pid_to_term(a, pid); }
+
+/* A packet of the control term and raw message bytes (a term with its
+ * version byte), written in turn with the other writers. */
+static int conn_send_raw(conn *c, const oak_term *ctrl, const void *raw, size_t rlen)
+{
+    size_t n1, used;
+    int rc = oak_term_encoded_size(ctrl, &n1);
+    if (rc)
+        return rc;
+    if (n1 + rlen > MAX_PACKET)
+        return -EOVERFLOW;
+    size_t total = 1 + n1 + rlen;
+    uint8_t *b = malloc(4 + total);
+    if (!b)
+        return -ENOMEM;
+    b[0] = (uint8_t)(total >> 24);
+    b[1] = (uint8_t)(total >> 16);
+    b[2] = (uint8_t)(total >> 8);
+    b[3] = (uint8_t)total;
+    b[4] = 112;
+    oak_term_encode(ctrl, b + 5, n1, &used);
+    memcpy(b + 5 + n1, raw, rlen);
+    rc = slot_write(c->slot, c->fd, b, 4 + total, oak__sock_deadline(N.tick_ms));
+    free(b);
+    if (rc == 0)
+        c->last_write = oak_now_ms();
+    return rc;
+}
+
+/* An op with the reason as a payload (EXIT_PAYLOAD) or as the last
+ * element: {pop, v...} + Reason, or {op, v..., Reason}. */
+static int send_with_reason(conn *c, oak_term_arena *a, int64_t op, int64_t pop, oak_term **v,
+                            size_t n, oak_term *reason)
+{
+    bool payload = c->flags & OAK__DFLAG_EXIT_PAYLOAD;
+    oak_term *e[6] = {oak_term_int(a, payload ? pop : op)};
+    for (size_t i = 0; i < n; i++)
+        e[i + 1] = v[i];
+    if (!payload)
+        e[++n] = reason;
+    oak_term *ctrl = oak_term_tuple(a, n + 1, e);
+    if (!ctrl || !reason)
+        return -ENOMEM;
+    return conn_send(c, ctrl, payload ? reason : NULL);
+}
+
+/* A message or signal of a local process for the peer (a TAG_DIST_OUT
+ * message from dist_hook()). Returns < 0 when the socket failed. */
+static int conn_out(conn *c, const oak_msg *msg)
+{
+    if (msg->size < sizeof(out_hdr))
+        return 0;
+    out_hdr h;
+    memcpy(&h, msg->data, sizeof h);
+    const char *detail = h.dlen ? (const char *)msg->data + sizeof h : NULL;
+    const uint8_t *data = (const uint8_t *)msg->data + sizeof h + h.dlen;
+    oak_term_arena *a = oak_term_arena_new();
+    if (!a)
+        return 0;
+    oak_term *from = any_pid_term(a, h.from ? h.from : oak_self());
+    oak_term *to = any_pid_term(a, h.to);
+    int rc = 0;
+    switch (h.op) {
+    case OAK__R_SEND: {
+        oak_term *ctrl = c->flags & OAK__DFLAG_SEND_SENDER
+                             ? oak_term_tuple3(a, oak_term_int(a, 22), from, to)
+                             : oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+        if (!ctrl)
+            break;
+        if (h.tag == OAK_TAG_TERM && h.size > 0 && data[0] == OAK_TERM_VERSION) {
+            rc = conn_send_raw(c, ctrl, data, h.size);
+        } else {
+            /* Not a term: {'$oak_msg', Tag, <<Bytes>>} (node.h). */
+            oak_term *t = oak_term_tuple3(a, oak_term_atom(a, "$oak_msg"), oak_term_uint(a, h.tag),
+                                          oak_term_binary(a, data, h.size));
+            if (t)
+                rc = conn_send(c, ctrl, t);
+        }
+        break;
+    }
+    case OAK__R_LINK:
+        link_add(c, h.from, h.to);
+        rc = conn_send(c, oak_term_tuple3(a, oak_term_int(a, 1), from, to), NULL);
+        break;
+    case OAK__R_UNLINK: {
+        link_del(c, h.from, h.to);
+        oak_term *v[4] = {oak_term_int(a, 35), oak_term_uint(a, ++c->unlink_id), from, to};
+        rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
+        break;
+    }
+    case OAK__R_EXIT_LINK:
+    case OAK__R_EXIT: {
+        bool link = h.op == OAK__R_EXIT_LINK;
+        if (link) {
+            if (link_find(c, h.from, h.to) < 0)
+                break; /* no such link (any more) */
+            link_del(c, h.from, h.to);
+        }
+        oak_term *v[2] = {from, to};
+        rc = send_with_reason(c, a, link ? 3 : 8, link ? 24 : 26, v, 2,
+                              reason_term(a, h.reason, detail));
+        break;
+    }
+    case OAK__R_MONITOR: {
+        struct rmon *m = mon_add(c);
+        if (m)
+            *m = (struct rmon){.local = h.from, .remote = h.to, .ref = h.ref};
+        oak_term *v[4] = {oak_term_int(a, 19), from, to, ref_term(a, h.ref)};
+        rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
+        break;
+    }
+    case OAK__R_DEMONITOR: {
+        struct rmon *m = mon_by_ref(c, false, h.ref);
+        if (!m)
+            break;
+        mon_del(c, m);
+        oak_term *v[4] = {oak_term_int(a, 20), from, to, ref_term(a, h.ref)};
+        rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
+        break;
+    }
+    case OAK__R_DOWN: {
+        /* A local process the peer monitors died (or was not there). */
+        struct rmon *m = mon_by_ref(c, true, h.ref);
+        oak_term *rref;
+        if (!m || oak_term_decode(a, m->rref, m->rlen, &rref, NULL) != 0)
+            break;
+        oak_term *who = m->name ? oak_term_from_atom(a, m->name) : from;
+        mon_del(c, m);
+        oak_term *v[3] = {who, to, rref};
+        rc = send_with_reason(c, a, 21, 28, v, 3, reason_term(a, h.reason, detail));
+        break;
+    }
+    default:
+        break;
+    }
+    oak_term_arena_free(a);
+    return rc == -ENOMEM || rc == -ELOOP || rc == -EOVERFLOW ? 0 : rc;
+}
+
+/* A local pid named by term t (a pid of this node, or a registered name
+ * here), or 0. */
+static oak_pid local_target(const oak_term *t)
 {
     oak_pid pid = OAK_NOPID;
     if (t->type == OAK_TERM_ATOM) {
         oak_atom name = oak__atom_find(t->u.atom.name, t->u.atom.len);
-        pid = name ? oak_whereis(name) : OAK_NOPID;
-    } else if (oak_node_term_to_pid(t, &pid) != 0) {
-        return false;
+        return name ? oak_whereis(name) : OAK_NOPID;
     }
-    return pid != OAK_NOPID && oak_is_alive(pid);
+    if (oak_node_term_to_pid(t, &pid) != 0 || pid >> OAK__NODE_SHIFT)
+        return OAK_NOPID;
+    return pid;
+}
+
+/* The peer's pid term t as an oak_pid, or 0. */
+static oak_pid remote_pid(const oak_term *t)
+{
+    oak_pid pid;
+    return t->type == OAK_TERM_PID && oak_node_term_to_pid(t, &pid) == 0 &&
+                   pid >> OAK__NODE_SHIFT
+               ? pid
+               : OAK_NOPID;
+}
+
+/* Deliver a message from the peer: the raw term, or for
+ * {'$oak_msg', Tag, <<Bytes>>} the tag and bytes. */
+static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint8_t *raw,
+                       size_t rlen)
+{
+    oak__remote_sig s = {.op = OAK__R_SEND, .from = from ? from : oak_self(), .to = to,
+                         .tag = OAK_TAG_TERM, .data = raw, .size = rlen};
+    /* {Ref, Reply} with one of our references (a gen_server call's reply,
+     * oak_node_call()) carries it as the message's ref, so that
+     * oak_receive_ref() finds it. */
+    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
+        ref_of_term(msg->u.tuple.items[0], &s.ref);
+    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 3 &&
+        oak_term_atom_is(msg->u.tuple.items[0], "$oak_msg") &&
+        msg->u.tuple.items[1]->type == OAK_TERM_INT && msg->u.tuple.items[1]->u.i >= 0 &&
+        msg->u.tuple.items[2]->type == OAK_TERM_BINARY && msg->u.tuple.items[2]->u.bin.bits == 8) {
+        s.tag = (uint64_t)msg->u.tuple.items[1]->u.i;
+        s.data = msg->u.tuple.items[2]->u.bin.data;
+        s.size = msg->u.tuple.items[2]->u.bin.size;
+    }
+    oak__remote_inject(&s);
 }
 
 /* One pass-through packet (after its 112). Malformed content is reported
@@ -533,39 +1045,118 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
     /* The message after the control term, checked before it is passed
      * on: a receiver is promised a well-formed term. */
     bool has_msg = used < n && oak_term_decode(a, p + used, n - used, &msg, NULL) == 0;
-    if (op_is(ctrl, 6, 4) || op_is(ctrl, 16, 5)) { /* REG_SEND(_TT) */
+    if (op_is(ctrl, 6, 4) || op_is(ctrl, 16, 5)) { /* REG_SEND(_TT) {6, From, _, ToName} */
         if (oak_term_atom_is(f[3], "net_kernel")) {
             if (has_msg)
                 rc = net_kernel_message(c, a, msg);
         } else if (has_msg && f[3]->type == OAK_TERM_ATOM) {
             /* Only names that exist here: a peer's names are not interned. */
-            oak_atom name = oak__atom_find(f[3]->u.atom.name, f[3]->u.atom.len);
-            oak_pid to = name ? oak_whereis(name) : OAK_NOPID;
+            oak_pid to = local_target(f[3]);
             if (to)
-                oak_send(to, OAK_TAG_TERM, p + used, n - used);
+                deliver_in(to, remote_pid(f[1]), msg, p + used, n - used);
         }
     } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
                op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
-        oak_pid to;
-        if (has_msg && oak_node_term_to_pid(f[2], &to) == 0)
-            oak_send(to, OAK_TAG_TERM, p + used, n - used);
+        oak_pid to = local_target(f[2]);
+        bool sender = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4);
+        if (has_msg && to && f[2]->type == OAK_TERM_PID)
+            deliver_in(to, sender ? remote_pid(f[1]) : OAK_NOPID, msg, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
-        /* A process that is not there: DOWN noproc at once. One that is
-         * (and net_kernel, which answers is_auth) is not monitored yet: no
-         * DOWN comes until the connection ends (then the peer's own
-         * noconnection). */
-        if (!oak_term_atom_is(f[2], "net_kernel") && f[1]->type == OAK_TERM_PID &&
-            !local_alive(f[2]))
+        /* net_kernel answers is_auth here, but is no process: not
+         * monitored (the peer's DOWN comes with the connection's end). */
+        oak_pid from = remote_pid(f[1]);
+        oak_pid to = local_target(f[2]);
+        size_t rl = 0;
+        struct rmon *m = NULL;
+        if (!from || oak_term_atom_is(f[2], "net_kernel")) {
+            /* nothing */
+        } else if (to && oak_is_alive(to) &&
+                   oak_term_encode(f[3], NULL, 0, &rl) == -ENOSPC && rl <= sizeof m->rref &&
+                   (m = mon_add(c)) != NULL) {
+            *m = (struct rmon){.local = to, .remote = from, .ref = oak_make_ref(), .in = true,
+                               .name = f[2]->type == OAK_TERM_ATOM ? oak__atom_find(
+                                           f[2]->u.atom.name, f[2]->u.atom.len)
+                                                                  : OAK_ATOM_NONE};
+            oak_term_encode(f[3], m->rref, sizeof m->rref, &rl);
+            m->rlen = (uint8_t)rl;
+            oak__remote_sig s = {.op = OAK__R_MONITOR, .from = from, .to = to, .ref = m->ref};
+            if (oak__remote_inject(&s) != 0) {
+                mon_del(c, m);
+                rc = noproc_signal(c, a, 21, 28, f[2], f[1], f[3]);
+            }
+        } else {
             rc = noproc_signal(c, a, 21, 28, f[2], f[1], f[3]);
+        }
+    } else if (op_is(ctrl, 20, 4)) { /* DEMONITOR_P {20, From, ToProc, Ref} */
+        oak_pid from = remote_pid(f[1]);
+        uint8_t rref[64];
+        size_t rl;
+        if (from && oak_term_encode(f[3], rref, sizeof rref, &rl) == 0) {
+            for (size_t i = 0; i < c->nmons; i++) {
+                struct rmon *m = &c->mons[i];
+                if (m->in && m->remote == from && m->rlen == rl && memcmp(m->rref, rref, rl) == 0) {
+                    oak__remote_sig s = {.op = OAK__R_DEMONITOR, .from = from, .to = m->local,
+                                         .ref = m->ref};
+                    oak__remote_inject(&s);
+                    mon_del(c, m);
+                    break;
+                }
+            }
+        }
+    } else if (op_is(ctrl, 21, 5) || (op_is(ctrl, 28, 4) && has_msg)) {
+        /* MONITOR_P_EXIT {21, FromProc, ToPid, Ref, Reason}, or 28 with
+         * the reason as the payload */
+        oak_ref ref;
+        oak_pid to = local_target(f[2]);
+        struct rmon *m = ref_of_term(f[3], &ref) ? mon_by_ref(c, false, ref) : NULL;
+        if (m && m->local == to) {
+            char detail[OAK_REASON_DETAIL];
+            oak__remote_sig s = {.op = OAK__R_DOWN, .from = m->remote, .to = to, .ref = ref};
+            s.reason = reason_of(op_is(ctrl, 21, 5) ? f[4] : msg, detail, sizeof detail);
+            s.detail = detail[0] ? detail : NULL;
+            mon_del(c, m);
+            oak__remote_inject(&s);
+        }
     } else if (op_is(ctrl, 1, 3)) { /* LINK {1, From, To} */
-        /* The same: noproc for a process that is not there; a link to one
-         * that is is not made yet (dropped). */
-        if (f[1]->type == OAK_TERM_PID && f[2]->type == OAK_TERM_PID && !local_alive(f[2]))
+        oak_pid from = remote_pid(f[1]);
+        oak_pid to = f[2]->type == OAK_TERM_PID ? local_target(f[2]) : OAK_NOPID;
+        if (from && to && oak_is_alive(to)) {
+            link_add(c, to, from);
+            oak__remote_sig s = {.op = OAK__R_LINK, .from = from, .to = to};
+            if (oak__remote_inject(&s) != 0) {
+                link_del(c, to, from);
+                rc = noproc_signal(c, a, 3, 24, f[2], f[1], NULL);
+            }
+        } else if (from) {
             rc = noproc_signal(c, a, 3, 24, f[2], f[1], NULL);
+        }
     } else if (op_is(ctrl, 35, 4)) { /* UNLINK_ID {35, Id, From, To} */
+        oak_pid from = remote_pid(f[2]);
+        oak_pid to = f[3]->type == OAK_TERM_PID ? local_target(f[3]) : OAK_NOPID;
+        if (from && to) {
+            link_del(c, to, from);
+            oak__remote_sig s = {.op = OAK__R_UNLINK, .from = from, .to = to};
+            oak__remote_inject(&s);
+        }
         oak_term *v[4] = {oak_term_int(a, 36), f[1], f[3], f[2]};
         oak_term *ack = oak_term_tuple(a, 4, v);
         rc = ack ? conn_send(c, ack, NULL) : -ENOMEM;
+    } else if (op_is(ctrl, 3, 4) || (op_is(ctrl, 24, 3) && has_msg) || op_is(ctrl, 8, 4) ||
+               (op_is(ctrl, 26, 3) && has_msg)) {
+        /* EXIT {3, From, To, Reason} (24: payload), EXIT2 {8, ...} (26) */
+        bool link = op_is(ctrl, 3, 4) || op_is(ctrl, 24, 3);
+        oak_pid from = remote_pid(f[1]);
+        oak_pid to = f[2]->type == OAK_TERM_PID ? local_target(f[2]) : OAK_NOPID;
+        if (from && to && (!link || link_find(c, to, from) >= 0)) {
+            char detail[OAK_REASON_DETAIL];
+            if (link)
+                link_del(c, to, from);
+            oak__remote_sig s = {.op = link ? OAK__R_EXIT_LINK : OAK__R_EXIT, .from = from,
+                                 .to = to};
+            s.reason = reason_of(ctrl->u.tuple.arity == 4 ? f[3] : msg, detail, sizeof detail);
+            s.detail = detail[0] ? detail : NULL;
+            oak__remote_inject(&s);
+        }
     }
     /* Everything else (sends to pids, exits, demonitors, spawn requests,
      * unknown operations) has no receiver here yet: dropped. */
@@ -627,9 +1218,16 @@ static void conn_loop(conn *c)
     if (!c->buf)
         return;
     for (;;) {
-        int rc = oak_wait_fd(c->fd, OAK_FD_READ, period);
+        oak_msg *m = NULL;
+        int rc = oak_receive_fd(&m, c->fd, OAK_FD_READ, period, NULL, NULL);
         int64_t now = oak_now_ms();
-        if (rc > 0) {
+        if (rc == 0) {
+            /* Signals of local processes for the peer's (dist_hook()). */
+            int w = m->tag == TAG_DIST_OUT ? conn_out(c, m) : 0;
+            oak_msg_free(m);
+            if (w < 0)
+                return;
+        } else if (rc > 0) {
             ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
                 oak_log(OAK_LOG_NOTICE, "dist_report",
@@ -744,6 +1342,9 @@ static void conn_main(void *arg)
         pthread_mutex_lock(&N.lock);
         N.conns[a->slot].state = SLOT_UP;
         N.conns[a->slot].fd = c->fd;
+        c->node = node_index(peer.name, peer.creation);
+        if (c->node > 0)
+            nodes[c->node].conn = oak_self();
         N.conns[a->slot].flags = peer.flags;
         snprintf(N.conns[a->slot].peer, sizeof N.conns[a->slot].peer, "%s", peer.name);
         pthread_mutex_unlock(&N.lock);
@@ -879,6 +1480,7 @@ int oak_node_start(const oak_node_opts *opts)
     N.epoch++;
     N.running = true;
     pthread_mutex_unlock(&N.lock);
+    oak__remote_set(dist_hook);
     oak_spawn_opts o = {.arg_size = sizeof r};
     oak_pid pid;
     if ((rc = oak_spawn(acceptor_main, &r, &o, &pid)) != 0) {
@@ -917,6 +1519,7 @@ int oak_node_stop(void)
     pthread_mutex_unlock(&N.lock);
     if (acceptor == OAK_NOPID)
         return -ENOENT;
+    oak__remote_set(NULL);
     kill_and_wait(acceptor);
     /* No new connections now; end the ones there are. One that was spawned
      * but has not run yet ends by itself (its epoch is old). */
@@ -1037,8 +1640,15 @@ oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
         return NULL;
     char name[OAK__NODE_NAME_MAX + 1];
     uint32_t creation = 0;
+    int idx = (int)(pid >> OAK__NODE_SHIFT);
     pthread_mutex_lock(&N.lock);
-    if (N.running) {
+    if (idx > 0 && idx < nodes_used) {
+        memcpy(name, nodes[idx].name, sizeof name);
+        creation = nodes[idx].creation;
+    } else if (idx > 0) {
+        pthread_mutex_unlock(&N.lock);
+        return NULL;
+    } else if (N.running) {
         memcpy(name, N.name, sizeof name);
         creation = N.creation;
     } else {
@@ -1056,12 +1666,17 @@ int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
     bool here = N.running ? strcmp(t->u.pid.node.name, N.name) == 0 &&
                                 t->u.pid.creation == N.creation
                           : strcmp(t->u.pid.node.name, "nonode@nohost") == 0;
+    int idx = 0;
+    if (!here && N.running && strcmp(t->u.pid.node.name, N.name) != 0)
+        idx = node_index(t->u.pid.node.name, t->u.pid.creation);
     pthread_mutex_unlock(&N.lock);
-    if (!here)
-        return -EXDEV;
-    if (t->u.pid.id >> 28 || t->u.pid.serial >> 28 || t->u.pid.id == 0)
-        return -ESRCH; /* never one of ours */
-    *pid = (oak_pid)t->u.pid.id | (oak_pid)t->u.pid.serial << 28;
+    if (!here && idx == 0)
+        return -EXDEV; /* no node runs, or an earlier incarnation of this one */
+    if (idx < 0)
+        return idx; /* -ENOSPC: 255 other nodes are known */
+    if (t->u.pid.id >> 28 || t->u.pid.serial >> 28 || (here && t->u.pid.id == 0))
+        return here ? -ESRCH : -ERANGE; /* never one of ours / no room in an oak_pid */
+    *pid = (oak_pid)t->u.pid.id | (oak_pid)t->u.pid.serial << 28 | (oak_pid)idx << OAK__NODE_SHIFT;
     return 0;
 }
 
@@ -1163,4 +1778,59 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
     oak_term_arena_free(a);
     /* A send to a connection that is going down is lost, as in Erlang. */
     return rc == -ECONNRESET || rc == -EPIPE ? 0 : rc;
+}
+
+/* ---- calling an Erlang gen_server ------------------------------------------ */
+
+int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
+                  oak_term **reply, int64_t timeout_ms)
+{
+    if (oak_self() == OAK_NOPID)
+        return -EPERM;
+    if (!req || !arena || !reply || server == OAK_NOPID ||
+        (timeout_ms < 0 && timeout_ms != OAK_INFINITY))
+        return -EINVAL;
+    oak_ref mref = oak_monitor(server);
+    if (!mref)
+        return -ENOMEM;
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = a ? oak_node_pid_to_term(a, oak_self()) : NULL;
+    pthread_mutex_lock(&N.lock);
+    oak_term *tag = me ? ref_term(a, mref) : NULL;
+    pthread_mutex_unlock(&N.lock);
+    oak_term *call = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"), oak_term_tuple2(a, me, tag),
+                                     (oak_term *)req);
+    void *b = NULL;
+    size_t len;
+    int rc = call ? oak_term_encode_alloc(call, &b, &len) : -ENOMEM;
+    oak_term_arena_free(a);
+    if (rc == 0)
+        rc = oak_send(server, OAK_TAG_TERM, b, len);
+    free(b);
+    if (rc) {
+        oak_demonitor(mref, OAK_DEMONITOR_FLUSH);
+        return rc;
+    }
+    oak_msg *m;
+    rc = oak_receive_ref(&m, mref, timeout_ms);
+    if (rc) {
+        oak_demonitor(mref, OAK_DEMONITOR_FLUSH);
+        return rc;
+    }
+    if (m->tag == OAK_TAG_DOWN) {
+        const oak_down *d = m->data;
+        rc = d->reason == OAK_NOPROC ? -ESRCH
+             : d->reason == atom_noconnection() ? -ENOTCONN : -ECONNRESET;
+        oak_msg_free(m);
+        return rc;
+    }
+    oak_demonitor(mref, OAK_DEMONITOR_FLUSH);
+    oak_term *t;
+    rc = oak_term_decode(arena, m->data, m->size, &t, NULL);
+    if (rc == 0 && (t->type != OAK_TERM_TUPLE || t->u.tuple.arity != 2))
+        rc = -EBADMSG;
+    if (rc == 0)
+        *reply = t->u.tuple.items[1];
+    oak_msg_free(m);
+    return rc;
 }
