@@ -352,7 +352,7 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t len, const oak
 int oak_tcp_listen(const char *host, int port, const oak_listen_opts *opts)
 {
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = 0;
     int rc = tcp_addr(host, port, true, &ss, &len);
     return rc < 0 ? rc : listen_on(&ss, len, opts);
 }
@@ -421,7 +421,7 @@ static int connect_to(const struct sockaddr_storage *ss, socklen_t len, int64_t 
 int oak_tcp_connect(const char *host, int port, int64_t timeout_ms)
 {
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = 0;
     if (!host || port == 0)
         return -EINVAL;
     int rc = tcp_addr(host, port, false, &ss, &len);
