@@ -64,7 +64,12 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -749,6 +754,35 @@ static inline OT_UNUSED void ot_ponger(void *arg)
         OT_CHECK_INT_EQ(oak_send_ref(m->from, m->ref, OT_TAG_PONG, m->data, m->size), 0);
         oak_msg_free(m);
     }
+}
+
+/* Was this program built with line tables (-g: Debug and RelWithDebInfo,
+ * not Release)? Reads the section names of its own ELF file. */
+static inline bool ot_have_line_table(void)
+{
+    bool found = false;
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    off_t size = lseek(fd, 0, SEEK_END);
+    unsigned char *img = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0)
+                                  : MAP_FAILED;
+    close(fd);
+    if (img == MAP_FAILED)
+        return false;
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
+    if ((size_t)size >= sizeof *eh && eh->e_shoff &&
+        eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) <= (uint64_t)size &&
+        eh->e_shstrndx < eh->e_shnum) {
+        const Elf64_Shdr *sh = (const Elf64_Shdr *)(img + eh->e_shoff);
+        const Elf64_Shdr *names = &sh[eh->e_shstrndx];
+        for (unsigned i = 0; i < eh->e_shnum && !found; i++)
+            found = names->sh_offset + sh[i].sh_name + sizeof ".debug_line" <= (uint64_t)size &&
+                    strcmp((const char *)img + names->sh_offset + sh[i].sh_name,
+                           ".debug_line") == 0;
+    }
+    munmap(img, (size_t)size);
+    return found;
 }
 
 #endif

@@ -302,14 +302,15 @@ static void every_report_kind_parses_with_one_parser(void **state)
     assert_int_equal(bad_roundtrips, 0);
     assert_int_equal(bad_places, 0);
     /* The first crash report is segv's; the gen_server's is an exit. */
-    if (have_libdw()) {
+    if (have_libdw() && ot_have_line_table()) {
         assert_string_equal(crash_where.func, "null_store");
         assert_string_equal(crash_where.module, "test_log_reports");
         assert_string_equal(crash_where.file, "test_log_reports.c");
         assert_int_equal(crash_where.line, null_store_line);
     } else {
-        fprintf(stderr, "[  NOTE    ] libdw.so.1 (Debian's libdw1) is not installed: "
-                        "no file:line in crash reports\n");
+        fprintf(stderr, "[  NOTE    ] %s: no file:line in crash reports\n",
+                have_libdw() ? "this build has no line tables (a Release build)"
+                             : "libdw.so.1 (Debian's libdw1) is not installed");
         assert_string_equal(crash_where.module, "test_log_reports");
         assert_int_equal(crash_where.line, 0);
     }
