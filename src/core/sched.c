@@ -874,6 +874,12 @@ static oak__proc *find_work(oak__sched *s)
                     stop_spinning(s);
                     return p;
                 }
+                /* A descriptor that becomes ready while we spin is work
+                 * too (Go's spinning Ms poll the same way): without this,
+                 * a reply on a socket waits for a busy scheduler's next
+                 * look or for the end of the spin. */
+                if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
+                    break;
                 for (int i = 0; i < 64; i++)
                     cpu_relax();
             } while (oak__now_ns() < until &&
