@@ -178,6 +178,24 @@ typedef struct start_block {
 
 enum phase { PHASE_INIT, PHASE_RUN, PHASE_TERMINATE };
 
+/* What lives in with_frame()'s frame: the jump target, and the result of
+ * the current callback. */
+struct frame {
+    jmp_buf jump;        /* target of oak_gen_server_exit() */
+    oak_reason stop;     /* OAK_GS_STOP / oak_gen_server_exit() reason */
+    bool crashed;        /* stop comes from oak_gen_server_exit() */
+    bool hibernate;      /* hibernate after this callback */
+    bool has_reply;
+    bool has_cont;
+    int64_t timeout;     /* inactivity timeout after this callback */
+    uint64_t reply_tag;
+    void *reply;         /* oak_alloc'd, reused while it is big enough */
+    size_t reply_size, reply_cap;
+    uint64_t cont_tag;
+    void *cont;          /* oak_alloc'd, reused while it is big enough */
+    size_t cont_size, cont_cap;
+};
+
 struct oak_gen_server {
     const oak_gen_server_callbacks *cb;
     void *state;
@@ -186,29 +204,16 @@ struct oak_gen_server {
     oak_pid starter;
     oak_ref ack_ref;
     oak_atom name;
+    enum phase phase;
     bool has_via;
     oak_via *via;        /* oak_alloc'd copy (most servers have none) */
-    enum phase phase;
-    /* Both live in the frame that runs the server loop (see with_frame()),
-     * not here: a hibernating server keeps neither, and an idle one is
-     * this much smaller. */
-    jmp_buf *jump;       /* target of oak_gen_server_exit() */
+    /* The current callback's result and the jump target of
+     * oak_gen_server_exit(): in the frame that runs the server loop (see
+     * with_frame()), not here, so a hibernating server keeps none of it and
+     * an idle one is this much smaller. */
+    struct frame *f;
 
     int64_t hibernate_after; /* ms idle before hibernating; 0: never */
-
-    /* Result of the current callback. */
-    oak_reason *stop;    /* OAK_GS_STOP / oak_gen_server_exit() reason */
-    bool crashed;        /* stop comes from oak_gen_server_exit() */
-    int64_t timeout;     /* inactivity timeout after this callback */
-    bool hibernate;      /* hibernate after this callback */
-    bool has_reply;
-    uint64_t reply_tag;
-    void *reply;         /* oak_alloc'd, reused while it is big enough */
-    size_t reply_size, reply_cap;
-    bool has_cont;
-    uint64_t cont_tag;
-    void *cont;          /* oak_alloc'd, reused while it is big enough */
-    size_t cont_size, cont_cap;
 
     uint64_t last_tag;   /* tag of the last message, for reports */
 };
@@ -237,11 +242,11 @@ int oak_gen_server_set_reply(oak_gen_server *gs, uint64_t tag,
 {
     if (!gs || (size && !data))
         return -EINVAL;
-    int r = copy_bytes(&gs->reply, &gs->reply_size, &gs->reply_cap, data, size);
+    int r = copy_bytes(&gs->f->reply, &gs->f->reply_size, &gs->f->reply_cap, data, size);
     if (r)
         return r;
-    gs->reply_tag = tag;
-    gs->has_reply = true;
+    gs->f->reply_tag = tag;
+    gs->f->has_reply = true;
     return 0;
 }
 
@@ -250,13 +255,13 @@ int oak_gen_server_set_stop(oak_gen_server *gs, oak_atom reason,
 {
     if (!gs || !reason)
         return -EINVAL;
-    return oak_reason_set(gs->stop, reason, detail);
+    return oak_reason_set(&gs->f->stop, reason, detail);
 }
 
 void oak_gen_server_set_timeout(oak_gen_server *gs, int64_t ms)
 {
     if (gs)
-        gs->timeout = ms < 0 ? OAK_INFINITY : ms;
+        gs->f->timeout = ms < 0 ? OAK_INFINITY : ms;
 }
 
 int oak_gen_server_set_continue(oak_gen_server *gs, uint64_t tag,
@@ -264,18 +269,18 @@ int oak_gen_server_set_continue(oak_gen_server *gs, uint64_t tag,
 {
     if (!gs || (size && !data))
         return -EINVAL;
-    int r = copy_bytes(&gs->cont, &gs->cont_size, &gs->cont_cap, data, size);
+    int r = copy_bytes(&gs->f->cont, &gs->f->cont_size, &gs->f->cont_cap, data, size);
     if (r)
         return r;
-    gs->cont_tag = tag;
-    gs->has_cont = true;
+    gs->f->cont_tag = tag;
+    gs->f->has_cont = true;
     return 0;
 }
 
 void oak_gen_server_set_hibernate(oak_gen_server *gs)
 {
     if (gs)
-        gs->hibernate = true;
+        gs->f->hibernate = true;
 }
 
 void oak_gen_server_set_state(oak_gen_server *gs, void *state)
@@ -292,9 +297,9 @@ oak_pid oak_gen_server_parent(const oak_gen_server *gs)
 void oak_gen_server_exit(oak_gen_server *gs, oak_atom reason,
                          const char *detail)
 {
-    oak_reason_set(gs->stop, reason ? reason : OAK_NORMAL, detail);
-    gs->crashed = true;
-    longjmp(*gs->jump, 1);
+    oak_reason_set(&gs->f->stop, reason ? reason : OAK_NORMAL, detail);
+    gs->f->crashed = true;
+    longjmp(gs->f->jump, 1);
 }
 
 oak_pid oak_via_whereis(const oak_via *via)
@@ -323,10 +328,10 @@ static inline void reason_bare(oak_reason *r, oak_atom atom)
 
 static void reset_result(oak_gen_server *gs)
 {
-    reason_bare(gs->stop, OAK_NORMAL);
-    gs->timeout = OAK_INFINITY;
-    gs->has_reply = false;
-    gs->hibernate = false;
+    reason_bare(&gs->f->stop, OAK_NORMAL);
+    gs->f->timeout = OAK_INFINITY;
+    gs->f->has_reply = false;
+    gs->f->hibernate = false;
 }
 
 static void send_ack(oak_gen_server *gs, int kind, const oak_reason *why,
@@ -409,7 +414,7 @@ static void log_crash(oak_gen_server *gs, const oak_reason *why)
      * {Reason, Stacktrace}: {Reason,_}. A reason that is already of that
      * shape ({badarith,_}, {function_clause,_}) has its stack. terminate,
      * the exit and the crash report get the bare reason. */
-    if (gs->crashed && strcmp(why->detail, "_") != 0)
+    if (gs->f->crashed && strcmp(why->detail, "_") != 0)
         snprintf(reported, sizeof reported, "{%s,_}", reason);
     else
         snprintf(reported, sizeof reported, "%s", reason);
@@ -426,14 +431,14 @@ static void log_crash(oak_gen_server *gs, const oak_reason *why)
 static OAK_NORETURN void stop_server(oak_gen_server *gs,
                                      const oak_gen_from *from)
 {
-    oak_reason why = *gs->stop;
+    oak_reason why = gs->f->stop;
     if (gs->phase != PHASE_TERMINATE) {
         gs->phase = PHASE_TERMINATE;
         if (gs->cb->terminate)
             gs->cb->terminate(gs, gs->state, &why);
     }
-    if (from && gs->has_reply)
-        send_reply(from, gs->reply_tag, gs->reply, gs->reply_size);
+    if (from && gs->f->has_reply)
+        send_reply(from, gs->f->reply_tag, gs->f->reply, gs->f->reply_size);
     if (!oak_reason_is_clean(why.atom, oak_reason_detail(&why)))
         log_crash(gs, &why);
     oak_exit_detail(why.atom, oak_reason_detail(&why));
@@ -443,7 +448,7 @@ static OAK_NORETURN void bad_return(oak_gen_server *gs, int ret)
 {
     char d[32];
     snprintf(d, sizeof d, "%d", ret);
-    oak_reason_set(gs->stop, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
+    oak_reason_set(&gs->f->stop, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
     stop_server(gs, NULL);
 }
 
@@ -456,8 +461,8 @@ static void finish(oak_gen_server *gs, int ret, const oak_gen_from *from)
     case OAK_GS_REPLY:
         if (!from)
             bad_return(gs, ret);
-        if (gs->has_reply)
-            send_reply(from, gs->reply_tag, gs->reply, gs->reply_size);
+        if (gs->f->has_reply)
+            send_reply(from, gs->f->reply_tag, gs->f->reply, gs->f->reply_size);
         else
             send_reply(from, OAK_OK, NULL, 0);
         return;
@@ -470,10 +475,10 @@ static void finish(oak_gen_server *gs, int ret, const oak_gen_from *from)
 
 static void run_continues(oak_gen_server *gs)
 {
-    while (gs->has_cont) {
-        gs->has_cont = false;
-        oak_msg c = {.tag = gs->cont_tag, .from = gs->self,
-                     .size = gs->cont_size, .data = gs->cont};
+    while (gs->f->has_cont) {
+        gs->f->has_cont = false;
+        oak_msg c = {.tag = gs->f->cont_tag, .from = gs->self,
+                     .size = gs->f->cont_size, .data = gs->f->cont};
         int ret = OAK_GS_OK;
         reset_result(gs);
         gs->last_tag = c.tag;
@@ -505,7 +510,7 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
             if (!cb->handle_call) {
                 char d[32];
                 snprintf(d, sizeof d, "%llu", (unsigned long long)req.tag);
-                oak_reason_set(gs->stop, oak__batom(OAK__A_BAD_CALL), d);
+                oak_reason_set(&gs->f->stop, oak__batom(OAK__A_BAD_CALL), d);
                 stop_server(gs, NULL);
             }
             finish(gs, cb->handle_call(gs, gs->state, &req, &from), &from);
@@ -522,14 +527,14 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
     gs->last_tag = m->tag;
     if (m->tag == oak__batom(OAK__A_GEN_STOP) && m->size >= sizeof(stop_msg)) {
         const stop_msg *s = m->data;
-        oak_reason_set(gs->stop, s->reason, s->detail[0] ? s->detail : NULL);
+        oak_reason_set(&gs->f->stop, s->reason, s->detail[0] ? s->detail : NULL);
         stop_server(gs, NULL);
     }
     if (m->tag == OAK_TAG_EXIT && m->from == gs->parent &&
         gs->parent != gs->self) {
         /* The parent asks us to stop (we trap exits, or this would not be a
          * message): terminate with its reason, as OTP does. */
-        oak__reason_of(m, gs->stop);
+        oak__reason_of(m, &gs->f->stop);
         stop_server(gs, NULL);
     }
     if (cb->handle_info) {
@@ -544,21 +549,32 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
 
 static void wake(void *p);
 
+/* Give the frame up for hibernation: the buffers it keeps for replies and
+ * continues go with it (OTP's hibernation garbage-collects too). */
+static void hibernate(oak_gen_server *gs)
+{
+    struct frame *f = gs->f;
+    oak_free(f->reply);
+    oak_free(f->cont);
+    f->reply = f->cont = NULL;
+    f->reply_cap = f->cont_cap = 0;
+    f->hibernate = false;
+    oak_hibernate(wake, gs); /* returns only if it cannot be done: go on */
+}
+
 static OAK_NORETURN void loop(oak_gen_server *gs)
 {
     for (;;) {
         run_continues(gs);
-        if (gs->hibernate) {
-            gs->hibernate = false;
-            oak_hibernate(wake, gs); /* does not return */
-        }
+        if (gs->f->hibernate)
+            hibernate(gs);
         /* hibernate_after applies when no inactivity timeout is set, as
          * in OTP. */
-        bool idle_hibernate = gs->hibernate_after > 0 && gs->timeout == OAK_INFINITY;
+        bool idle_hibernate = gs->hibernate_after > 0 && gs->f->timeout == OAK_INFINITY;
         oak_msg *m = NULL;
-        int r = oak_receive(&m, idle_hibernate ? gs->hibernate_after : gs->timeout, NULL, NULL);
+        int r = oak_receive(&m, idle_hibernate ? gs->hibernate_after : gs->f->timeout, NULL, NULL);
         if (r == -ETIMEDOUT && idle_hibernate)
-            oak_hibernate(wake, gs);
+            hibernate(gs);
         if (r == -ETIMEDOUT) {
             oak_msg t = {.tag = OAK_TIMEOUT};
             reset_result(gs);
@@ -568,7 +584,7 @@ static OAK_NORETURN void loop(oak_gen_server *gs)
             continue;
         }
         if (r < 0) {
-            oak_reason_set(gs->stop, OAK_BADARG, NULL);
+            oak_reason_set(&gs->f->stop, OAK_BADARG, NULL);
             stop_server(gs, NULL);
         }
         dispatch(gs, m);
@@ -576,17 +592,21 @@ static OAK_NORETURN void loop(oak_gen_server *gs)
     }
 }
 
-/* Run body(gs, arg) with the server's jump target and stop reason in this
- * frame (they are body's caller's locals, so a longjmp back into body
- * finds them as they were). */
+/* Run body(gs, arg) with the server's jump target and callback result in
+ * this frame (they are body's caller's locals, so a longjmp back into body
+ * finds them as they were). A wake from hibernation starts with no
+ * inactivity timeout, as OTP's. */
 static OAK_NORETURN void with_frame(oak_gen_server *gs, void (*body)(oak_gen_server *, void *),
                                     void *arg)
 {
-    jmp_buf jump;
-    oak_reason stop;
-    reason_bare(&stop, OAK_NORMAL);
-    gs->jump = &jump;
-    gs->stop = &stop;
+    struct frame f; /* field by field: the reason's detail is big */
+    reason_bare(&f.stop, OAK_NORMAL);
+    f.crashed = f.hibernate = f.has_reply = f.has_cont = false;
+    f.timeout = OAK_INFINITY;
+    f.reply = f.cont = NULL;
+    f.reply_size = f.reply_cap = f.cont_size = f.cont_cap = 0;
+    f.reply_tag = f.cont_tag = 0;
+    gs->f = &f;
     body(gs, arg);
     oak_exit(OAK_NORMAL); /* body ends the process itself */
 }
@@ -594,7 +614,7 @@ static OAK_NORETURN void with_frame(oak_gen_server *gs, void (*body)(oak_gen_ser
 static void wake_body(oak_gen_server *gs, void *arg)
 {
     (void)arg;
-    if (setjmp(*gs->jump))
+    if (setjmp(gs->f->jump))
         stop_server(gs, NULL);
     loop(gs);
 }
@@ -626,7 +646,6 @@ static void server_entry(void *p)
         gs->has_via = true;
     }
     gs->phase = PHASE_INIT;
-    gs->timeout = OAK_INFINITY;
     gs->hibernate_after = b->hibernate_after;
     if (oak_defer(report_fault, gs) < 0)
         oak_exit(OAK_SYSTEM_LIMIT);
@@ -665,10 +684,10 @@ static void entry_body(oak_gen_server *gs, void *p)
         }
     }
 
-    if (setjmp(*gs->jump)) {
+    if (setjmp(gs->f->jump)) {
         /* oak_gen_server_exit() from a callback. */
         if (gs->phase == PHASE_INIT) {
-            oak_reason why = *gs->stop;
+            oak_reason why = gs->f->stop;
             unregister_name(gs);
             send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
             oak_exit_detail(why.atom, oak_reason_detail(&why));
@@ -693,7 +712,7 @@ static void entry_body(oak_gen_server *gs, void *p)
         send_ack(gs, ACK_IGNORE, NULL, OAK_NOPID);
         oak_exit(OAK_NORMAL);
     case OAK_GS_STOP: {
-        oak_reason why = *gs->stop;
+        oak_reason why = gs->f->stop;
         unregister_name(gs);
         send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
         oak_exit_detail(why.atom, oak_reason_detail(&why));

@@ -745,7 +745,6 @@ static void *alloc_owned(oak__proc *p, size_t size)
     oak__alloc *a = malloc(sizeof *a + size);
     if (!a)
         return NULL;
-    a->size = size;
     a->prev = NULL;
     a->next = p->allocs;
     if (p->allocs)

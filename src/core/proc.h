@@ -156,11 +156,13 @@ typedef struct oak__defer {
     int handle;
 } oak__defer;
 
+/* An oak_alloc() block: two links (16 bytes, so the data stays 16-byte
+ * aligned) in the owner's list, freed at its death. */
 typedef struct oak__alloc {
     struct oak__alloc *next, *prev;
-    size_t size;
     alignas(16) unsigned char data[];
 } oak__alloc;
+_Static_assert(sizeof(oak__alloc) == 16, "an oak_alloc() header is 16 bytes");
 
 typedef struct oak__proc {
     /* ---- shared: touched by other threads, on their own cache line ---- */
