@@ -72,6 +72,7 @@ static source table[NSOURCES];    /* lock */
 static int rec_pipe[2] = {-1, -1};
 static int stop_fd = -1; /* eventfd: term asks the signal thread to end */
 static pthread_t thread;
+static sigset_t taken; /* the six less those the caller of oak_run() blocked */
 
 static int index_of(int signo)
 {
@@ -137,9 +138,7 @@ static void deliver(const record *r)
 static void *signal_thread(void *arg)
 {
     (void)arg;
-    sigset_t set;
-    source_set(&set);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &taken, NULL);
     for (;;) {
         /* poll(2), not a read that blocks: sanitizers that defer signal
          * handlers to a safe point run them at once in a blocking call. */
@@ -173,14 +172,20 @@ int oak__sigsource_init(void)
     /* The caller (scheduler 0) and every thread it starts from now on
      * block the six; the signal thread starts with everything blocked and
      * unblocks only them. */
-    sigset_t set, all, old;
+    /* A signal the caller blocked itself (to take it with its own
+     * signalfd or sigwait) stays blocked in the signal thread too. */
+    sigset_t set, all, old, caller;
     source_set(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_sigmask(SIG_BLOCK, &set, &caller);
+    sigemptyset(&taken);
+    for (size_t i = 0; i < NSOURCES; i++)
+        if (!sigismember(&caller, sources[i]))
+            sigaddset(&taken, sources[i]);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setstacksize(&attr, 256 * 1024); /* as the schedulers: room for TLS */
     int e = pthread_create(&thread, &attr, signal_thread, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
