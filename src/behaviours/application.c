@@ -64,6 +64,12 @@ static bool is_stop_signal(const oak_msg *m)
     return m->tag == OAK_SIGNAL_TAG && m->size == sizeof(oak_signal_info);
 }
 
+static bool match_stop_signal(const oak_msg *m, void *arg)
+{
+    (void)arg;
+    return is_stop_signal(m);
+}
+
 /* A stop signal came. The first asks for the stop (returns true); a
  * later one, a second or more after it, ends the runtime at once. */
 static bool take_stop_signal(int64_t *first_ms)
@@ -163,6 +169,16 @@ static void master_main(void *p)
                 if (app->stop)
                     app->stop(app->arg);
                 report_exit(app, "stopped");
+            }
+            /* Stay subscribed until a second after the first signal: its
+             * repeat (timeout(1) signals the group too) must not meet the
+             * default action once the master is gone. */
+            while (first_signal_ms >= 0) {
+                int64_t left = first_signal_ms + OAK__APP_REPEAT_MS - oak_now_ms();
+                oak_msg *d = NULL;
+                if (left <= 0 || oak_receive(&d, left, match_stop_signal, NULL) != 0)
+                    break;
+                oak_msg_free(d);
             }
             return; /* normal: oak_run() returns 0 */
         }
