@@ -24,5 +24,6 @@
 #include "oak/term.h"
 #include "oak/node.h"
 #include "oak/osproc.h"
+#include "oak/signal.h"
 
 #endif

@@ -20,17 +20,14 @@
  *                 request, then returns 0, as an Erlang node goes on after
  *                 a temporary application died.
  *
- * Signals. SIGTERM and SIGINT get a handler that only write(2)s the signal
- * number to a pipe (async-signal-safe); a thread reads the pipe and asks the
- * master to stop with a message (oak_send() is safe from any thread). The
- * two signals are blocked in the calling thread, and so in the scheduler
- * threads that inherit its mask; only the reader thread (and threads the
- * program made before) takes them. A
- * second signal while stopping, a second or more after the first, makes
- * the runtime end at once (oak_shutdown(1)): every process still alive is
- * killed. One sooner is taken for the first delivered twice (timeout(1)
- * signals the process, then its process group) and ignored. The previous
- * handlers are restored when oak_application_run() returns.
+ * Signals. The master subscribes to SIGTERM and SIGINT through the
+ * runtime's signal source (oak/signal.h), so other processes may subscribe
+ * to them too and no handler of its own is installed. A second signal
+ * while stopping, a second or more after the first, makes the runtime end
+ * at once (oak_shutdown(1)): every process still alive is killed. One
+ * sooner is taken for the first delivered twice (timeout(1) signals the
+ * process, then its process group) and ignored. A signal that comes
+ * before the master has started takes the program's own disposition.
  *
  * Reports, through oak_log with kind "application_report":
  *   info    application=NAME event=started
@@ -51,8 +48,8 @@ typedef enum oak_app_type {
     OAK_APP_TEMPORARY = 2,
 } oak_app_type;
 
-/* Do not install the SIGTERM / SIGINT handlers (the program handles
- * signals itself and calls oak_application_stop()). */
+/* Do not subscribe the master to SIGTERM and SIGINT (oak/signal.h): the
+ * program handles signals itself and calls oak_application_stop(). */
 #define OAK_APP_NO_SIGNALS 0x1u
 
 typedef struct oak_application {

@@ -9,34 +9,26 @@
  * (the top supervisor's own shutdown is infinity; the timeouts that bound
  * the stop are those of the children).
  *
- * Signals reach the master through a self-pipe:
- *
- *   SIGTERM/SIGINT --handler: write(2) one byte--> pipe --reader thread-->
- *       oak_application_stop() --oak_send--> master
- *
- * The handler does nothing but write(2) (async-signal-safe) and keeps
- * errno. A zero byte written by oak_application_run() ends the reader.
+ * Signals come from the runtime's signal source (oak/signal.h): unless
+ * the application asks for none, the master subscribes to SIGTERM and
+ * SIGINT and takes the first as a stop request. One that comes within a
+ * second of the first is the same request delivered twice (timeout(1)
+ * signals the process and then its group); one that comes later, while
+ * the stop is under way, is asked again: the runtime stops at once.
  */
 #include "behaviours/application.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "oak/signal.h"
 
 /* One application per program (as one runtime per program). */
 static atomic_bool app_running;   /* oak_application_run() is active */
 static _Atomic oak_pid master_pid; /* 0 until the master runs */
 static atomic_bool stop_requested; /* a stop came, maybe before the master */
-
-static int sig_pipe[2] = {-1, -1}; /* written by the handler, read by the reader */
-static struct sigaction old_term, old_int;
-static sigset_t old_mask; /* of the thread that called oak_application_run */
-static pthread_t sig_reader_thread;
 
 static oak_atom app_stop_tag(void)
 {
@@ -67,103 +59,28 @@ int oak_application_stop(void)
 
 #define OAK__APP_REPEAT_MS 1000
 
-static void on_signal(int signo)
+static bool is_stop_signal(const oak_msg *m)
 {
-    int saved = errno;
-    unsigned char b = (unsigned char)signo;
-    ssize_t r = write(sig_pipe[1], &b, 1); /* non-blocking: never stalls */
-    (void)r;
-    errno = saved;
+    return m->tag == OAK_SIGNAL_TAG && m->size == sizeof(oak_signal_info);
 }
 
-static void stop_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGINT);
-}
-
-static void *sig_reader(void *arg)
+static bool match_stop_signal(const oak_msg *m, void *arg)
 {
     (void)arg;
-    /* The only thread of ours that takes the signals (see signals_on). */
-    sigset_t set;
-    stop_signals(&set);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    int seen = 0;
-    int64_t first_ms = 0;
-    for (;;) {
-        /* Wait in poll(2): sanitizers that defer signal handlers to a safe
-         * point treat it as a blocking call, where handlers run at once. */
-        struct pollfd p = {sig_pipe[0], POLLIN, 0};
-        if (poll(&p, 1, -1) < 0)
-            continue;
-        unsigned char b;
-        ssize_t r = read(sig_pipe[0], &b, 1);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r <= 0 || b == 0)
-            break;
-        /* A signal within a second of the first is the same request
-         * delivered twice (timeout(1) signals the process and then its
-         * group); one that comes later is asked again: stop now. */
-        if (++seen == 1) {
-            first_ms = oak_now_ms();
-            oak_application_stop();
-        } else if (oak_now_ms() - first_ms >= OAK__APP_REPEAT_MS) {
-            oak_shutdown(1);
-        }
-    }
-    return NULL;
+    return is_stop_signal(m);
 }
 
-/* The calling thread blocks SIGTERM and SIGINT before oak_run() creates
- * the scheduler threads, which inherit the mask; the reader thread unblocks
- * them. So the handler runs on the reader (or on a thread of the program's
- * own), never on a scheduler thread in the middle of a process switch.
- * Signals that come before the reader is ready stay pending until it is. */
-static int signals_on(void)
+/* A stop signal came. The first asks for the stop (returns true); a
+ * later one, a second or more after it, ends the runtime at once. */
+static bool take_stop_signal(int64_t *first_ms)
 {
-    /* Close-on-exec from the start: a program spawned by another thread
-     * meanwhile must not inherit the pipe (docs/design/osproc.md). */
-    if (pipe2(sig_pipe, O_CLOEXEC) < 0)
-        return -errno;
-    fcntl(sig_pipe[1], F_SETFL, fcntl(sig_pipe[1], F_GETFL) | O_NONBLOCK);
-    sigset_t set;
-    stop_signals(&set);
-    pthread_sigmask(SIG_BLOCK, &set, &old_mask);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGINT, &sa, &old_int);
-    int r = pthread_create(&sig_reader_thread, NULL, sig_reader, NULL);
-    if (r != 0) {
-        sigaction(SIGTERM, &old_term, NULL);
-        sigaction(SIGINT, &old_int, NULL);
-        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-        close(sig_pipe[0]);
-        close(sig_pipe[1]);
-        sig_pipe[0] = sig_pipe[1] = -1;
-        return -r;
+    if (*first_ms < 0) {
+        *first_ms = oak_now_ms();
+        return true;
     }
-    return 0;
-}
-
-static void signals_off(void)
-{
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    unsigned char zero = 0;
-    while (write(sig_pipe[1], &zero, 1) < 0 && errno == EINTR) {
-    }
-    pthread_join(sig_reader_thread, NULL);
-    close(sig_pipe[0]);
-    close(sig_pipe[1]);
-    sig_pipe[0] = sig_pipe[1] = -1;
+    if (oak_now_ms() - *first_ms >= OAK__APP_REPEAT_MS)
+        oak_shutdown(1);
+    return false;
 }
 
 /* ---- the master ------------------------------------------------------------------ */
@@ -175,24 +92,37 @@ static void report_exit(const oak_application *app, const char *reason)
             type_name(app->type));
 }
 
-static bool match_exit_from(const oak_msg *m, void *arg)
+static bool match_exit_or_signal(const oak_msg *m, void *arg)
 {
-    return m->tag == OAK_TAG_EXIT && m->from == *(const oak_pid *)arg;
+    return (m->tag == OAK_TAG_EXIT && m->from == *(const oak_pid *)arg) || is_stop_signal(m);
 }
 
-/* Shut the tree down as a supervisor shuts down a child supervisor. */
-static void stop_tree(oak_pid top)
+/* Shut the tree down as a supervisor shuts down a child supervisor,
+ * watching for a stop signal asked again meanwhile. */
+static void stop_tree(oak_pid top, int64_t *first_signal_ms)
 {
     oak_exit_pid(top, OAK_SHUTDOWN);
-    oak_msg *m = NULL;
-    if (oak_receive(&m, OAK_INFINITY, match_exit_from, &top) == 0)
+    for (;;) {
+        oak_msg *m = NULL;
+        if (oak_receive(&m, OAK_INFINITY, match_exit_or_signal, &top) < 0)
+            continue;
+        bool signal = is_stop_signal(m);
         oak_msg_free(m);
+        if (!signal)
+            return;
+        take_stop_signal(first_signal_ms);
+    }
 }
 
 static void master_main(void *p)
 {
     const oak_application *app = p;
     oak_trap_exit(true);
+    int64_t first_signal_ms = -1;
+    if (!(app->flags & OAK_APP_NO_SIGNALS)) {
+        oak_signal_subscribe(SIGTERM);
+        oak_signal_subscribe(SIGINT);
+    }
     atomic_store(&master_pid, oak_self());
     if (atomic_load(&stop_requested))
         oak_send(oak_self(), app_stop_tag(), NULL, 0);
@@ -227,15 +157,28 @@ static void master_main(void *p)
         oak_msg *m = NULL;
         if (oak_receive(&m, OAK_INFINITY, NULL, NULL) < 0)
             continue;
-        if (m->tag == app_stop_tag()) {
+        bool stop = m->tag == app_stop_tag();
+        if (is_stop_signal(m))
+            stop = take_stop_signal(&first_signal_ms);
+        if (stop) {
             oak_msg_free(m);
             if (alive) {
                 if (app->prep_stop)
                     app->prep_stop(app->arg);
-                stop_tree(top);
+                stop_tree(top, &first_signal_ms);
                 if (app->stop)
                     app->stop(app->arg);
                 report_exit(app, "stopped");
+            }
+            /* Stay subscribed until a second after the first signal: its
+             * repeat (timeout(1) signals the group too) must not meet the
+             * default action once the master is gone. */
+            while (first_signal_ms >= 0) {
+                int64_t left = first_signal_ms + OAK__APP_REPEAT_MS - oak_now_ms();
+                oak_msg *d = NULL;
+                if (left <= 0 || oak_receive(&d, left, match_stop_signal, NULL) != 0)
+                    break;
+                oak_msg_free(d);
             }
             return; /* normal: oak_run() returns 0 */
         }
@@ -275,14 +218,8 @@ int oak_application_run(const oak_application *app)
         return -EBUSY;
     atomic_store(&stop_requested, false);
     atomic_store(&master_pid, OAK_NOPID);
-    bool sig = !(app->flags & OAK_APP_NO_SIGNALS);
-    int r = sig ? signals_on() : 0;
-    if (r == 0) {
-        r = oak_run(master_main, (void *)app, app->config);
-        atomic_store(&master_pid, OAK_NOPID);
-        if (sig)
-            signals_off();
-    }
+    int r = oak_run(master_main, (void *)app, app->config);
+    atomic_store(&master_pid, OAK_NOPID);
     atomic_store(&app_running, false);
     return r;
 }

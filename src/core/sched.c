@@ -31,6 +31,7 @@
 #include "core/fault.h"
 #include "core/name.h"
 #include "core/netpoll.h"
+#include "core/sigsource.h"
 #include "core/preempt.h"
 #include "core/sanitizer.h"
 #include "core/symbol.h"
@@ -1365,11 +1366,18 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
      * preemption signal (oak__preempt_thread_init); its mask comes back. */
     sigset_t caller_mask;
     pthread_sigmask(SIG_SETMASK, NULL, &caller_mask);
+    /* The signal source blocks its signals here, before the other
+     * threads inherit this mask (core/sigsource.h). */
+    if ((rc = oak__sigsource_init()) < 0)
+        goto fail_preempt;
 
     oak_pid first;
     rc = oak__spawn_on(&rt->scheds[0], NULL, main, arg, NULL, &first);
-    if (rc < 0)
+    if (rc < 0) {
+        oak__sigsource_term();
+        pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
         goto fail_preempt;
+    }
     rt->table[oak__pid_slot(first)].is_main = true;
 
     /* nscheds stays c.schedulers: a scheduler whose thread could not be
@@ -1390,6 +1398,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
     }
     sched_loop(&rt->scheds[0]);
     oak__tls_sched = NULL;
+    oak__sigsource_term();
     pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
     for (unsigned i = 1; i < started; i++)
         pthread_join(rt->scheds[i].thread, NULL);
