@@ -58,6 +58,9 @@ int oak_application_stop(void)
 /* ---- signals ------------------------------------------------------------------- */
 
 #define OAK__APP_REPEAT_MS 1000
+/* How long the master keeps its signal subscription after the tree has
+ * stopped (see the master loop). */
+#define OAK__APP_HOLD_MS 100
 
 static bool is_stop_signal(const oak_msg *m)
 {
@@ -170,11 +173,17 @@ static void master_main(void *p)
                     app->stop(app->arg);
                 report_exit(app, "stopped");
             }
-            /* Stay subscribed until a second after the first signal: its
-             * repeat (timeout(1) signals the group too) must not meet the
-             * default action once the master is gone. */
+            /* Stay subscribed a little longer: a repeat of the signal
+             * that comes with it (timeout(1) signals the group too) must
+             * not meet the default action once the master is gone. Until
+             * a second after the first signal, but no more than
+             * OAK__APP_HOLD_MS after the tree has stopped, so a stop by
+             * signal is not made slower than the tree's own. */
+            int64_t hold_until = oak_now_ms() + OAK__APP_HOLD_MS;
+            if (first_signal_ms >= 0 && first_signal_ms + OAK__APP_REPEAT_MS < hold_until)
+                hold_until = first_signal_ms + OAK__APP_REPEAT_MS;
             while (first_signal_ms >= 0) {
-                int64_t left = first_signal_ms + OAK__APP_REPEAT_MS - oak_now_ms();
+                int64_t left = hold_until - oak_now_ms();
                 oak_msg *d = NULL;
                 if (left <= 0 || oak_receive(&d, left, match_stop_signal, NULL) != 0)
                     break;
