@@ -205,13 +205,16 @@ struct oak_gen_server {
     oak_ref ack_ref;
     oak_atom name;
     enum phase phase;
-    bool has_via;
-    oak_via *via;        /* oak_alloc'd copy (most servers have none) */
+    oak_via *via;        /* oak_alloc'd copy, or NULL (most servers) */
     /* The current callback's result and the jump target of
      * oak_gen_server_exit(): in the frame that runs the server loop (see
      * with_frame()), not here, so a hibernating server keeps none of it and
      * an idle one is this much smaller. */
     struct frame *f;
+    /* The reply buffer of a frame given up for hibernation, for the next
+     * frame: a server woken for each call allocates it once. */
+    void *spare;
+    size_t spare_cap;
 
     int64_t hibernate_after; /* ms idle before hibernating; 0: never */
 
@@ -315,7 +318,7 @@ static void unregister_name(oak_gen_server *gs)
 {
     if (gs->name)
         oak_unregister(gs->name);
-    if (gs->has_via && gs->via->ops->unregister_name)
+    if (gs->via && gs->via->ops->unregister_name)
         gs->via->ops->unregister_name(gs->via);
 }
 
@@ -549,12 +552,13 @@ static void dispatch(oak_gen_server *gs, oak_msg *m)
 
 static void wake(void *p);
 
-/* Give the frame up for hibernation: the buffers it keeps for replies and
- * continues go with it (OTP's hibernation garbage-collects too). */
+/* Give the frame up for hibernation: its continue buffer is freed, its
+ * reply buffer kept in gs->spare for the next frame. */
 static void hibernate(oak_gen_server *gs)
 {
     struct frame *f = gs->f;
-    oak_free(f->reply);
+    gs->spare = f->reply;
+    gs->spare_cap = f->reply_cap;
     oak_free(f->cont);
     f->reply = f->cont = NULL;
     f->reply_cap = f->cont_cap = 0;
@@ -603,8 +607,12 @@ static OAK_NORETURN void with_frame(oak_gen_server *gs, void (*body)(oak_gen_ser
     reason_bare(&f.stop, OAK_NORMAL);
     f.crashed = f.hibernate = f.has_reply = f.has_cont = false;
     f.timeout = OAK_INFINITY;
-    f.reply = f.cont = NULL;
-    f.reply_size = f.reply_cap = f.cont_size = f.cont_cap = 0;
+    f.reply = gs->spare;
+    f.reply_cap = gs->spare_cap;
+    gs->spare = NULL;
+    gs->spare_cap = 0;
+    f.cont = NULL;
+    f.reply_size = f.cont_size = f.cont_cap = 0;
     f.reply_tag = f.cont_tag = 0;
     gs->f = &f;
     body(gs, arg);
@@ -643,7 +651,6 @@ static void server_entry(void *p)
         if (!gs->via)
             oak_exit(OAK_SYSTEM_LIMIT); /* the starter sees the DOWN */
         *gs->via = b->via;
-        gs->has_via = true;
     }
     gs->phase = PHASE_INIT;
     gs->hibernate_after = b->hibernate_after;
@@ -668,7 +675,7 @@ static void entry_body(oak_gen_server *gs, void *p)
             send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
             return;
         }
-    } else if (gs->has_via) {
+    } else if (gs->via) {
         oak_pid owner = OAK_NOPID;
         int r = gs->via->ops->register_name(gs->via, &owner);
         if (r == -EEXIST) {
@@ -678,7 +685,8 @@ static void entry_body(oak_gen_server *gs, void *p)
         if (r < 0) {
             oak_reason why;
             oak_reason_set(&why, OAK_BADARG, NULL);
-            gs->has_via = false; /* nothing to unregister */
+            oak_free(gs->via); /* nothing to unregister */
+            gs->via = NULL;
             send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
             return;
         }
