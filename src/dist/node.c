@@ -532,11 +532,13 @@ static int slot_write(int slot, int fd, const void *b, size_t n, int64_t deadlin
     return rc;
 }
 
-/* A packet of the control term and, when msg is not NULL, the message:
- * a new malloc()ed buffer in *out, its length in *len. */
-static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out, size_t *len)
+/* A packet of the control term and, when msg is not NULL, the message,
+ * or else the rlen bytes at raw (a message encoded already): a new
+ * malloc()ed buffer in *out, its length in *len. */
+static int packet_build_with(const oak_term *ctrl, const oak_term *msg, const void *raw,
+                             size_t rlen, uint8_t **out, size_t *len)
 {
-    size_t n1, n2 = 0;
+    size_t n1, n2 = msg ? 0 : rlen;
     int rc = oak_term_encoded_size(ctrl, &n1);
     if (rc == 0 && msg)
         rc = oak_term_encoded_size(msg, &n2);
@@ -556,6 +558,8 @@ static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out
     rc = oak_term_encode(ctrl, b + 5, n1, &used);
     if (rc == 0 && msg)
         rc = oak_term_encode(msg, b + 5 + n1, n2, &used);
+    else if (rc == 0 && n2)
+        memcpy(b + 5 + n1, raw, n2);
     if (rc) {
         free(b);
         return rc;
@@ -563,6 +567,11 @@ static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out
     *out = b;
     *len = 4 + total;
     return 0;
+}
+
+static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out, size_t *len)
+{
+    return packet_build_with(ctrl, msg, NULL, 0, out, len);
 }
 
 /* Send one packet: the control term and, when msg is not NULL, the
@@ -839,24 +848,12 @@ static oak_term *any_pid_term(oak_term_arena *a, oak_pid pid) { return oak_node_
  * version byte), written in turn with the other writers. */
 static int conn_send_raw(conn *c, const oak_term *ctrl, const void *raw, size_t rlen)
 {
-    size_t n1, used;
-    int rc = oak_term_encoded_size(ctrl, &n1);
+    uint8_t *b;
+    size_t len;
+    int rc = packet_build_with(ctrl, NULL, raw, rlen, &b, &len);
     if (rc)
         return rc;
-    if (n1 + rlen > MAX_PACKET)
-        return -EOVERFLOW;
-    size_t total = 1 + n1 + rlen;
-    uint8_t *b = malloc(4 + total);
-    if (!b)
-        return -ENOMEM;
-    b[0] = (uint8_t)(total >> 24);
-    b[1] = (uint8_t)(total >> 16);
-    b[2] = (uint8_t)(total >> 8);
-    b[3] = (uint8_t)total;
-    b[4] = 112;
-    oak_term_encode(ctrl, b + 5, n1, &used);
-    memcpy(b + 5 + n1, raw, rlen);
-    rc = slot_write(c->slot, c->fd, b, 4 + total, oak__sock_deadline(N.tick_ms));
+    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
     free(b);
     if (rc == 0)
         c->last_write = oak_now_ms();
