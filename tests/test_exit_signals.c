@@ -756,6 +756,56 @@ static void trap_exit_is_off_by_default(void **state)
     OT_RUN(default_trap_main, NULL);
 }
 
+/* ---- a kill before the first run -------------------------------------------------- */
+
+#define UNRUN_N 2000
+#define OT_TAG_RAN 0x52414eu
+
+static void report_ran(void *arg)
+{
+    OT_SEND_U64(*(oak_pid *)arg, OT_TAG_RAN, oak_self());
+}
+
+/* On one scheduler a child spawned and killed at once has not run yet
+ * (unless the spawner yielded in between, as a spawn does now and then):
+ * the kill acts before its function, as BEAM handles a process's signals
+ * before it executes. Every child dies with killed. */
+static void killed_before_run_main(void *arg)
+{
+    (void)arg;
+    oak_pid me = oak_self();
+    oak_ref refs[UNRUN_N];
+    for (int i = 0; i < UNRUN_N; i++) {
+        oak_pid c = OT_SPAWN_COPY_MONITOR(report_ran, &me, 0, &refs[i]);
+        OT_CHECK_INT_EQ(oak_exit_pid(c, OAK_KILL), 0);
+    }
+    int killed = 0, normal = 0;
+    for (int i = 0; i < UNRUN_N; i++) {
+        oak_atom reason = OT_RECV_DOWN(refs[i], OT_LONG_MS).reason;
+        killed += reason == OAK_KILLED;
+        normal += reason == OAK_NORMAL;
+    }
+    OT_CHECK_INT_EQ(killed + normal, UNRUN_N);
+    int ran = 0;
+    uint64_t tag = OT_TAG_RAN;
+    oak_msg *m = NULL;
+    while (oak_receive(&m, 0, ot_match_tag, &tag) == 0) {
+        ran++;
+        oak_msg_free(m);
+    }
+    /* A child that ran ended normally before the kill came; the others
+     * never ran. Every child used to run; the spawner's yields let a few. */
+    OT_CHECK_INT_EQ(ran, normal);
+    OT_CHECK_INT_LE(ran, UNRUN_N / 10);
+}
+
+static void a_process_killed_before_its_first_run_never_runs(void **state)
+{
+    (void)state;
+    oak_config cfg = {.schedulers = 1};
+    OT_RUN_CFG(killed_before_run_main, NULL, &cfg);
+}
+
 /* ---- argument errors ------------------------------------------------------------- */
 
 static void exit_pid_errors_main(void *arg)
@@ -853,6 +903,7 @@ int main(void)
         cmocka_unit_test(exit_signals_reach_yielding_and_sleeping_processes),
         cmocka_unit_test(trap_exit_flag_starts_with_spawn_option_and_can_be_turned_off),
         cmocka_unit_test(trap_exit_is_off_by_default),
+        cmocka_unit_test(a_process_killed_before_its_first_run_never_runs),
         cmocka_unit_test(exit_pid_returns_zero_for_dead_pid_and_einval_for_bad_arguments),
         cmocka_unit_test(exit_message_carries_sender_reason_and_detail_inside_the_message),
     };

@@ -721,13 +721,15 @@ static void proc_main(void *arg)
     /* Its spawner wrote the inbox line on another core, most likely;
      * a short-lived process closes it at exit soon. */
     __builtin_prefetch(&p->inbox, 1);
+    /* Signals that came before the first run, or during hibernation, act
+     * before fn runs, as they would in a receive: a process killed right
+     * after its spawn never runs its function (BEAM, too, handles a
+     * process's signals before it executes). One load when none came. */
+    oak__drain(p);
     if (p->hibernated) {
-        /* Woken from hibernation: signals that arrived meanwhile act
-         * before fn runs, as they would in a receive. Only a message ends
-         * the hibernation: after a signal that leaves none (a demonitor,
-         * an unlink, an exit signal that was trapped into nothing) the
-         * process gives its new stack up again at once. */
-        oak__drain(p);
+        /* Only a message ends the hibernation: after a signal that leaves
+         * none (a demonitor, an unlink, an exit signal that was trapped
+         * into nothing) the process gives its new stack up again at once. */
         if (!p->q_head) {
             oak__proc_switch_out(p, OAK__SW_HIBERNATE);
             abort(); /* resumes in proc_main, never here */
