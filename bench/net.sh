@@ -12,7 +12,8 @@
 #             (smaller is better), by bench/net/netload.c, against
 #             bench/oak_echo_server.c and the Go and Erlang echo servers
 #   conn_mem  10,000 idle connections (each echoed one byte, so the server
-#             took it): the server's VmRSS growth per connection, in bytes
+#             took it), then 3 s idle: the server's VmRSS growth per
+#             connection, in bytes
 #             (smaller is better); the client side is a separate process
 # Each server is started on a free port of 127.0.0.1 and killed after its
 # figure; every command is bounded by timeout(1).
@@ -178,7 +179,10 @@ conn_mem() {
             i=$((i + 1))
         done
         if grep -q '^ready' "$OUT/net.hold.out"; then
-            sleep 1
+            # idle for 3 s, the same for all three: oak gives back the stack
+            # pages of processes idle for 1-2 s, Go's scavenger and
+            # Erlang's allocators work in the background too
+            sleep 3
             after=$(rss "$pid")
             echo "RESULT $impl.conn_mem $(( (after - before) / CONNS )) B"
         else

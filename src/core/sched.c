@@ -634,6 +634,8 @@ static void sleep_idle(oak__sched *s)
             deadline = oak__now_ns() + WATCH_PERIOD_NS;
         if (oak__msgmem_held(s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
+        if (s->stk_sweep_more && deadline > s->stk_sweep_next)
+            deadline = s->stk_sweep_next;
         if (oak__netpoll_block_begin(s)) {
             /* The one scheduler blocked in the netpoller: descriptors
              * that become ready wake it, and wakers write its eventfd.
@@ -889,8 +891,10 @@ static oak__proc *find_work(oak__sched *s)
         check_timers(s);
         if (s->runnext || s->pinned_head || local_waiting(s))
             continue;
-        /* Going idle: give back the message memory that has come home. */
+        /* Going idle: give back the message memory that has come home,
+         * and the stack pages of processes that stay idle. */
         oak__msgmem_sweep(s->blocks);
+        oak__stack_sweep(s, oak__now_ns());
         sleep_idle(s);
     }
 }

@@ -108,6 +108,8 @@ typedef struct oak__sched {
     uint64_t rng;
     uint64_t hword;                       /* holder word of this era       */
     oak__stack_local stk[OAK__STACK_CLASSES];
+    int64_t stk_sweep_next;               /* idle sweeps of the slots      */
+    bool stk_sweep_more;                  /*   (core/stack.h)              */
     oak__proc *blocked;                   /* waiting for their slot to be
                                            * let go (linked by gq_next)     */
     /* Its thread, for the preemption monitor: stored by the thread itself

@@ -552,6 +552,54 @@ void oak__stack_release(oak__sched *s, oak__proc *p, bool overflowed)
     list_push(&L->free, &L->nfree, &L->capfree, e);
 }
 
+/* ---- sweeping idle slots ------------------------------------------------------ */
+
+/* Sweep one slot that s holds. Returns true when a later pass may still
+ * give something back from it. */
+static bool sweep_slot(oak__sched *s, oak__slot *e)
+{
+    if (!e->resident && e->low == slot_top(e))
+        return false; /* nothing touched since it was last trimmed */
+    if (e->used) {
+        e->used = false; /* ran since the last pass: spared this time */
+        return true;
+    }
+    if (e->resident) {
+        if (!evict(e, e->resident))
+            return true; /* no memory for the copy: keep its pages */
+        oak__stack_local *L = &s->stk[e->cls];
+        /* On ENOMEM the slot is still found by the clock or the chunk walk. */
+        list_push(&L->free, &L->nfree, &L->capfree, e);
+    }
+    trim(e, 0);
+    return false;
+}
+
+void oak__stack_sweep(oak__sched *s, int64_t now)
+{
+    if (now < s->stk_sweep_next) {
+        /* Too soon: but what ran since the last pass may leave idle
+         * residents behind, so the next pass is not slept through. */
+        s->stk_sweep_more = true;
+        return;
+    }
+    bool more = false;
+    for (unsigned k = 0; k < OAK__STACK_CLASSES; k++) {
+        oak__stack_local *L = &s->stk[k];
+        for (size_t i = 0; i < L->nmade; i++) {
+            oak__slot *e = L->made[i];
+            /* One that an awake scheduler holds is that one's to use:
+             * looked at again next time. */
+            if (!claim(s, e, false))
+                more = true;
+            else if (sweep_slot(s, e))
+                more = true;
+        }
+    }
+    s->stk_sweep_next = now + OAK__STACK_SWEEP_NS;
+    s->stk_sweep_more = more;
+}
+
 void oak__stack_forget(oak__proc *p)
 {
     free(p->saved);

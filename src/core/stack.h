@@ -135,6 +135,19 @@ void oak__stack_release(struct oak__sched *s, struct oak__proc *p, bool overflow
 void oak__stack_answer(struct oak__sched *s, const struct oak__proc *busy1,
                        const struct oak__proc *busy2);
 
+/* s is about to go idle (now: the clock). Once a period at most
+ * (OAK__STACK_SWEEP_NS), the slots s made and can hold are swept like a
+ * CLOCK hand: a resident that has not run since the last pass is evicted
+ * (its used bytes go to the heap, as when another process needs the slot)
+ * and every page of its slot is given back; so are the pages of a free slot
+ * unused since then. An idle process thus costs its used bytes, not the
+ * pages its slot had touched. While a later pass may give something back
+ * (s->stk_sweep_more), s sleeps no longer than until it is due
+ * (s->stk_sweep_next). Costs nothing on a busy scheduler. */
+void oak__stack_sweep(struct oak__sched *s, int64_t now);
+
+#define OAK__STACK_SWEEP_NS ((int64_t)1000 * 1000000)
+
 /* s goes to sleep: it lets go of every slot it holds (its era moves on). */
 void oak__stack_sleep(struct oak__sched *s);
 
