@@ -5,6 +5,7 @@
 #include "oak_test.h"
 
 #include <fcntl.h>
+#include <poll.h>
 
 typedef struct captured {
     pthread_mutex_t lock;
@@ -170,6 +171,142 @@ static void log_from_many_processes_at_once_delivers_every_event(void **state)
     assert_true(cap_count() >= LOGGERS * EACH);
 }
 
+/* ---- an output that does not take its lines ---------------------------------- */
+
+#define STUCK_FEW 200
+#define STUCK_MANY 3000 /* of about 500 bytes: more than the 1 MiB queue */
+
+static int stuck[2]; /* a pipe: the log writes to [1], a thread reads [0] */
+
+/* Fill the pipe, so that a blocking write would wait for a reader. */
+static void fill_pipe(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    char junk[4096];
+    memset(junk, '.', sizeof junk);
+    while (write(fd, junk, sizeof junk) > 0) {
+    }
+    fcntl(fd, F_SETFL, fl);
+}
+
+typedef struct drained {
+    char *p;
+    size_t len;
+    const char *until; /* stop when this has been read */
+} drained;
+
+/* Read the pipe until `until` has come, or 20 s passed. */
+static void *reader_main(void *arg)
+{
+    drained *d = arg;
+    size_t cap = 1 << 16;
+    d->p = malloc(cap);
+    d->len = 0;
+    int64_t end = ot_now_ns() + (int64_t)20000 * 1000000;
+    while (ot_now_ns() < end) {
+        struct pollfd pf = {.fd = stuck[0], .events = POLLIN};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        if (d->len + 4096 + 1 > cap)
+            d->p = realloc(d->p, cap *= 2);
+        ssize_t n = read(stuck[0], d->p + d->len, 4096);
+        if (n <= 0)
+            break;
+        d->len += (size_t)n;
+        d->p[d->len] = '\0';
+        if (strstr(d->p, d->until))
+            break;
+    }
+    return NULL;
+}
+
+static void stuck_logger(void *arg)
+{
+    int lines = *(int *)arg;
+    char pad[480];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < lines; i++)
+        OT_CHECK_INT_EQ(oak_log(OAK_LOG_NOTICE, "stuck", "line=%d pad=%s", i,
+                                lines > STUCK_FEW ? pad : "-"),
+                        0);
+}
+
+/* Log `lines` lines to the full pipe from a process: every call returns
+ * (the process ends) although nobody reads; another process is answered
+ * meanwhile. Then read what comes out. */
+static void log_into_stuck_pipe(int lines, drained *d)
+{
+    oak_ref r;
+    OT_SPAWN_COPY_MONITOR(stuck_logger, &lines, 0, &r);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, OAK_NORMAL);
+    /* The output still takes nothing: processes go on. */
+    oak_ref r2;
+    oak_pid other = OT_SPAWN_MONITOR(ot_body_until_stop, NULL, 0, &r2);
+    OT_SEND_U64(other, OT_TAG_STOP, 0);
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r2, OT_LONG_MS).reason, OAK_NORMAL);
+    pthread_t t;
+    OT_CHECK_INT_EQ(pthread_create(&t, NULL, reader_main, d), 0);
+    /* Joined from a process: this scheduler waits, the other goes on. */
+    pthread_join(t, NULL);
+}
+
+static int count_lines_in_order(const char *text, int lines)
+{
+    int seen = 0;
+    const char *at = text;
+    for (int i = 0; i < lines; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "=notice stuck= line=%d pad=", i);
+        const char *hit = strstr(at, want);
+        if (!hit)
+            break;
+        at = hit + strlen(want);
+        seen++;
+    }
+    return seen;
+}
+
+static void stuck_main(void *arg)
+{
+    (void)arg;
+    /* A few lines wait in the queue and all come out, in order. */
+    fill_pipe(stuck[1]);
+    drained d = {.until = "line=199 pad=-"};
+    log_into_stuck_pipe(STUCK_FEW, &d);
+    OT_CHECK(d.p != NULL);
+    OT_CHECK_INT_EQ(count_lines_in_order(d.p, STUCK_FEW), STUCK_FEW);
+    free(d.p);
+    /* More than the queue holds: the first ones come out in order, the
+     * rest are counted, and a notice says how many. */
+    fill_pipe(stuck[1]);
+    drained d2 = {.until = "reason=output_blocked"};
+    log_into_stuck_pipe(STUCK_MANY, &d2);
+    OT_CHECK(d2.p != NULL);
+    int seen = count_lines_in_order(d2.p, STUCK_MANY);
+    const char *notice = strstr(d2.p, "=warning log= dropped=");
+    OT_CHECK(notice != NULL);
+    unsigned long dropped = notice ? strtoul(notice + strlen("=warning log= dropped="), NULL, 10) : 0;
+    fprintf(stderr, "stuck output: %d lines came out in order, %lu dropped\n", seen, dropped);
+    OT_CHECK_INT_GE(seen, 100);
+    OT_CHECK_INT_GE(dropped, 1);
+    OT_CHECK_INT_EQ((unsigned long)seen + dropped, STUCK_MANY);
+    free(d2.p);
+}
+
+static void a_log_output_that_does_not_read_blocks_no_process(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe2(stuck, O_CLOEXEC), 0);
+    oak_log_set_handler(NULL, NULL);
+    oak_log_set_output(0, stuck[1]);
+    OT_RUN(stuck_main, NULL);
+    oak_log_set_output(0, 2);
+    close(stuck[0]);
+    close(stuck[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +315,7 @@ int main(void)
         cmocka_unit_test(level_filters_events_before_the_handler),
         cmocka_unit_test(log_rejects_bad_level_and_null_format),
         cmocka_unit_test(log_from_many_processes_at_once_delivers_every_event),
+        cmocka_unit_test(a_log_output_that_does_not_read_blocks_no_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,10 @@
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -23,6 +27,26 @@ static void *handler_ctx;
 static unsigned out_flags;
 static int out_fd = 2;
 static bool out_fd_ours; /* opened by oak_log_open(): closed when replaced */
+static bool out_checked; /* out_may_block is known for out_fd             */
+static bool out_may_block; /* out_fd is not a regular file                */
+
+/* The default output's queue: see emit(). */
+#define QUEUE_MAX ((size_t)1 << 20) /* bytes of lines waiting, at most   */
+#define SWITCH_DRAIN_MS 1000        /* a new output waits for the old's   */
+#define EXIT_DRAIN_MS 1000          /* the program's exit waits for lines */
+
+typedef struct qline {
+    struct qline *next;
+    size_t len;
+    char text[];
+} qline;
+static qline *q_head, *q_tail;  /* under lock                             */
+static size_t q_bytes;          /* under lock                             */
+static uint64_t q_dropped;      /* under lock: lost since the last notice */
+static bool q_busy;             /* the writer has a batch in hand          */
+static bool writer_started;     /* under lock                             */
+static pthread_cond_t q_work = PTHREAD_COND_INITIALIZER;  /* for the writer */
+static pthread_cond_t q_drained = PTHREAD_COND_INITIALIZER;
 
 #define MAX_KINDS 16
 static struct kind_level {
@@ -49,15 +73,20 @@ void oak_log_set_record_handler(oak_log_record_handler fn, void *ctx)
     pthread_mutex_unlock(&lock);
 }
 
+static void drain_queue(int64_t ms);
+
 void oak_log_set_output(unsigned flags, int fd)
 {
     pthread_mutex_lock(&lock);
     out_flags = flags & (OAK_LOG_TIME | OAK_LOG_JSON | OAK_LOG_SYSLOG);
-    if (fd >= 0) {
-        if (out_fd_ours && out_fd != fd)
+    if (fd >= 0 && fd != out_fd) {
+        /* Lines queued for the old output go there first. */
+        drain_queue(SWITCH_DRAIN_MS);
+        if (out_fd_ours)
             close(out_fd);
         out_fd = fd;
         out_fd_ours = false;
+        out_checked = false;
     }
     pthread_mutex_unlock(&lock);
 }
@@ -272,6 +301,196 @@ static void iso_time(int64_t ms, char out[64])
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+/* ---- the default output's queue ------------------------------------------ */
+
+/* A line goes out at once, in one write(2), when no line waits before it
+ * and the output takes it without blocking: a regular file, or a pipe, a
+ * terminal or a socket that poll(2) says is writable, for a line of at
+ * most PIPE_BUF bytes. Otherwise it is queued for a writer thread, so that
+ * a reader that stops reading stalls no scheduler and no process (Erlang's
+ * logger handler, too, writes from a process of its own). Past QUEUE_MAX
+ * bytes waiting, lines are dropped and counted; the writer says how many
+ * once it has caught up. */
+
+static bool output_may_block(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
+static bool writable_now(int fd)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    return poll(&pf, 1, 0) == 1 && (pf.revents & POLLOUT) && !(pf.revents & POLLERR);
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* Under lock: wait up to ms for the writer to write what is queued; what
+ * is still queued then is dropped (and counted). */
+static void drain_queue(int64_t ms)
+{
+    struct timespec ts;
+    deadline_in(&ts, ms);
+    while ((q_head || q_busy) && pthread_cond_timedwait(&q_drained, &lock, &ts) == 0) {
+    }
+    while (q_head) {
+        qline *l = q_head;
+        q_head = l->next;
+        free(l);
+        q_dropped++;
+    }
+    q_tail = NULL;
+    q_bytes = 0;
+}
+
+static void format_line(const oak_log_record *r, buf *b);
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (!q_head && !q_dropped)
+            pthread_cond_wait(&q_work, &lock);
+        qline *l = q_head;
+        q_head = q_tail = NULL;
+        q_bytes = 0;
+        buf notice;
+        buf_init(&notice);
+        if (q_dropped) {
+            char line[96];
+            snprintf(line, sizeof line, "dropped=%llu reason=output_blocked",
+                     (unsigned long long)q_dropped);
+            q_dropped = 0;
+            oak_log_field fields[2];
+            oak_log_record r = {.level = OAK_LOG_WARNING, .kind = "log", .line = line,
+                                .fields = fields,
+                                .nfields = oak_log_parse(line, fields, 2)};
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            r.time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+            format_line(&r, &notice);
+        }
+        /* A copy of the descriptor: the output may be replaced (and the
+         * old one closed) while this batch blocks on it. */
+        int fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 0);
+        q_busy = true;
+        pthread_mutex_unlock(&lock);
+        while (l) {
+            qline *n = l->next;
+            if (fd >= 0)
+                write_all(fd, l->text, l->len);
+            free(l);
+            l = n;
+        }
+        if (fd >= 0 && !notice.failed && notice.len)
+            write_all(fd, notice.p, notice.len);
+        buf_free(&notice);
+        if (fd >= 0)
+            close(fd);
+        pthread_mutex_lock(&lock);
+        q_busy = false;
+        if (!q_head)
+            pthread_cond_broadcast(&q_drained);
+    }
+    return NULL;
+}
+
+static void drain_at_exit(void)
+{
+    pthread_mutex_lock(&lock);
+    drain_queue(EXIT_DRAIN_MS);
+    pthread_mutex_unlock(&lock);
+}
+
+/* A forked child has no writer: it starts its own if it needs one. What
+ * the parent had queued is the parent's to write. */
+static void child_after_fork(void)
+{
+    while (q_head) {
+        qline *l = q_head;
+        q_head = l->next;
+        free(l);
+    }
+    q_tail = NULL;
+    q_bytes = 0;
+    q_dropped = 0;
+    q_busy = false;
+    writer_started = false;
+}
+
+/* Under lock. The writer takes no signal (the runtime's threads leave them
+ * to the signal source). */
+static bool start_writer(void)
+{
+    if (writer_started)
+        return true;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, writer_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return false;
+    writer_started = true;
+    static bool hooked;
+    if (!hooked) {
+        hooked = true;
+        atexit(drain_at_exit);
+        pthread_atfork(NULL, NULL, child_after_fork);
+    }
+    return true;
+}
+
+/* Under lock: one formatted line to the default output. */
+static void emit(const char *p, size_t n)
+{
+    if (!out_checked) {
+        out_may_block = output_may_block(out_fd);
+        out_checked = true;
+    }
+    if (!q_head && !q_busy && (!out_may_block || (n <= PIPE_BUF && writable_now(out_fd)))) {
+        write_all(out_fd, p, n);
+        return;
+    }
+    if (!start_writer()) {
+        write_all(out_fd, p, n); /* no thread to wait in: as before, here */
+        return;
+    }
+    qline *l = q_bytes + n <= QUEUE_MAX ? malloc(sizeof *l + n) : NULL;
+    if (!l) {
+        q_dropped++;
+        pthread_cond_signal(&q_work);
+        return;
+    }
+    l->next = NULL;
+    l->len = n;
+    memcpy(l->text, p, n);
+    if (q_tail)
+        q_tail->next = l;
+    else
+        q_head = l;
+    q_tail = l;
+    q_bytes += n;
+    pthread_cond_signal(&q_work);
+}
+
 /* The default output, under lock: "=level kind= line" (with the time first
  * under OAK_LOG_TIME), or a JSON object, in one write(2) so that lines from
  * several threads never interleave; or syslog. */
@@ -282,45 +501,50 @@ static void write_default(const oak_log_record *r)
         syslog(LOG_DAEMON | prio[r->level], "%s: %s", r->kind, r->line);
         return;
     }
+    buf b;
+    buf_init(&b);
+    format_line(r, &b);
+    if (!b.failed)
+        emit(b.p, b.len);
+    buf_free(&b);
+}
+
+static void format_line(const oak_log_record *r, buf *b)
+{
     char when[64] = "";
     if (out_flags & (OAK_LOG_TIME | OAK_LOG_JSON))
         iso_time(r->time_ms, when);
-    buf b;
-    buf_init(&b);
     if (out_flags & OAK_LOG_JSON) {
-        buf_str(&b, "{\"time\":\"");
-        buf_str(&b, when);
-        buf_str(&b, "\",\"level\":\"");
-        buf_str(&b, names[r->level]);
-        buf_str(&b, "\",\"kind\":");
-        buf_json(&b, r->kind, strlen(r->kind));
+        buf_str(b, "{\"time\":\"");
+        buf_str(b, when);
+        buf_str(b, "\",\"level\":\"");
+        buf_str(b, names[r->level]);
+        buf_str(b, "\",\"kind\":");
+        buf_json(b, r->kind, strlen(r->kind));
         for (size_t i = 0; i < r->nfields; i++) {
-            buf_add(&b, ",", 1);
-            buf_json(&b, r->fields[i].key, r->fields[i].key_len);
-            buf_add(&b, ":", 1);
-            buf_json(&b, r->fields[i].value, r->fields[i].value_len);
+            buf_add(b, ",", 1);
+            buf_json(b, r->fields[i].key, r->fields[i].key_len);
+            buf_add(b, ":", 1);
+            buf_json(b, r->fields[i].value, r->fields[i].value_len);
         }
         if (r->nfields == 0) {
-            buf_str(&b, ",\"text\":");
-            buf_json(&b, r->line, strlen(r->line));
+            buf_str(b, ",\"text\":");
+            buf_json(b, r->line, strlen(r->line));
         }
-        buf_str(&b, "}\n");
+        buf_str(b, "}\n");
     } else {
         if (out_flags & OAK_LOG_TIME) {
-            buf_str(&b, when);
-            buf_add(&b, " ", 1);
+            buf_str(b, when);
+            buf_add(b, " ", 1);
         }
-        buf_add(&b, "=", 1);
-        buf_str(&b, names[r->level]);
-        buf_add(&b, " ", 1);
-        buf_str(&b, r->kind);
-        buf_str(&b, "= ");
-        buf_str(&b, r->line);
-        buf_add(&b, "\n", 1);
+        buf_add(b, "=", 1);
+        buf_str(b, names[r->level]);
+        buf_add(b, " ", 1);
+        buf_str(b, r->kind);
+        buf_str(b, "= ");
+        buf_str(b, r->line);
+        buf_add(b, "\n", 1);
     }
-    if (!b.failed)
-        write_all(out_fd, b.p, b.len);
-    buf_free(&b);
 }
 
 int oak_log(oak_log_level l, const char *kind, const char *fmt, ...)
