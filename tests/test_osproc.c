@@ -2,7 +2,7 @@
  * stdin, descriptors, stop sequences, supervisors with OS children, no
  * zombie left.
  *
- * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity ready many fn fn_tree pty
+ * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity ready many fn fn_tree pty nopidfd
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,6 +48,26 @@ static int zombie_children(void)
         int ppid;
         if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == me && st == 'Z')
             n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Open pidfds of this program, from /proc/self/fd. */
+static int pidfds_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = 0;
+            n += strcmp(target, "anon_inode:[pidfd]") == 0;
+        }
     }
     if (d)
         closedir(d);
@@ -1014,6 +1034,7 @@ static void fn_tree_main(void *arg)
         oak_pid mon;
         oak_pid pid = start_mon(&o, &mon);
         int os = oak_osproc_os_pid(pid);
+        OT_CHECK_INT_GE(pidfds_open(), 1); /* the program's, the watchdog's */
         int g = atoi(recv_line().text);
         OT_CHECK_INT_GT(g, 0);
         OT_CHECK(!os_gone(g));
@@ -1127,6 +1148,60 @@ static void a_pty_on_request_is_the_childs_terminal(void **state)
     OT_RUN(pty_main, NULL);
 }
 
+/* ---- without pidfds ----------------------------------------------------------- */
+
+/* main() sets OAK_OSPROC_NO_PIDFD=1 for this group before the runtime
+ * starts: exits are then seen through SIGCHLD and waitid(P_PID). */
+static void nopidfd_main(void *arg)
+{
+    (void)arg;
+    const char *slp[] = {HELPER, "sleep", NULL};
+    oak_osproc_opts z = {.path = HELPER, .argv = slp, .stop_timeout_ms = 2000};
+    oak_pid mon;
+    oak_pid pid = start_mon(&z, &mon);
+    int os = oak_osproc_os_pid(pid);
+    OT_CHECK_INT_GT(os, 0);
+    OT_CHECK_INT_EQ(pidfds_open(), 0); /* the fallback is in use */
+
+    /* Stopped, then reaped. */
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+    OT_CHECK(os_gone(os));
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_SHUTDOWN);
+
+    /* Exits mirrored, for programs (the status group's checks, here in
+     * this process) and functions. */
+    status_main(NULL);
+    ot_signal s = run_fn_to_exit(fn_exit, (void *)(intptr_t)5);
+    OT_CHECK_STR_EQ(s.detail, "5");
+
+    /* A killed mirror: the reaper thread reaps its program by pid. */
+    pid = start_mon(&z, &mon);
+    os = oak_osproc_os_pid(pid);
+    oak_exit_pid(pid, OAK_KILL);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_KILLED);
+    OT_EVENTUALLY(os_gone(os), OT_LONG_MS);
+
+    /* Several at once, each waiter woken by every SIGCHLD: all mirrored,
+     * no zombie. */
+    enum { N = 20 };
+    oak_pid mons[N];
+    const char *quick[] = {HELPER, "exit", "4", NULL};
+    oak_osproc_opts q = {.path = HELPER, .argv = quick};
+    for (int i = 0; i < N; i++)
+        start_mon(&q, &mons[i]);
+    for (int i = 0; i < N; i++)
+        OT_CHECK_STR_EQ(recv_exit_of(mons[i]).detail, "4");
+    OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
+    OT_CHECK_INT_EQ(pidfds_open(), 0);
+}
+
+static void without_pidfds_exits_are_seen_through_sigchld(void **state)
+{
+    (void)state;
+    oak_log_set_level(OAK_LOG_NONE);
+    OT_RUN(nopidfd_main, NULL);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest status[] = {cmocka_unit_test(exits_mirror_the_program_status)};
@@ -1144,6 +1219,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest fn[] = {cmocka_unit_test(a_function_runs_in_a_forked_child_as_a_program_does)};
     const struct CMUnitTest fn_tree[] = {cmocka_unit_test(a_forked_function_is_stopped_and_restarted_with_its_tree)};
     const struct CMUnitTest pty[] = {cmocka_unit_test(a_pty_on_request_is_the_childs_terminal)};
+    const struct CMUnitTest nopidfd[] = {cmocka_unit_test(without_pidfds_exits_are_seen_through_sigchld)};
     const char *g = argc > 1 ? argv[1] : "";
 #define GROUP(name, t) if (!strcmp(g, name)) return cmocka_run_group_tests(t, NULL, NULL)
     GROUP("status", status);
@@ -1161,6 +1237,9 @@ int main(int argc, char **argv)
     GROUP("fn", fn);
     GROUP("fn_tree", fn_tree);
     GROUP("pty", pty);
+    if (!strcmp(g, "nopidfd"))
+        setenv("OAK_OSPROC_NO_PIDFD", "1", 1);
+    GROUP("nopidfd", nopidfd);
     fprintf(stderr, "usage: test_osproc GROUP\n");
     return 100;
 }

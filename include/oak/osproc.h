@@ -33,6 +33,11 @@
  * the oak program dies, by kill -9 included. docs/design/osproc.md tells
  * what each mechanism covers and what happens without it.
  *
+ * Exits are seen through pidfds (Linux 5.3). On a kernel without them, or
+ * with OAK_OSPROC_NO_PIDFD=1 in the environment at the first start, they
+ * are seen through SIGCHLD (the runtime's signal source, oak/signal.h) and
+ * waitid() on each program's pid; nothing else changes.
+ *
  * Descriptors: every descriptor oak opens is close-on-exec, and the child
  * is given 0, 1, 2 and the descriptors of `fds` (as 3, 4, ...); every other
  * descriptor is closed on exec (with `fn`, closed before fn runs).
@@ -213,7 +218,6 @@ typedef struct oak_osproc_line {
  *               neither output_to nor log_output ({badarg, What})
  *   -EALREADY   name taken (*pid: the owner)
  *   -EMFILE, -ENOMEM, -EAGAIN   resources (descriptors, memory, processes)
- *   -ENOSYS     the kernel has no pidfds (Linux < 5.3)
  * pid and why may be NULL. Process context; blocks until the exec (and
  * the readiness asked for). */
 OAK_API int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags,

@@ -301,7 +301,9 @@ static const char *label(const oak_osproc_opts *o)
 typedef struct mirror {
     oak_pid self;
     pid_t os_pid;        /* also its process group's id */
-    int pidfd;           /* -1 before the fork and once reaped */
+    bool unreaped;       /* forked and not reaped yet */
+    int pidfd;           /* while unreaped; -1 without pidfds
+                          * (oak__reaper_no_pidfd(): watched by os_pid) */
     int stdin_fd;        /* our end of its stdin pipe, or -1 */
     int out_fd[2];       /* read ends not yet handed to a reader, or -1 */
     int stop_signal;
@@ -337,14 +339,18 @@ static void mirror_cleanup(void *arg)
     close_fd(&m->stdin_fd);
     close_fd(&m->notify_fd);
     close_fd(&m->notify_sock);
-    if (m->pidfd >= 0) {
+    if (m->unreaped) {
         /* Killed before the program was reaped: SIGKILL the group (its id
          * is held by the unreaped leader) and let the reaper finish. */
         kill(-m->os_pid, SIGKILL);
-        syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
+        if (m->pidfd >= 0)
+            syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
+        else
+            kill(m->os_pid, SIGKILL); /* unreaped: the pid is still its */
         oak__reaper_cgroup_kill(m->cg);
         oak__reaper_adopt(m->pidfd, m->os_pid, m->cg);
         m->pidfd = -1;
+        m->unreaped = false;
     }
     free(m);
 }
@@ -353,17 +359,79 @@ static void mirror_cleanup(void *arg)
 
 typedef struct waiter_arg {
     oak_pid mirror;
-    int pidfd;
+    int pidfd;           /* or -1: wait for os_pid through SIGCHLD */
+    pid_t os_pid;
 } waiter_arg;
+
+/* Has the unreaped child pid exited? It stays a zombie (WNOWAIT): the
+ * mirror reaps it. */
+static bool exited_by_pid(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0;
+}
+
+static bool is_sigchld(const oak_msg *msg, void *arg)
+{
+    (void)arg;
+    return msg->tag == OAK_SIGNAL_TAG;
+}
+
+/* Without pidfds: subscribed to SIGCHLD before the first look, so an exit
+ * after that look comes as a message. Deliveries close together may
+ * merge, and any child's exit wakes every waiter: each looks at its own
+ * pid. The 1 s slice covers a delivery dropped by a full signal queue. */
+static void wait_by_pid(pid_t pid)
+{
+    bool subscribed = oak_signal_subscribe(SIGCHLD) == 0;
+    while (!exited_by_pid(pid)) {
+        oak_msg *msg = NULL;
+        if (oak_receive(&msg, subscribed ? 1000 : 10, is_sigchld, NULL) == 0)
+            oak_msg_free(msg);
+    }
+    if (subscribed)
+        oak_signal_unsubscribe(SIGCHLD);
+}
 
 static void waiter_main(void *arg)
 {
     waiter_arg a = *(waiter_arg *)arg;
-    int rc;
-    do
-        rc = oak_wait_fd(a.pidfd, OAK_FD_READ, OAK_INFINITY);
-    while (rc == -ENOMEM && oak_sleep(10) == 0);
+    if (a.pidfd < 0) {
+        wait_by_pid(a.os_pid);
+    } else {
+        int rc;
+        do
+            rc = oak_wait_fd(a.pidfd, OAK_FD_READ, OAK_INFINITY);
+        while (rc == -ENOMEM && oak_sleep(10) == 0);
+    }
     oak_send(a.mirror, tag_exited, NULL, 0);
+}
+
+/* Has the program exited (not reaped yet)? Waits up to ms for it. */
+static bool program_exited(const struct mirror *m, int ms)
+{
+    if (m->pidfd >= 0) {
+        struct pollfd pf = {m->pidfd, POLLIN, 0};
+        return poll(&pf, 1, ms) > 0;
+    }
+    for (int t = 0;; t += 5) {
+        if (exited_by_pid(m->os_pid))
+            return true;
+        if (t >= ms)
+            return false;
+        oak_sleep(5);
+    }
+}
+
+/* Reap the program: 1 reaped (*si filled), 0 not exited yet (WNOHANG),
+ * -1 an error. */
+static int reap_program(const struct mirror *m, siginfo_t *si, int options)
+{
+    memset(si, 0, sizeof *si);
+    int rc = m->pidfd >= 0 ? waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, si, WEXITED | options)
+                           : waitid(P_PID, (id_t)m->os_pid, si, WEXITED | options);
+    return rc < 0 ? -1 : si->si_pid != 0;
 }
 
 typedef struct reader_arg {
@@ -543,8 +611,7 @@ static int wait_ready(mirror *m, int64_t timeout, oak_reason *r)
                 return 0;
             if (n == 0) {
                 /* Closed: by its exit, or without a word. */
-                struct pollfd pf = {m->pidfd, POLLIN, 0};
-                if (poll(&pf, 1, 50) > 0)
+                if (program_exited(m, 50))
                     goto exited;
                 return -EPIPE;
             }
@@ -555,8 +622,7 @@ static int wait_ready(mirror *m, int64_t timeout, oak_reason *r)
                 if (has_ready_line(buf, (size_t)n))
                     return 0;
         }
-        struct pollfd pf = {m->pidfd, POLLIN, 0};
-        if (poll(&pf, 1, 0) > 0)
+        if (program_exited(m, 0))
             goto exited;
         int64_t t = 50;
         if (deadline >= 0) {
@@ -797,8 +863,9 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         return fail(gs, -rc, "spawn", label(o));
     }
     m->os_pid = pid;
-    m->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (m->pidfd < 0) {
+    m->unreaped = true;
+    m->pidfd = oak__reaper_no_pidfd() ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+    if (m->pidfd < 0 && !oak__reaper_no_pidfd()) {
         /* Never reaped by anyone else, so still ours to kill and reap. */
         int e = errno;
         kill(pid, SIGKILL);
@@ -809,7 +876,8 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         close_fd(&errp[0]);
         return fail(gs, e, "pidfd_open", label(o));
     }
-    fcntl(m->pidfd, F_SETFD, FD_CLOEXEC);
+    if (m->pidfd >= 0)
+        fcntl(m->pidfd, F_SETFD, FD_CLOEXEC);
 
     /* Wait for the exec: end of file, or an error record. */
     err_rec er = {0, 0, 0};
@@ -824,11 +892,11 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     close_fd(&errp[0]);
     if (got == (ssize_t)sizeof er) {
         /* The child exits 127 right after the record: reap it. */
-        while (oak_wait_fd(m->pidfd, OAK_FD_READ, OAK_INFINITY) < 0 && oak_sleep(10) == 0) {
-        }
         siginfo_t si;
-        waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, &si, WEXITED);
+        while (reap_program(m, &si, WNOHANG) == 0)
+            oak_sleep(1);
         close_fd(&m->pidfd);
+        m->unreaped = false;
         oak__reaper_reaped(pid);
         oak__reaper_cgroup_free(m->cg);
         m->cg = 0;
@@ -869,7 +937,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     }
 
     /* Running. */
-    waiter_arg wa = {m->self, m->pidfd};
+    waiter_arg wa = {m->self, m->pidfd, m->os_pid};
     if (spawn_helper(waiter_main, &wa, sizeof wa, &m->waiter) < 0)
         return fail(gs, ENOMEM, "waiter", label(o));
     for (int i = 0; i < 2; i++) {
@@ -908,17 +976,21 @@ static void reap(mirror *m, oak_reason *r)
     kill(-m->os_pid, SIGKILL);
     siginfo_t si;
     for (;;) {
-        memset(&si, 0, sizeof si);
-        if (waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, &si, WEXITED | WNOHANG) < 0) {
+        int rc = reap_program(m, &si, WNOHANG);
+        if (rc < 0) {
             oak_reason_set(r, oak_atom_from("exit_status"), "unknown");
             si.si_pid = -1;
             break;
         }
-        if (si.si_pid != 0)
+        if (rc)
             break;
-        oak_wait_fd(m->pidfd, OAK_FD_READ, 10);
+        if (m->pidfd >= 0)
+            oak_wait_fd(m->pidfd, OAK_FD_READ, 10);
+        else
+            oak_sleep(1);
     }
     close_fd(&m->pidfd);
+    m->unreaped = false;
     oak__reaper_reaped(m->os_pid);
     oak__reaper_cgroup_kill(m->cg);
     if (kill(-m->os_pid, 0) == 0 || m->cg)
@@ -994,7 +1066,7 @@ static void kill_all(mirror *m)
 
 static void stop_program(mirror *m)
 {
-    if (m->pidfd < 0)
+    if (!m->unreaped)
         return;
     if (m->stop_timeout == OAK_BRUTAL_KILL) {
         kill_all(m);
@@ -1208,10 +1280,6 @@ int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags, oak_pid *pid,
     if ((rc = oak__reaper_use()) < 0) {
         oak_reason_set(why, errno_atom(-rc), "osproc");
         return rc;
-    }
-    if (syscall(SYS_pidfd_open, getpid(), 0) < 0 && errno == ENOSYS) {
-        oak_reason_set(why, errno_atom(ENOSYS), "pidfd_open");
-        return -ENOSYS;
     }
     tags();
     /* No hibernate_after yet: a gen_server that dies soon after an idle
