@@ -4,6 +4,7 @@
  *
  * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity ready many fn fn_tree pty nopidfd
  */
+#include <alloca.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -958,6 +959,28 @@ static int fn_grandchild(void *arg)
         pause();
 }
 
+/* Touches arg bytes of stack, a page at a time, on the real stack (alloca:
+ * not moved to the heap by a sanitizer's fake stacks). */
+static int fn_deep(void *arg)
+{
+    size_t n = (size_t)(uintptr_t)arg;
+    volatile char *p = alloca(n);
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = 1;
+    return p[0] == 1 ? 0 : 1;
+}
+
+/* Says it is ready on descriptor 3 after 200 ms, then waits to be stopped. */
+static int fn_ready_late(void *arg)
+{
+    (void)arg;
+    struct timespec t = {0, 200 * 1000 * 1000};
+    nanosleep(&t, NULL);
+    put(3, "\n");
+    for (;;)
+        pause();
+}
+
 static ot_signal run_fn_to_exit(int (*fn)(void *), void *arg)
 {
     oak_osproc_opts o = {.fn = fn, .fn_arg = arg};
@@ -1013,6 +1036,23 @@ static void fn_main(void *arg)
     OT_CHECK_STR_EQ(oak_reason_detail(&why), "argv");
     oak_osproc_opts tiny = {.fn = fn_exit, .stack_size = 16};
     OT_CHECK_INT_EQ(oak_osproc_start(&tiny, 0, NULL, &why), -EINVAL);
+
+    /* fn runs on the mirror's stack: 256 KiB fit in a 1 MiB one; on the
+     * default 64 KiB they reach the guard gap below it. */
+    void *deep = (void *)(uintptr_t)(256 * 1024);
+    oak_osproc_opts big = {.fn = fn_deep, .fn_arg = deep, .stack_size = 1024 * 1024};
+    start_mon(&big, &mon);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+    ot_signal over = run_fn_to_exit(fn_deep, deep);
+    OT_CHECK_STR_EQ(over.detail, "sigsegv");
+
+    /* Readiness: the start returns once fn has said so. */
+    oak_osproc_opts rd = {.fn = fn_ready_late, .notify_fd = 3, .ready_timeout_ms = OT_LONG_MS};
+    int64_t t0 = ot_now_ns();
+    pid = start_mon(&rd, &mon);
+    OT_CHECK_INT_GE(ot_ms_since(t0), 150);
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_SHUTDOWN);
     OT_CHECK_INT_EQ(zombie_children(), 0);
 }
 

@@ -166,7 +166,8 @@ typedef struct oak_osproc_opts {
      * the parent at the fork, and _exit does not flush them: write output
      * with write(2) (or fflush what fn printed before returning). fn runs
      * on the mirror's stack, `stack_size` bytes, of which the mirror has
-     * used a few KiB; overflowing it is {signal, sigsegv}. */
+     * used a few KiB; overflowing it reaches the 1 MiB guard gap below a
+     * stack: {signal, sigsegv}. */
     int (*fn)(void *arg);
     void *fn_arg;
     size_t stack_size;         /* the mirror's stack; 0 = the runtime's
