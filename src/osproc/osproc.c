@@ -25,6 +25,12 @@
  *           (normal, {exit_status,N}, {signal,S}) or, when stopped, with
  *           the reason it was stopped with.
  *
+ * With fn, the child runs a function instead of exec (and closes every
+ * descriptor it was not given first); with pty, its 0, 1 and 2 are a
+ * pseudo-terminal whose master the mirror holds. Without pidfds (an old
+ * kernel, or OAK_OSPROC_NO_PIDFD=1), exits are watched by pid through
+ * SIGCHLD messages.
+ *
  * Every descriptor here is opened close-on-exec. The mirror's state is
  * malloc()ed and freed by its cleanup (oak_defer), which runs however the
  * mirror ends; until then only the mirror touches it. See
