@@ -9,6 +9,9 @@
 # missing. Every figure of the table is "lower is better". The network
 # figures (kv_ops, echo_rtt, conn_mem) run once, after the others, over
 # loopback only, through bench/net.sh; their table says which way is better.
+# The OS-process figures (os_restart against s6-supervise and supervisord,
+# os_spawn against a plain-C floor and Erlang's open_port) run once after
+# them, through bench/os.sh.
 #
 # Knobs (environment):
 #   BENCH_RUNS=3        runs of each program; the median is reported
@@ -22,9 +25,10 @@
 #   BENCH_IMPLS="oak erlang go caf"
 #   BENCH_FIGURES="spawn pingpong ring skynet call restart restart_quiet mem mem_100k
 #                  mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call
-#                  kv_ops echo_rtt conn_mem"
+#                  kv_ops echo_rtt conn_mem os_restart os_spawn"
 #   BENCH_KV_N=200000   requests of each redis-benchmark test (kv_ops)
 #   BENCH_NET_TIMEOUT=420  seconds for all the network figures together
+#   BENCH_OS_TIMEOUT=120   seconds for the OS-process figures together
 #   BENCH_QUICK=1       counts divided by 100 and one run: a smoke test whose
 #                       figures are not comparable with a full run
 #   BENCH_BUILD=build-bench   build directory (logs in $BENCH_BUILD/logs)
@@ -41,17 +45,20 @@ BUDGET=${BENCH_BUDGET:-520}
 LIMIT=${BENCH_LIMIT:-585}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 IMPLS=${BENCH_IMPLS:-"oak erlang go caf"}
-FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call kv_ops echo_rtt conn_mem"}
-# the network figures are run by bench/net.sh, the others by the loop below
-NET_FIGURES="" OTHER_FIGURES=""
+FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call kv_ops echo_rtt conn_mem os_restart os_spawn"}
+# the network figures are run by bench/net.sh, the OS-process figures by
+# bench/os.sh, the others by the loop below
+NET_FIGURES="" OS_FIGURES="" OTHER_FIGURES=""
 for f in $FIGURES; do
     case $f in
         kv_ops | echo_rtt | conn_mem) NET_FIGURES="$NET_FIGURES $f" ;;
+        os_restart | os_spawn) OS_FIGURES="$OS_FIGURES $f" ;;
         *) OTHER_FIGURES="$OTHER_FIGURES $f" ;;
     esac
 done
 FIGURES=$OTHER_FIGURES
 NET_TIMEOUT=${BENCH_NET_TIMEOUT:-420}
+OS_TIMEOUT=${BENCH_OS_TIMEOUT:-120}
 QUICK=${BENCH_QUICK:-0}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -128,6 +135,13 @@ build_oak() {
     # the network figures: examples/kv, the echo server, the load generator
     if [ -n "$NET_FIGURES" ]; then
         for t in kv oak_echo_server netload; do
+            cmake --build "$OUT/oak" -j "$JOBS" --target "$t" >>"$blog" 2>&1 ||
+                say "$t does not build (log: $blog)"
+        done
+    fi
+    # the OS-process figures: the restarted program and the driver
+    if [ -n "$OS_FIGURES" ]; then
+        for t in osstamp osload; do
             cmake --build "$OUT/oak" -j "$JOBS" --target "$t" >>"$blog" 2>&1 ||
                 say "$t does not build (log: $blog)"
         done
@@ -311,15 +325,21 @@ while [ "$run" -le "$RUNS" ]; do
 done
 [ "$over_budget" = 1 ] && say "time budget spent: some runs were skipped (see below)"
 
-# ---- the network figures (one run) -----------------------------------------
-: >"$OUT/net.txt"
-if [ -n "$NET_FIGURES" ]; then
-    say "network figures:$NET_FIGURES (one run, up to $NET_TIMEOUT s)"
-    timeout -k 5 "$NET_TIMEOUT" sh "$ROOT/bench/net.sh" "$OUT" "$NET_FIGURES" >"$OUT/net.txt" 2>"$LOGS/net.log"
+# ---- the network and OS-process figures (one run each) --------------------
+# side_figures NAME WHAT FIGURES TIMEOUT: run bench/NAME.sh on FIGURES into
+# $OUT/NAME.txt, at most TIMEOUT seconds.
+side_figures() {
+    : >"$OUT/$1.txt"
+    [ -n "$3" ] || return 0
+    say "$2 figures:$3 (one run, up to $4 s)"
+    timeout -k 5 "$4" sh "$ROOT/bench/$1.sh" "$OUT" "$3" >"$OUT/$1.txt" 2>"$LOGS/$1.log"
     rc=$?
-    [ "$rc" = 0 ] || echo "net figures: exit status $rc (log: $LOGS/net.log)" >>"$OUT/net.txt"
-    grep -q '^FAIL' "$OUT/net.txt" && failed=1
-fi
+    [ "$rc" = 0 ] || echo "$2 figures: exit status $rc (log: $LOGS/$1.log)" >>"$OUT/$1.txt"
+    grep -q '^FAIL' "$OUT/$1.txt" && failed=1
+    return 0
+}
+side_figures net network "$NET_FIGURES" "$NET_TIMEOUT"
+side_figures os OS-process "$OS_FIGURES" "$OS_TIMEOUT"
 
 # ---- medians, RESULT lines and the table ----------------------------------
 median() { # impl fig -> "value unit runs" or nothing
@@ -333,6 +353,28 @@ median() { # impl fig -> "value unit runs" or nothing
             else m = sprintf("%.1f", (v[n / 2 - 1] + v[n / 2]) / 2)
             printf "%s %s %d\n", m, u, n
         }' "$VALUES"
+}
+# side_table FILE: the RESULT lines of a figure script (net.sh, os.sh) as a
+# table, one column per implementation, then oak over each of the others.
+side_table() {
+    awk '$1 == "RESULT" { split($2, a, "."); v[a[1], a[2]] = $3; u[a[2]] = $4
+            if (!(a[2] in f)) { f[a[2]] = 1; order[++m] = a[2] }
+            if (!(a[1] in seen)) { seen[a[1]] = 1; impls[n++] = a[1] } }
+        END {
+            if (!n) exit
+            printf "\n%-24s", "figure"
+            for (i = 0; i < n; i++) printf " %12s", impls[i]
+            for (i = 0; i < n; i++) if (impls[i] != "oak") printf " %11s", "oak/" impls[i]
+            printf "\n"
+            for (j = 1; j <= m; j++) {
+                k = order[j]
+                printf "%-24s", k " (" u[k] ")"
+                for (i = 0; i < n; i++) printf " %12s", ((impls[i], k) in v) ? v[impls[i], k] : "-"
+                for (i = 0; i < n; i++) if (impls[i] != "oak")
+                    printf " %11s", (((impls[i], k) in v) && (("oak", k) in v) && v[impls[i], k] + 0 > 0) ? sprintf("%.2f", v["oak", k] / v[impls[i], k]) : "-"
+                printf "\n"
+            }
+        }' "$1"
 }
 first_note() { # file impl fig -> the rest of the first line about them
     awk -v i="$2" -v f="$3" '$1 == i && $2 == f { $1 = $2 = ""; sub(/^  /, ""); print; exit }' "$1"
@@ -395,24 +437,14 @@ first_note() { # file impl fig -> the rest of the first line about them
         echo
         echo "network figures (one run; loopback; ops/s: BIGGER is better, ms, us and B: smaller is better):"
         cat "$OUT/net.txt"
-        awk '$1 == "RESULT" { split($2, a, "."); v[a[1], a[2]] = $3; u[a[2]] = $4
-                if (!(a[2] in f)) { f[a[2]] = 1; order[++m] = a[2] }
-                if (!(a[1] in seen)) { seen[a[1]] = 1; impls[n++] = a[1] } }
-            END {
-                if (!n) exit
-                printf "\n%-24s", "figure"
-                for (i = 0; i < n; i++) printf " %12s", impls[i]
-                for (i = 0; i < n; i++) if (impls[i] != "oak") printf " %11s", "oak/" impls[i]
-                printf "\n"
-                for (j = 1; j <= m; j++) {
-                    k = order[j]
-                    printf "%-24s", k " (" u[k] ")"
-                    for (i = 0; i < n; i++) printf " %12s", ((impls[i], k) in v) ? v[impls[i], k] : "-"
-                    for (i = 0; i < n; i++) if (impls[i] != "oak")
-                        printf " %11s", (((impls[i], k) in v) && (("oak", k) in v) && v[impls[i], k] + 0 > 0) ? sprintf("%.2f", v["oak", k] / v[impls[i], k]) : "-"
-                    printf "\n"
-                }
-            }' "$OUT/net.txt"
+        side_table "$OUT/net.txt"
+    fi
+    if [ -s "$OUT/os.txt" ]; then
+        echo
+        echo "OS-process figures (one run; us, smaller is better; s6 and supervisord wait about"
+        echo "a second before each restart by design, see bench/os.sh; c.os_spawn is the floor):"
+        cat "$OUT/os.txt"
+        side_table "$OUT/os.txt"
     fi
     if [ -s "$PROBLEMS" ]; then
         echo "problems:"

@@ -2,11 +2,13 @@
  * stdin, descriptors, stop sequences, supervisors with OS children, no
  * zombie left.
  *
- * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity ready many
+ * ctest groups: status errors output stdin fds setup stop grandchild supervisor intensity ready many fn fn_tree pty nopidfd
  */
+#include <alloca.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,6 +49,26 @@ static int zombie_children(void)
         int ppid;
         if (rp && sscanf(rp + 2, "%c %d", &st, &ppid) == 2 && ppid == me && st == 'Z')
             n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Open pidfds of this program, from /proc/self/fd. */
+static int pidfds_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = 0;
+            n += strcmp(target, "anon_inode:[pidfd]") == 0;
+        }
     }
     if (d)
         closedir(d);
@@ -853,6 +875,373 @@ static void many_short_lived_programs_leave_no_zombie(void **state)
     assert_int_equal(zombie_children(), 0);
 }
 
+/* ---- a function in a forked child ----------------------------------------------- */
+
+/* What the functions below do runs in the child of a fork of this
+ * multi-threaded program: async-signal-safe calls only (write, read,
+ * fcntl, fork, pause, getpid, open, signal dispositions), numbers
+ * formatted by hand. */
+static void put(int fd, const char *s) { ssize_t unused = write(fd, s, strlen(s)); (void)unused; }
+
+static void put_int(int fd, long v)
+{
+    char b[24];
+    int k = (int)sizeof b;
+    b[--k] = 0;
+    do
+        b[--k] = (char)('0' + v % 10);
+    while ((v /= 10) && k > 0);
+    put(fd, b + k);
+}
+
+static int fn_exit(void *arg) { return (int)(intptr_t)arg; }
+
+static int fn_crash(void *arg)
+{
+    (void)arg;
+    raise(SIGSEGV);
+    return 0;
+}
+
+/* The open descriptors below 1024, as one line "0 1 2 ...". */
+static int fn_fds(void *arg)
+{
+    (void)arg;
+    char line[512] = "";
+    size_t n = 0;
+    for (int fd = 0; fd < 1024 && n + 8 < sizeof line; fd++) {
+        if (fcntl(fd, F_GETFD) < 0)
+            continue;
+        if (n)
+            line[n++] = ' ';
+        int k = fd, w = fd >= 100 ? 3 : fd >= 10 ? 2 : 1;
+        for (int i = w - 1; i >= 0; i--, k /= 10)
+            line[n + (size_t)i] = (char)('0' + k % 10);
+        n += (size_t)w;
+    }
+    line[n++] = '\n';
+    ssize_t unused = write(1, line, n);
+    (void)unused;
+    return 0;
+}
+
+/* Reads one line from stdin, writes "got LINE" and the value of OAK_FN_X. */
+static int fn_echo(void *arg)
+{
+    (void)arg;
+    char buf[64];
+    size_t n = 0;
+    while (n + 1 < sizeof buf && read(0, buf + n, 1) == 1 && buf[n] != '\n')
+        n++;
+    buf[n] = 0;
+    put(1, "got ");
+    put(1, buf);
+    put(1, "\n");
+    const char *x = getenv("OAK_FN_X");
+    put(1, x ? x : "(none)");
+    put(1, "\n");
+    return 0;
+}
+
+/* A grandchild in its group; prints its pid and waits to be stopped,
+ * ignoring SIGTERM when arg is non-NULL. */
+static int fn_grandchild(void *arg)
+{
+    if (arg)
+        signal(SIGTERM, SIG_IGN);
+    pid_t g = fork();
+    if (g == 0)
+        for (;;)
+            pause();
+    put_int(1, g);
+    put(1, "\n");
+    for (;;)
+        pause();
+}
+
+/* Touches arg bytes of stack, a page at a time, on the real stack (alloca:
+ * not moved to the heap by a sanitizer's fake stacks). */
+static int fn_deep(void *arg)
+{
+    size_t n = (size_t)(uintptr_t)arg;
+    volatile char *p = alloca(n);
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = 1;
+    return p[0] == 1 ? 0 : 1;
+}
+
+/* Says it is ready on descriptor 3 after 200 ms, then waits to be stopped. */
+static int fn_ready_late(void *arg)
+{
+    (void)arg;
+    struct timespec t = {0, 200 * 1000 * 1000};
+    nanosleep(&t, NULL);
+    put(3, "\n");
+    for (;;)
+        pause();
+}
+
+static ot_signal run_fn_to_exit(int (*fn)(void *), void *arg)
+{
+    oak_osproc_opts o = {.fn = fn, .fn_arg = arg};
+    oak_pid mon;
+    start_mon(&o, &mon);
+    return recv_exit_of(mon);
+}
+
+static void fn_main(void *arg)
+{
+    (void)arg;
+    ot_signal s = run_fn_to_exit(fn_exit, (void *)0);
+    OT_CHECK_ATOM_EQ(s.reason, OAK_NORMAL);
+    s = run_fn_to_exit(fn_exit, (void *)(intptr_t)7);
+    OT_CHECK_ATOM_EQ(s.reason, oak_atom_from("exit_status"));
+    OT_CHECK_STR_EQ(s.detail, "7");
+    s = run_fn_to_exit(fn_exit, (void *)(intptr_t)256); /* & 255 */
+    OT_CHECK_ATOM_EQ(s.reason, OAK_NORMAL);
+    s = run_fn_to_exit(fn_crash, NULL);
+    OT_CHECK_ATOM_EQ(s.reason, oak_atom_from("signal"));
+    OT_CHECK_STR_EQ(s.detail, "sigsegv");
+
+    /* Descriptors: only 0, 1, 2 and the one given (as 3), although this
+     * program holds many more (the runtime's, a pipe opened without
+     * O_CLOEXEC here). */
+    int leak[2];
+    OT_CHECK_INT_EQ(pipe(leak), 0);
+    oak_osproc_opts f = {.fn = fn_fds, .stdout_mode = OAK_STDIO_PIPE, .output_to = oak_self(),
+                         .fds = &leak[0], .fd_count = 1};
+    oak_pid mon;
+    start_mon(&f, &mon);
+    OT_CHECK_STR_EQ(recv_line().text, "0 1 2 3");
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+    close(leak[0]);
+    close(leak[1]);
+
+    /* stdin from oak, stdout lines back, env as its environ. */
+    const char *env[] = {"OAK_FN_X=42", NULL};
+    oak_osproc_opts e = {.fn = fn_echo, .env = env, .stdin_mode = OAK_STDIO_PIPE,
+                         .stdout_mode = OAK_STDIO_PIPE, .output_to = oak_self()};
+    oak_pid pid = start_mon(&e, &mon);
+    OT_CHECK_INT_EQ(oak_osproc_write(pid, "hello\n", 6, OT_LONG_MS), 0);
+    OT_CHECK_STR_EQ(recv_line().text, "got hello");
+    OT_CHECK_STR_EQ(recv_line().text, "42");
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+
+    /* Bad input is a clear error. */
+    const char *argv[] = {"x", NULL};
+    oak_osproc_opts bad = {.fn = fn_exit, .argv = argv};
+    oak_reason why = {0};
+    OT_CHECK_INT_EQ(oak_osproc_start(&bad, 0, NULL, &why), -EINVAL);
+    OT_CHECK_ATOM_EQ(why.atom, OAK_BADARG);
+    OT_CHECK_STR_EQ(oak_reason_detail(&why), "argv");
+    oak_osproc_opts tiny = {.fn = fn_exit, .stack_size = 16};
+    OT_CHECK_INT_EQ(oak_osproc_start(&tiny, 0, NULL, &why), -EINVAL);
+
+    /* fn runs on the mirror's stack: 256 KiB fit in a 1 MiB one; on the
+     * default 64 KiB they reach the guard gap below it. */
+    void *deep = (void *)(uintptr_t)(256 * 1024);
+    oak_osproc_opts big = {.fn = fn_deep, .fn_arg = deep, .stack_size = 1024 * 1024};
+    start_mon(&big, &mon);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+    ot_signal over = run_fn_to_exit(fn_deep, deep);
+    OT_CHECK_STR_EQ(over.detail, "sigsegv");
+
+    /* Readiness: the start returns once fn has said so. */
+    oak_osproc_opts rd = {.fn = fn_ready_late, .notify_fd = 3, .ready_timeout_ms = OT_LONG_MS};
+    int64_t t0 = ot_now_ns();
+    pid = start_mon(&rd, &mon);
+    OT_CHECK_INT_GE(ot_ms_since(t0), 150);
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_SHUTDOWN);
+    OT_CHECK_INT_EQ(zombie_children(), 0);
+}
+
+static void a_function_runs_in_a_forked_child_as_a_program_does(void **state)
+{
+    (void)state;
+    oak_log_set_level(OAK_LOG_NONE);
+    OT_RUN(fn_main, NULL);
+}
+
+/* Stopped and restarted as programs are; its grandchildren go with it. */
+static void fn_tree_main(void *arg)
+{
+    (void)arg;
+    for (int ignore = 0; ignore < 2; ignore++) {
+        oak_osproc_opts o = {.fn = fn_grandchild, .fn_arg = ignore ? (void *)1 : NULL,
+                             .stdout_mode = OAK_STDIO_PIPE, .output_to = oak_self(),
+                             .stop_timeout_ms = 200};
+        oak_pid mon;
+        oak_pid pid = start_mon(&o, &mon);
+        int os = oak_osproc_os_pid(pid);
+        OT_CHECK_INT_GE(pidfds_open(), 1); /* the program's, the watchdog's */
+        int g = atoi(recv_line().text);
+        OT_CHECK_INT_GT(g, 0);
+        OT_CHECK(!os_gone(g));
+        int64_t t0 = ot_now_ns();
+        OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+        if (ignore)
+            OT_CHECK_INT_GE(ot_ms_since(t0), 150); /* SIGTERM ignored: killed at the timeout */
+        OT_CHECK(os_gone(os));
+        OT_EVENTUALLY(os_gone(g), OT_LONG_MS);
+        OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_SHUTDOWN);
+    }
+
+    /* In a supervisor: exit 1 is abnormal, so it is restarted. */
+    static oak_osproc_opts again = {.fn = fn_exit, .fn_arg = (void *)1, .path = "exit_one"};
+    oak_child_spec spec;
+    OT_CHECK_INT_EQ(oak_osproc_child_spec(&spec, oak_atom_from("f"), &again), 0);
+    OT_CHECK_STR_EQ(spec.name, "exit_one");
+    static oak_supervisor_def def;
+    def = (oak_supervisor_def){
+        .flags = {.strategy = OAK_ONE_FOR_ONE, .intensity = 3, .period = 60},
+        .children = &spec,
+        .count = 1,
+    };
+    oak_pid sup;
+    oak_reason why;
+    OT_CHECK_INT_EQ(oak_supervisor_start(&def, OAK_GEN_LINK, &sup, &why), 0);
+    /* Four exits within the period: the fourth restart is one too many. */
+    ot_signal s = recv_exit_of(sup);
+    OT_CHECK_ATOM_EQ(s.reason, OAK_SHUTDOWN);
+    OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
+}
+
+static void a_forked_function_is_stopped_and_restarted_with_its_tree(void **state)
+{
+    (void)state;
+    oak_log_set_level(OAK_LOG_NONE);
+    OT_RUN(fn_tree_main, NULL);
+}
+
+/* ---- a pty -------------------------------------------------------------------- */
+
+static int fn_isatty(void *arg)
+{
+    (void)arg;
+    int ctty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    put(1, isatty(0) && isatty(1) && isatty(2) ? "tty" : "notty");
+    put(1, ctty >= 0 ? " ctty\n" : " noctty\n");
+    return 0;
+}
+
+static void pty_main(void *arg)
+{
+    (void)arg;
+    const char *sh[] = {"sh", "-c", "tty; [ -t 0 ] && echo in; [ -t 1 ] && echo out; [ -t 2 ] && echo err >&2", NULL};
+    oak_osproc_opts o = {.path = "/bin/sh", .argv = sh, .pty = true, .output_to = oak_self()};
+    oak_pid mon;
+    start_mon(&o, &mon);
+    line_copy c = recv_line();
+    OT_CHECK_INT_EQ(strncmp(c.text, "/dev/pts/", 9), 0);
+    OT_CHECK_INT_EQ(c.stream, 1);
+    OT_CHECK_STR_EQ(recv_line().text, "in");
+    OT_CHECK_STR_EQ(recv_line().text, "out");
+    c = recv_line();
+    OT_CHECK_STR_EQ(c.text, "err"); /* stderr is the terminal too: stream 1 */
+    OT_CHECK_INT_EQ(c.stream, 1);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+
+    /* Typed input is read, not echoed; ^D ends cat's input. */
+    const char *rd[] = {"sh", "-c", "read x; echo \"got $x\"; exec cat", NULL};
+    oak_osproc_opts r = {.path = "/bin/sh", .argv = rd, .pty = true, .output_to = oak_self()};
+    oak_pid pid = start_mon(&r, &mon);
+    OT_CHECK_INT_EQ(oak_osproc_write(pid, "hi\n", 3, OT_LONG_MS), 0);
+    OT_CHECK_STR_EQ(recv_line().text, "got hi");
+    OT_CHECK_INT_EQ(oak_osproc_write(pid, "more\n", 5, OT_LONG_MS), 0);
+    OT_CHECK_STR_EQ(recv_line().text, "more");
+    OT_CHECK_INT_EQ(oak_osproc_close_stdin(pid), 0);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+    OT_NO_MSG(OAK_OSPROC_TAG_OUTPUT, OT_SETTLE_MS);
+
+    /* A function sees the terminal as its controlling terminal. */
+    oak_osproc_opts f = {.fn = fn_isatty, .pty = true, .output_to = oak_self()};
+    start_mon(&f, &mon);
+    OT_CHECK_STR_EQ(recv_line().text, "tty ctty");
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+
+    /* A stop reaches the session. */
+    const char *slp[] = {HELPER, "sleep", NULL};
+    oak_osproc_opts z = {.path = HELPER, .argv = slp, .pty = true, .output_to = oak_self()};
+    pid = start_mon(&z, &mon);
+    int os = oak_osproc_os_pid(pid);
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+    OT_CHECK(os_gone(os));
+    recv_exit_of(mon);
+
+    /* A pty with a stdio mode, or with nowhere to send its output. */
+    oak_osproc_opts bad = {.path = "/bin/sh", .pty = true, .stdout_mode = OAK_STDIO_PIPE,
+                           .output_to = oak_self()};
+    oak_reason why = {0};
+    OT_CHECK_INT_EQ(oak_osproc_start(&bad, 0, NULL, &why), -EINVAL);
+    OT_CHECK_STR_EQ(oak_reason_detail(&why), "pty");
+    oak_osproc_opts nowhere = {.path = "/bin/sh", .pty = true};
+    OT_CHECK_INT_EQ(oak_osproc_start(&nowhere, 0, NULL, &why), -EINVAL);
+    OT_CHECK_STR_EQ(oak_reason_detail(&why), "output_to");
+    OT_CHECK_INT_EQ(zombie_children(), 0);
+}
+
+static void a_pty_on_request_is_the_childs_terminal(void **state)
+{
+    (void)state;
+    oak_log_set_level(OAK_LOG_NONE);
+    OT_RUN(pty_main, NULL);
+}
+
+/* ---- without pidfds ----------------------------------------------------------- */
+
+/* main() sets OAK_OSPROC_NO_PIDFD=1 for this group before the runtime
+ * starts: exits are then seen through SIGCHLD and waitid(P_PID). */
+static void nopidfd_main(void *arg)
+{
+    (void)arg;
+    const char *slp[] = {HELPER, "sleep", NULL};
+    oak_osproc_opts z = {.path = HELPER, .argv = slp, .stop_timeout_ms = 2000};
+    oak_pid mon;
+    oak_pid pid = start_mon(&z, &mon);
+    int os = oak_osproc_os_pid(pid);
+    OT_CHECK_INT_GT(os, 0);
+    OT_CHECK_INT_EQ(pidfds_open(), 0); /* the fallback is in use */
+
+    /* Stopped, then reaped. */
+    OT_CHECK_INT_EQ(oak_osproc_stop(pid), 0);
+    OT_CHECK(os_gone(os));
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_SHUTDOWN);
+
+    /* Exits mirrored, for programs (the status group's checks, here in
+     * this process) and functions. */
+    status_main(NULL);
+    ot_signal s = run_fn_to_exit(fn_exit, (void *)(intptr_t)5);
+    OT_CHECK_STR_EQ(s.detail, "5");
+
+    /* A killed mirror: the reaper thread reaps its program by pid. */
+    pid = start_mon(&z, &mon);
+    os = oak_osproc_os_pid(pid);
+    oak_exit_pid(pid, OAK_KILL);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_KILLED);
+    OT_EVENTUALLY(os_gone(os), OT_LONG_MS);
+
+    /* Several at once, each waiter woken by every SIGCHLD: all mirrored,
+     * no zombie. */
+    enum { N = 20 };
+    oak_pid mons[N];
+    const char *quick[] = {HELPER, "exit", "4", NULL};
+    oak_osproc_opts q = {.path = HELPER, .argv = quick};
+    for (int i = 0; i < N; i++)
+        start_mon(&q, &mons[i]);
+    for (int i = 0; i < N; i++)
+        OT_CHECK_STR_EQ(recv_exit_of(mons[i]).detail, "4");
+    OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
+    OT_CHECK_INT_EQ(pidfds_open(), 0);
+}
+
+static void without_pidfds_exits_are_seen_through_sigchld(void **state)
+{
+    (void)state;
+    oak_log_set_level(OAK_LOG_NONE);
+    OT_RUN(nopidfd_main, NULL);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest status[] = {cmocka_unit_test(exits_mirror_the_program_status)};
@@ -867,6 +1256,10 @@ int main(int argc, char **argv)
     const struct CMUnitTest inten[] = {cmocka_unit_test(restart_intensity_escalates_up_the_tree)};
     const struct CMUnitTest ready[] = {cmocka_unit_test(a_program_counts_as_started_when_it_says_it_is_ready)};
     const struct CMUnitTest many[] = {cmocka_unit_test(many_short_lived_programs_leave_no_zombie)};
+    const struct CMUnitTest fn[] = {cmocka_unit_test(a_function_runs_in_a_forked_child_as_a_program_does)};
+    const struct CMUnitTest fn_tree[] = {cmocka_unit_test(a_forked_function_is_stopped_and_restarted_with_its_tree)};
+    const struct CMUnitTest pty[] = {cmocka_unit_test(a_pty_on_request_is_the_childs_terminal)};
+    const struct CMUnitTest nopidfd[] = {cmocka_unit_test(without_pidfds_exits_are_seen_through_sigchld)};
     const char *g = argc > 1 ? argv[1] : "";
 #define GROUP(name, t) if (!strcmp(g, name)) return cmocka_run_group_tests(t, NULL, NULL)
     GROUP("status", status);
@@ -881,6 +1274,12 @@ int main(int argc, char **argv)
     GROUP("intensity", inten);
     GROUP("ready", ready);
     GROUP("many", many);
+    GROUP("fn", fn);
+    GROUP("fn_tree", fn_tree);
+    GROUP("pty", pty);
+    if (!strcmp(g, "nopidfd"))
+        setenv("OAK_OSPROC_NO_PIDFD", "1", 1);
+    GROUP("nopidfd", nopidfd);
     fprintf(stderr, "usage: test_osproc GROUP\n");
     return 100;
 }

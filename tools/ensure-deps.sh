@@ -11,7 +11,8 @@
 #   bench  - compiler, cmake, pkg-config, then each peer of the benchmark on
 #            its own: Erlang (erlang-base), Go (golang-go), CAF (g++,
 #            libcaf-dev), redis-server and redis-tools (redis-benchmark, for
-#            kv_ops). A peer that cannot be installed is reported, and
+#            kv_ops), s6 (s6-supervise) and supervisor (supervisord), the
+#            os_restart peers. A peer that cannot be installed is reported, and
 #            bench/run.sh then reports its figures as skipped.
 # Prints what it installs; does nothing when everything is there.
 set -eu
@@ -60,7 +61,7 @@ case "${1:-build}" in
     # shellcheck disable=SC2086
     [ -z "$want" ] || install $want
     for peer in "Erlang:erlang-base" "Go:golang-go" "CAF:g++ libcaf-dev" \
-        "Redis:redis-server redis-tools"; do
+        "Redis:redis-server redis-tools" "s6:s6" "supervisord:supervisor"; do
         name=${peer%%:*}
         # shellcheck disable=SC2086
         want=$(missing_of ${peer#*:})

@@ -33,9 +33,19 @@
  * the oak program dies, by kill -9 included. docs/design/osproc.md tells
  * what each mechanism covers and what happens without it.
  *
+ * Exits are seen through pidfds (Linux 5.3). On a kernel without them, or
+ * with OAK_OSPROC_NO_PIDFD=1 in the environment at the first start, they
+ * are seen through SIGCHLD (the runtime's signal source, oak/signal.h) and
+ * waitid() on each program's pid; nothing else changes.
+ *
  * Descriptors: every descriptor oak opens is close-on-exec, and the child
  * is given 0, 1, 2 and the descriptors of `fds` (as 3, 4, ...); every other
- * descriptor is closed on exec.
+ * descriptor is closed on exec (with `fn`, closed before fn runs).
+ *
+ * Instead of a program, the child may run a C function (`fn`): a fork that
+ * runs fn and _exit()s with what it returns, with the same exit mirroring,
+ * stop, I/O and reaping. The child of a fork in a multi-threaded program
+ * has only the forking thread: see `fn` below for what fn may do.
  *
  * Unless said otherwise, functions must be called from inside an oak
  * process and return -EPERM elsewhere.
@@ -135,6 +145,44 @@ typedef struct oak_osproc_opts {
                                 * start fails {etimedout,{ready,"Path"}};
                                 * if it exits first, the start fails with
                                 * its reason, e.g. {exit_status,"1"} */
+
+    /* A function in a forked child instead of a program. With fn set, the
+     * child is set up as for a program (group or session, death signal,
+     * cgroup, descriptors, rlimits, user, cwd, umask, default signal
+     * dispositions, an empty mask; env, if given, becomes its environ),
+     * then every descriptor but 0, 1, 2 and `fds` is closed, and it runs
+     * fn(fn_arg) and _exit()s with its return value & 255: 0 is `normal`,
+     * N is {exit_status, N}, a crash {signal, S}. path is then only the
+     * name used in reasons and reports (NULL: "fn"); argv must be NULL.
+     *
+     * The child is a fork of a multi-threaded program: only the thread
+     * that forked (a scheduler thread) exists in it, and locks that other
+     * threads held at the fork stay held. Truly safe there: only
+     * async-signal-safe calls (write, read, close, dup2, execve, _exit,
+     * ...). glibc keeps malloc usable after fork, but locks of other
+     * libraries, stdio streams used by other threads, and oak's own are
+     * not: no oak call may be made in the child (it is not an oak
+     * process, and the runtime is not there). stdio buffers are those of
+     * the parent at the fork, and _exit does not flush them: write output
+     * with write(2) (or fflush what fn printed before returning). fn runs
+     * on the mirror's stack, `stack_size` bytes, of which the mirror has
+     * used a few KiB; overflowing it reaches the 1 MiB guard gap below a
+     * stack: {signal, sigsegv}. */
+    int (*fn)(void *arg);
+    void *fn_arg;
+    size_t stack_size;         /* the mirror's stack; 0 = the runtime's
+                                * default (OAK_DEFAULT_STACK_SIZE) */
+
+    /* A pseudo-terminal: stdin, stdout and stderr are all its slave side,
+     * which is the controlling terminal of the child's own session
+     * (setsid, TIOCSCTTY; new_session is implied). stdin_mode, stdout_mode
+     * and stderr_mode must be left 0. What the child writes to it comes
+     * as lines of stream 1 (stdout and stderr mixed, as on a terminal),
+     * framed and bounded as from a pipe; oak_osproc_write() types into
+     * it. The terminal starts with echo off and no output mapping of NL
+     * to CR-NL, so lines come as written and what oak writes is not sent
+     * back; 80 columns by 24 rows. The program may change its modes. */
+    bool pty;
 } oak_osproc_opts;
 
 /* A line of output, the payload of an output message (from = the reader
@@ -165,12 +213,12 @@ typedef struct oak_osproc_line {
  *   -ECHILD     it exited before it was ready; *why is its exit reason
  *   -EPIPE      it closed its notification descriptor without a newline
  *               (killed); *why {epipe,{ready,"Path"}}
- *   -EINVAL     opts or path NULL, too many rlimits or fds, a bad stdio
- *               mode, a bad stop signal or timeout, PIPE output with
+ *   -EINVAL     opts NULL, neither path nor fn, argv with fn, too many
+ *               rlimits or fds, a bad stdio mode, a stdio mode with pty,
+ *               a bad stop signal or timeout, PIPE output (or a pty) with
  *               neither output_to nor log_output ({badarg, What})
  *   -EALREADY   name taken (*pid: the owner)
  *   -EMFILE, -ENOMEM, -EAGAIN   resources (descriptors, memory, processes)
- *   -ENOSYS     the kernel has no pidfds (Linux < 5.3)
  * pid and why may be NULL. Process context; blocks until the exec (and
  * the readiness asked for). */
 OAK_API int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags,
@@ -203,8 +251,11 @@ OAK_API int oak_osproc_os_pid(oak_pid proc);
 OAK_API int oak_osproc_write(oak_pid proc, const void *data, size_t size,
                              int64_t timeout_ms);
 
-/* Close the program's stdin (it reads end of file). Returns 0, -EBADF (not
- * a pipe or already closed), -ESRCH, -EPROTO. Process context; blocks. */
+/* Close the program's stdin (it reads end of file). With a pty, the
+ * terminal's end-of-file character (VEOF, ^D) is typed instead, which a
+ * program reading in canonical mode takes as end of file; the terminal
+ * stays open. Returns 0, -EBADF (not a pipe or already closed), -ESRCH,
+ * -EPROTO. Process context; blocks. */
 OAK_API int oak_osproc_close_stdin(oak_pid proc);
 
 /* Stop the program as a supervisor's shutdown does (stop signal, timeout,

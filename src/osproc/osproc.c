@@ -25,6 +25,12 @@
  *           (normal, {exit_status,N}, {signal,S}) or, when stopped, with
  *           the reason it was stopped with.
  *
+ * With fn, the child runs a function instead of exec (and closes every
+ * descriptor it was not given first); with pty, its 0, 1 and 2 are a
+ * pseudo-terminal whose master the mirror holds. Without pidfds (an old
+ * kernel, or OAK_OSPROC_NO_PIDFD=1), exits are watched by pid through
+ * SIGCHLD messages.
+ *
  * Every descriptor here is opened close-on-exec. The mirror's state is
  * malloc()ed and freed by its cleanup (oak_defer), which runs however the
  * mirror ends; until then only the mirror touches it. See
@@ -46,6 +52,7 @@
 #include <string.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -53,6 +60,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "osproc/reaper.h"
@@ -174,7 +182,25 @@ static OAK_NORETURN void child_fail(int errfd, int err, int step, int index)
     _exit(127);
 }
 
-/* The forked child: only async-signal-safe calls. */
+/* Close every descriptor from lo up but keep. close_range where there is
+ * one, else one by one up to the descriptor limit (getrlimit is
+ * async-signal-safe in practice: a system call). */
+static void close_from(int lo, int keep)
+{
+    unsigned k = (unsigned)keep; /* keep >= lo */
+    if ((k == (unsigned)lo || syscall(SYS_close_range, (unsigned)lo, k - 1, 0) == 0) &&
+        syscall(SYS_close_range, k + 1, ~0u, 0) == 0)
+        return;
+    struct rlimit rl;
+    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (int)rl.rlim_cur
+                                                                          : 1 << 16;
+    for (int fd = lo; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+/* The forked child: only async-signal-safe calls (then, with fn, the
+ * user's function under the same rule: see oak/osproc.h). */
 static OAK_NORETURN void child_main(const plan *p)
 {
     const oak_osproc_opts *o = p->o;
@@ -188,7 +214,7 @@ static OAK_NORETURN void child_main(const plan *p)
      * as long as the runtime (see docs/design/osproc.md). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent)
         _exit(127);
-    if (o->new_session ? setsid() < 0 : setpgid(0, 0) < 0)
+    if (o->new_session || o->pty ? setsid() < 0 : setpgid(0, 0) < 0)
         child_fail(p->errfd, errno, STEP_SETUP, 0);
     if (p->cg_procs) {
         /* Into its cgroup leaf before it can fork: then everything it
@@ -232,6 +258,10 @@ static OAK_NORETURN void child_main(const plan *p)
             child_fail(errfd, errno, STEP_SETUP, 0);
     if (notify >= 0 && dup2(notify, o->notify_fd) < 0)
         child_fail(errfd, errno, STEP_SETUP, 0);
+    /* The terminal (now 0, 1 and 2) becomes the session's controlling
+     * terminal. */
+    if (o->pty && ioctl(0, TIOCSCTTY, 0) < 0)
+        child_fail(errfd, errno, STEP_SETUP, 0);
     /* Everything from hi up closes on exec, whoever opened it. */
     syscall(SYS_close_range, (unsigned)hi, ~0u, CLOSE_RANGE_CLOEXEC);
 
@@ -252,8 +282,24 @@ static OAK_NORETURN void child_main(const plan *p)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (o->fn) {
+        /* No exec will close the rest: close it now (the runtime's epoll
+         * and pipes, other programs' pipes, the watchdog's pipe, whose
+         * end of file must not wait for this child), the error pipe last:
+         * its end of file tells the mirror the child is running. */
+        environ = (char **)p->envp;
+        close_from(hi, errfd);
+        close(errfd);
+        _exit(o->fn(o->fn_arg) & 0xff);
+    }
     execve(p->path, p->argv, p->envp);
     child_fail(errfd, errno, STEP_EXEC, 0);
+}
+
+/* The name of what runs, in reasons and reports. */
+static const char *label(const oak_osproc_opts *o)
+{
+    return o->path ? o->path : "fn";
 }
 
 /* ---- the mirror's state ---------------------------------------------------- */
@@ -261,7 +307,9 @@ static OAK_NORETURN void child_main(const plan *p)
 typedef struct mirror {
     oak_pid self;
     pid_t os_pid;        /* also its process group's id */
-    int pidfd;           /* -1 before the fork and once reaped */
+    bool unreaped;       /* forked and not reaped yet */
+    int pidfd;           /* while unreaped; -1 without pidfds
+                          * (oak__reaper_no_pidfd(): watched by os_pid) */
     int stdin_fd;        /* our end of its stdin pipe, or -1 */
     int out_fd[2];       /* read ends not yet handed to a reader, or -1 */
     int stop_signal;
@@ -272,6 +320,7 @@ typedef struct mirror {
     unsigned cg;         /* its cgroup leaf (osproc/reaper.h), or 0 */
     int notify_fd;       /* read end of the notification pipe, or -1 */
     int notify_sock;     /* the NOTIFY_SOCKET datagram socket, or -1 */
+    bool pty;            /* stdin_fd and out_fd[0] are a pty's master */
 } mirror;
 /* Every field: the mirror process only (and its cleanup, which runs in its
  * place when it ends). */
@@ -296,14 +345,18 @@ static void mirror_cleanup(void *arg)
     close_fd(&m->stdin_fd);
     close_fd(&m->notify_fd);
     close_fd(&m->notify_sock);
-    if (m->pidfd >= 0) {
+    if (m->unreaped) {
         /* Killed before the program was reaped: SIGKILL the group (its id
          * is held by the unreaped leader) and let the reaper finish. */
         kill(-m->os_pid, SIGKILL);
-        syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
+        if (m->pidfd >= 0)
+            syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
+        else
+            kill(m->os_pid, SIGKILL); /* unreaped: the pid is still its */
         oak__reaper_cgroup_kill(m->cg);
         oak__reaper_adopt(m->pidfd, m->os_pid, m->cg);
         m->pidfd = -1;
+        m->unreaped = false;
     }
     free(m);
 }
@@ -312,17 +365,79 @@ static void mirror_cleanup(void *arg)
 
 typedef struct waiter_arg {
     oak_pid mirror;
-    int pidfd;
+    int pidfd;           /* or -1: wait for os_pid through SIGCHLD */
+    pid_t os_pid;
 } waiter_arg;
+
+/* Has the unreaped child pid exited? It stays a zombie (WNOWAIT): the
+ * mirror reaps it. */
+static bool exited_by_pid(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0;
+}
+
+static bool is_sigchld(const oak_msg *msg, void *arg)
+{
+    (void)arg;
+    return msg->tag == OAK_SIGNAL_TAG;
+}
+
+/* Without pidfds: subscribed to SIGCHLD before the first look, so an exit
+ * after that look comes as a message. Deliveries close together may
+ * merge, and any child's exit wakes every waiter: each looks at its own
+ * pid. The 1 s slice covers a delivery dropped by a full signal queue. */
+static void wait_by_pid(pid_t pid)
+{
+    bool subscribed = oak_signal_subscribe(SIGCHLD) == 0;
+    while (!exited_by_pid(pid)) {
+        oak_msg *msg = NULL;
+        if (oak_receive(&msg, subscribed ? 1000 : 10, is_sigchld, NULL) == 0)
+            oak_msg_free(msg);
+    }
+    if (subscribed)
+        oak_signal_unsubscribe(SIGCHLD);
+}
 
 static void waiter_main(void *arg)
 {
     waiter_arg a = *(waiter_arg *)arg;
-    int rc;
-    do
-        rc = oak_wait_fd(a.pidfd, OAK_FD_READ, OAK_INFINITY);
-    while (rc == -ENOMEM && oak_sleep(10) == 0);
+    if (a.pidfd < 0) {
+        wait_by_pid(a.os_pid);
+    } else {
+        int rc;
+        do
+            rc = oak_wait_fd(a.pidfd, OAK_FD_READ, OAK_INFINITY);
+        while (rc == -ENOMEM && oak_sleep(10) == 0);
+    }
     oak_send(a.mirror, tag_exited, NULL, 0);
+}
+
+/* Has the program exited (not reaped yet)? Waits up to ms for it. */
+static bool program_exited(const struct mirror *m, int ms)
+{
+    if (m->pidfd >= 0) {
+        struct pollfd pf = {m->pidfd, POLLIN, 0};
+        return poll(&pf, 1, ms) > 0;
+    }
+    for (int t = 0;; t += 5) {
+        if (exited_by_pid(m->os_pid))
+            return true;
+        if (t >= ms)
+            return false;
+        oak_sleep(5);
+    }
+}
+
+/* Reap the program: 1 reaped (*si filled), 0 not exited yet (WNOHANG),
+ * -1 an error. */
+static int reap_program(const struct mirror *m, siginfo_t *si, int options)
+{
+    memset(si, 0, sizeof *si);
+    int rc = m->pidfd >= 0 ? waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, si, WEXITED | options)
+                           : waitid(P_PID, (id_t)m->os_pid, si, WEXITED | options);
+    return rc < 0 ? -1 : si->si_pid != 0;
 }
 
 typedef struct reader_arg {
@@ -421,6 +536,11 @@ static void reader_main(void *arg)
         } else if (errno == EAGAIN) {
             if (oak_wait_fd(r->a.fd, OAK_FD_READ, OAK_INFINITY) < 0)
                 oak_sleep(10);
+        } else if (errno == EIO) {
+            /* A pty's master once no one holds the slave: end of file. */
+            if (len)
+                emit(r, buf, len, OAK_OSPROC_LINE_PARTIAL);
+            return;
         } else if (errno != EINTR) {
             return;
         }
@@ -497,8 +617,7 @@ static int wait_ready(mirror *m, int64_t timeout, oak_reason *r)
                 return 0;
             if (n == 0) {
                 /* Closed: by its exit, or without a word. */
-                struct pollfd pf = {m->pidfd, POLLIN, 0};
-                if (poll(&pf, 1, 50) > 0)
+                if (program_exited(m, 50))
                     goto exited;
                 return -EPIPE;
             }
@@ -509,8 +628,7 @@ static int wait_ready(mirror *m, int64_t timeout, oak_reason *r)
                 if (has_ready_line(buf, (size_t)n))
                     return 0;
         }
-        struct pollfd pf = {m->pidfd, POLLIN, 0};
-        if (poll(&pf, 1, 0) > 0)
+        if (program_exited(m, 0))
             goto exited;
         int64_t t = 50;
         if (deadline >= 0) {
@@ -584,6 +702,50 @@ static int make_pipe(int fds[2], bool ours_is_read)
     return 0;
 }
 
+/* A pseudo-terminal for the child: the master's read side goes to the
+ * stdout reader (m->out_fd[0]), a second descriptor of it takes stdin
+ * writes (m->stdin_fd), and *slave is what the child gets as 0, 1 and 2.
+ * Echo off and no NL -> CR-NL mapping: lines come as the program wrote
+ * them, and what oak types is not sent back as output. */
+static int pty_open(mirror *m, int *slave)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return -errno;
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    char name[128];
+    int rc = 0;
+    if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+        rc = -errno;
+    int s = rc ? -1 : open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (!rc && s < 0)
+        rc = -errno;
+    struct termios t;
+    if (!rc && tcgetattr(s, &t) == 0) {
+        t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+        t.c_oflag &= ~(tcflag_t)ONLCR;
+        tcsetattr(s, TCSANOW, &t);
+    }
+    struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    if (!rc)
+        ioctl(master, TIOCSWINSZ, &ws);
+    int in = rc ? -1 : fcntl(master, F_DUPFD_CLOEXEC, 0);
+    if (!rc && in < 0)
+        rc = -errno;
+    if (rc) {
+        if (s >= 0)
+            close(s);
+        close(master);
+        return rc;
+    }
+    fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK); /* shared with in */
+    m->out_fd[0] = master;
+    m->stdin_fd = in;
+    m->pty = true;
+    *slave = s;
+    return 0;
+}
+
 static int spawn_helper(oak_entry fn, void *arg, size_t size, oak_pid *pid)
 {
     oak_spawn_opts so = {.flags = OAK_SPAWN_LINK, .arg_size = size};
@@ -596,7 +758,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     oak_trap_exit(true);
     mirror *m = calloc(1, sizeof *m);
     if (!m)
-        return fail(gs, ENOMEM, NULL, o->path);
+        return fail(gs, ENOMEM, NULL, label(o));
     m->self = oak_self();
     m->pidfd = m->stdin_fd = m->out_fd[0] = m->out_fd[1] = -1;
     m->notify_fd = m->notify_sock = -1;
@@ -604,11 +766,11 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     m->stop_timeout = o->stop_timeout_ms ? o->stop_timeout_ms : 5000;
     if (oak_defer(mirror_cleanup, m) < 0) {
         free(m);
-        return fail(gs, ENOMEM, NULL, o->path);
+        return fail(gs, ENOMEM, NULL, label(o));
     }
 
     char path[PATH_MAX];
-    int rc = resolve(o->path, path, sizeof path);
+    int rc = o->fn ? 0 : resolve(o->path, path, sizeof path);
     if (rc < 0)
         return fail(gs, -rc, NULL, o->path);
 
@@ -622,7 +784,12 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     int child_end[3] = {-1, -1, -1};
     int errp[2] = {-1, -1};
     oak_osproc_stdio mode[3] = {o->stdin_mode, o->stdout_mode, o->stderr_mode};
-    for (int i = 0; i < 3 && rc == 0; i++) {
+    if (o->pty) {
+        rc = pty_open(m, &child_end[0]);
+        for (int i = 0; i < 3; i++)
+            p.stdio[i] = child_end[0];
+    }
+    for (int i = 0; i < 3 && rc == 0 && !o->pty; i++) {
         if (mode[i] == OAK_STDIO_NULL) {
             child_end[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
             if (child_end[i] < 0)
@@ -699,11 +866,12 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         close_fd(&errp[0]);
         oak__reaper_cgroup_free(m->cg);
         m->cg = 0;
-        return fail(gs, -rc, "spawn", o->path);
+        return fail(gs, -rc, "spawn", label(o));
     }
     m->os_pid = pid;
-    m->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (m->pidfd < 0) {
+    m->unreaped = true;
+    m->pidfd = oak__reaper_no_pidfd() ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+    if (m->pidfd < 0 && !oak__reaper_no_pidfd()) {
         /* Never reaped by anyone else, so still ours to kill and reap. */
         int e = errno;
         kill(pid, SIGKILL);
@@ -712,9 +880,10 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         oak__reaper_cgroup_free(m->cg);
         m->cg = 0;
         close_fd(&errp[0]);
-        return fail(gs, e, "pidfd_open", o->path);
+        return fail(gs, e, "pidfd_open", label(o));
     }
-    fcntl(m->pidfd, F_SETFD, FD_CLOEXEC);
+    if (m->pidfd >= 0)
+        fcntl(m->pidfd, F_SETFD, FD_CLOEXEC);
 
     /* Wait for the exec: end of file, or an error record. */
     err_rec er = {0, 0, 0};
@@ -729,11 +898,11 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     close_fd(&errp[0]);
     if (got == (ssize_t)sizeof er) {
         /* The child exits 127 right after the record: reap it. */
-        while (oak_wait_fd(m->pidfd, OAK_FD_READ, OAK_INFINITY) < 0 && oak_sleep(10) == 0) {
-        }
         siginfo_t si;
-        waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, &si, WEXITED);
+        while (reap_program(m, &si, WNOHANG) == 0)
+            oak_sleep(1);
         close_fd(&m->pidfd);
+        m->unreaped = false;
         oak__reaper_reaped(pid);
         oak__reaper_cgroup_free(m->cg);
         m->cg = 0;
@@ -748,9 +917,9 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
             snprintf(what, sizeof what, "%u", o->uid);
             return fail(gs, er.err, "user", what);
         case STEP_SETUP:
-            return fail(gs, er.err, "setup", o->path);
+            return fail(gs, er.err, "setup", label(o));
         default:
-            return fail(gs, er.err, NULL, o->path);
+            return fail(gs, er.err, NULL, label(o));
         }
     }
 
@@ -769,14 +938,14 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
             kill_all(m);
             oak_reason ignored;
             reap(m, &ignored);
-            return fail(gs, -wr, "ready", o->path);
+            return fail(gs, -wr, "ready", label(o));
         }
     }
 
     /* Running. */
-    waiter_arg wa = {m->self, m->pidfd};
+    waiter_arg wa = {m->self, m->pidfd, m->os_pid};
     if (spawn_helper(waiter_main, &wa, sizeof wa, &m->waiter) < 0)
-        return fail(gs, ENOMEM, "waiter", o->path);
+        return fail(gs, ENOMEM, "waiter", label(o));
     for (int i = 0; i < 2; i++) {
         if (m->out_fd[i] < 0)
             continue;
@@ -792,7 +961,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
             .lines_per_sec = o->lines_per_sec,
         };
         if (spawn_helper(reader_main, &ra, sizeof ra, &m->readers[i]) < 0)
-            return fail(gs, ENOMEM, "reader", o->path);
+            return fail(gs, ENOMEM, "reader", label(o));
         m->out_fd[i] = -1; /* the reader owns it now */
     }
     *state = m;
@@ -813,17 +982,21 @@ static void reap(mirror *m, oak_reason *r)
     kill(-m->os_pid, SIGKILL);
     siginfo_t si;
     for (;;) {
-        memset(&si, 0, sizeof si);
-        if (waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, &si, WEXITED | WNOHANG) < 0) {
+        int rc = reap_program(m, &si, WNOHANG);
+        if (rc < 0) {
             oak_reason_set(r, oak_atom_from("exit_status"), "unknown");
             si.si_pid = -1;
             break;
         }
-        if (si.si_pid != 0)
+        if (rc)
             break;
-        oak_wait_fd(m->pidfd, OAK_FD_READ, 10);
+        if (m->pidfd >= 0)
+            oak_wait_fd(m->pidfd, OAK_FD_READ, 10);
+        else
+            oak_sleep(1);
     }
     close_fd(&m->pidfd);
+    m->unreaped = false;
     oak__reaper_reaped(m->os_pid);
     oak__reaper_cgroup_kill(m->cg);
     if (kill(-m->os_pid, 0) == 0 || m->cg)
@@ -899,7 +1072,7 @@ static void kill_all(mirror *m)
 
 static void stop_program(mirror *m)
 {
-    if (m->pidfd < 0)
+    if (!m->unreaped)
         return;
     if (m->stop_timeout == OAK_BRUTAL_KILL) {
         kill_all(m);
@@ -1006,6 +1179,17 @@ static int write_all(mirror *m, const char *p, size_t n, int64_t timeout)
     return rc;
 }
 
+/* A pty stays open: end of file is its VEOF character, at the start of a
+ * line in canonical mode (a newline first would end a partial line). */
+static int type_eof(mirror *m)
+{
+    struct termios t;
+    char eof = 4; /* ^D */
+    if (tcgetattr(m->stdin_fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
+        eof = (char)t.c_cc[VEOF];
+    return write_all(m, &eof, 1, OAK_INFINITY);
+}
+
 static int reply_int(oak_gen_server *gs, int v)
 {
     int64_t x = v;
@@ -1021,6 +1205,8 @@ static int mirror_call(oak_gen_server *gs, void *state, const oak_msg *req,
     if (req->tag == tag_os_pid)
         return reply_int(gs, m->os_pid);
     if (req->tag == tag_close_stdin) {
+        if (m->pty)
+            return reply_int(gs, type_eof(m));
         int rc = m->stdin_fd >= 0 ? 0 : -EBADF;
         close_fd(&m->stdin_fd);
         return reply_int(gs, rc);
@@ -1053,8 +1239,12 @@ static int check_opts(const oak_osproc_opts *o, oak_reason *why)
 {
     if (!o)
         return bad(why, "opts");
-    if (!o->path)
+    if (!o->path && !o->fn)
         return bad(why, "path");
+    if (o->fn && o->argv)
+        return bad(why, "argv");
+    if (o->pty && (o->stdin_mode || o->stdout_mode || o->stderr_mode))
+        return bad(why, "pty");
     if (o->rlimit_count > OAK_OSPROC_MAX_RLIMITS || (o->rlimit_count && !o->rlimits))
         return bad(why, "rlimits");
     if (o->fd_count > OAK_OSPROC_MAX_FDS || (o->fd_count && !o->fds))
@@ -1065,7 +1255,7 @@ static int check_opts(const oak_osproc_opts *o, oak_reason *why)
     if ((unsigned)o->stdin_mode > OAK_STDIO_PIPE || (unsigned)o->stdout_mode > OAK_STDIO_PIPE ||
         (unsigned)o->stderr_mode > OAK_STDIO_PIPE)
         return bad(why, "stdio");
-    bool piped = o->stdout_mode == OAK_STDIO_PIPE || o->stderr_mode == OAK_STDIO_PIPE;
+    bool piped = o->pty || o->stdout_mode == OAK_STDIO_PIPE || o->stderr_mode == OAK_STDIO_PIPE;
     if (piped && !o->output_to && !o->log_output)
         return bad(why, "output_to");
     if (o->output_tag >> 63)
@@ -1097,10 +1287,6 @@ int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags, oak_pid *pid,
         oak_reason_set(why, errno_atom(-rc), "osproc");
         return rc;
     }
-    if (syscall(SYS_pidfd_open, getpid(), 0) < 0 && errno == ENOSYS) {
-        oak_reason_set(why, errno_atom(ENOSYS), "pidfd_open");
-        return -ENOSYS;
-    }
     tags();
     /* No hibernate_after yet: a gen_server that dies soon after an idle
      * wait was armed trips a race in the core's lazy timers under TSan
@@ -1108,6 +1294,7 @@ int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags, oak_pid *pid,
     oak_gen_server_opts go = {
         .flags = flags & OAK_GEN_LINK,
         .name = opts->name,
+        .stack_size = opts->stack_size,
     };
     oak_reason r = {0};
     rc = oak_gen_server_start(&mirror_cb, (void *)opts, &go, pid, &r);
@@ -1141,7 +1328,7 @@ int oak_osproc_child_spec(oak_child_spec *spec, oak_atom id, const oak_osproc_op
     spec->arg = opts;
     spec->shutdown = opts->stop_timeout_ms ? opts->stop_timeout_ms : 5000;
     spec->type = OAK_WORKER;
-    spec->name = opts->path;
+    spec->name = label(opts);
     return 0;
 }
 

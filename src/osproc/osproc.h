@@ -8,5 +8,6 @@
 #include "oak/io.h"
 #include "oak/log.h"
 #include "oak/osproc.h"
+#include "oak/signal.h"
 
 #endif

@@ -6,10 +6,10 @@
  * Reaper thread. It owns a list of entries, each a process group being
  * finished:
  *
- *   ADOPTED  pidfd >= 0: the leader was sent SIGKILL and is not reaped;
- *            the thread polls the pidfd, reaps the leader with
- *            waitid(P_PIDFD), closes the pidfd  --> DRAINING
- *   DRAINING pidfd == -1: the leader is reaped; the rest of the group is
+ *   ADOPTED  the leader was sent SIGKILL and is not reaped; the thread
+ *            polls its pidfd (without pidfds: tries waitid(P_PID) every
+ *            10 ms), reaps it, closes the pidfd  --> DRAINING
+ *   DRAINING the leader is reaped; the rest of the group is
  *            sent SIGKILL and reaped with waitid(P_PGID) as its members
  *            become the runtime's children (subreaper), until kill(-pgid, 0)
  *            says the group is empty  --> removed (watchdog told)
@@ -67,7 +67,8 @@
 #endif
 
 typedef struct entry {
-    int pidfd;        /* >= 0: leader not reaped yet (ADOPTED) */
+    bool adopted;     /* leader not reaped yet (ADOPTED) */
+    int pidfd;        /* its pidfd while ADOPTED, or -1 (no pidfds) */
     pid_t pgid;
     unsigned cg;      /* the program's cgroup leaf BASE/p-<cg>, or 0 */
     int64_t since_ms; /* when it entered DRAINING */
@@ -83,8 +84,11 @@ static struct {
     pthread_mutex_t wd_lock; /* guards wd_fd against its close */
     int wd_fd;           /* write end of the watchdog's pipe; -1 when none;
                           * under wd_lock after `once` */
-    int wd_pidfd;        /* the watchdog's pidfd (the thread reaps it) */
-    pid_t wd_pid;        /* written inside `once` */
+    int wd_pidfd;        /* the watchdog's pidfd (the thread reaps it),
+                          * or -1 without pidfds */
+    pid_t wd_pid;        /* written inside `once`; 0 once reaped (by the
+                          * thread) */
+    bool no_pidfd;       /* written inside `once` */
     atomic_bool wd_drop_logged;
     char cg_base[512];   /* BASE, or "" without a cgroup; set inside `once` */
     char cg_rel[320];    /* BASE as /proc/PID/cgroup names it, with a
@@ -94,7 +98,7 @@ static struct {
                           * leaders (0 empty, -1 deleted); under lock */
     size_t known_cap, known_used; /* slots, and slots not empty; under lock */
 } R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1},
-       PTHREAD_MUTEX_INITIALIZER, -1, -1, 0,
+       PTHREAD_MUTEX_INITIALIZER, -1, -1, 0, false,
        false, "", "", 0, NULL, 0, 0};
 
 static int64_t now_ms(void)
@@ -507,8 +511,8 @@ static int start_watchdog(void)
         watchdog_main(p[0]);
     }
     close(p[0]);
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pfd < 0) {
+    int pfd = R.no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd < 0 && !R.no_pidfd) {
         int e = -errno;
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -548,7 +552,18 @@ static void wake(void)
     }
 }
 
-static void add_entry(int pidfd, pid_t pgid, unsigned cg)
+/* Reap the unreaped child pid (pidfd, or -1): returns 1 if it was reaped,
+ * 0 if it has not exited yet (WNOHANG), -1 on an error. */
+static int reap_child(int pidfd, pid_t pid, int options)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int rc = pidfd >= 0 ? waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | options)
+                        : waitid(P_PID, (id_t)pid, &si, WEXITED | options);
+    return rc < 0 ? -1 : si.si_pid != 0;
+}
+
+static void add_entry(bool adopted, int pidfd, pid_t pgid, unsigned cg)
 {
     pthread_mutex_lock(&R.lock);
     if (R.n == R.cap) {
@@ -558,10 +573,10 @@ static void add_entry(int pidfd, pid_t pgid, unsigned cg)
             pthread_mutex_unlock(&R.lock);
             /* Out of memory: reap the leader here (it was sent SIGKILL) and
              * give up on the rest of the group. */
-            if (pidfd >= 0) {
-                siginfo_t si;
-                waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
-                close(pidfd);
+            if (adopted) {
+                reap_child(pidfd, pgid, 0);
+                if (pidfd >= 0)
+                    close(pidfd);
             }
             oak_log(OAK_LOG_ERROR, "runtime",
                     "event=osproc_reaper_out_of_memory pgid=%d", (int)pgid);
@@ -570,13 +585,13 @@ static void add_entry(int pidfd, pid_t pgid, unsigned cg)
         R.v = v;
         R.cap = cap;
     }
-    R.v[R.n++] = (entry){pidfd, pgid, cg, now_ms()};
+    R.v[R.n++] = (entry){adopted, pidfd, pgid, cg, now_ms()};
     pthread_mutex_unlock(&R.lock);
     wake();
 }
 
-void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg) { add_entry(pidfd, pgid, cg); }
-void oak__reaper_drain(pid_t pgid, unsigned cg) { add_entry(-1, pgid, cg); }
+void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg) { add_entry(true, pidfd, pgid, cg); }
+void oak__reaper_drain(pid_t pgid, unsigned cg) { add_entry(false, -1, pgid, cg); }
 
 /* A DRAINING entry: kill and reap what is left. True when the group is
  * empty. */
@@ -619,9 +634,11 @@ static void *reaper_main(void *unused)
             pf[k++] = (struct pollfd){R.wake[0], POLLIN, 0};
             pf[k++] = (struct pollfd){R.wd_pidfd, POLLIN, 0};
         }
+        if (R.wd_pidfd < 0 && R.wd_pid > 0 && timeout > 100)
+            timeout = 100; /* no pidfd: look for the watchdog's death */
         for (size_t i = 0; i < R.n; i++) {
-            if (R.v[i].pidfd >= 0) {
-                if (k < pf_cap)
+            if (R.v[i].adopted) {
+                if (R.v[i].pidfd >= 0 && k < pf_cap)
                     pf[k++] = (struct pollfd){R.v[i].pidfd, POLLIN, 0};
                 else
                     timeout = 10;
@@ -641,14 +658,17 @@ static void *reaper_main(void *unused)
             while (read(R.wake[0], buf, sizeof buf) > 0) {
             }
         }
-        if (k >= 2 && R.wd_pidfd >= 0 && (pf[1].revents & POLLIN)) {
+        if (R.wd_pid > 0 && (R.wd_pidfd >= 0 ? k >= 2 && (pf[1].revents & POLLIN)
+                                             : reap_child(-1, R.wd_pid, WNOHANG) == 1)) {
             /* The watchdog died (someone killed it): reap it; programs are
              * now protected by their death signal only. */
-            siginfo_t si;
-            waitid((idtype_t)P_PIDFD, (id_t)R.wd_pidfd, &si, WEXITED | WNOHANG);
+            if (R.wd_pidfd >= 0)
+                reap_child(R.wd_pidfd, R.wd_pid, WNOHANG);
             oak_log(OAK_LOG_ERROR, "runtime", "event=osproc_watchdog_died");
-            close(R.wd_pidfd);
-            R.wd_pidfd = -1; /* only this thread reads it after `once` */
+            if (R.wd_pidfd >= 0)
+                close(R.wd_pidfd);
+            R.wd_pidfd = -1; /* only this thread reads them after `once` */
+            R.wd_pid = 0;
             pthread_mutex_lock(&R.wd_lock);
             close(R.wd_fd);
             R.wd_fd = -1;
@@ -659,16 +679,15 @@ static void *reaper_main(void *unused)
         now = now_ms();
         for (size_t i = 0; i < R.n;) {
             entry *e = &R.v[i];
-            if (e->pidfd >= 0) {
-                siginfo_t si;
-                memset(&si, 0, sizeof si);
-                if (waitid((idtype_t)P_PIDFD, (id_t)e->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-                    si.si_pid == 0) {
+            if (e->adopted) {
+                if (reap_child(e->pidfd, e->pgid, WNOHANG) == 0) {
                     i++;
                     continue; /* not dead yet */
                 }
-                close(e->pidfd);
+                if (e->pidfd >= 0)
+                    close(e->pidfd);
                 e->pidfd = -1;
+                e->adopted = false;
                 e->since_ms = now;
                 known_del(e->pgid);
             }
@@ -687,6 +706,18 @@ static void *reaper_main(void *unused)
 
 static void init_once(void)
 {
+    /* Read once, at the first start: the fallback is chosen for the life
+     * of the program. */
+    const char *force = getenv("OAK_OSPROC_NO_PIDFD");
+    if (force && strcmp(force, "1") == 0)
+        R.no_pidfd = true;
+    else {
+        int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (probe >= 0)
+            close(probe);
+        else if (errno == ENOSYS)
+            R.no_pidfd = true;
+    }
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
         R.err = -errno;
         return;
@@ -714,6 +745,8 @@ static void init_once(void)
     if (e)
         R.err = -e;
 }
+
+bool oak__reaper_no_pidfd(void) { return R.no_pidfd; }
 
 int oak__reaper_use(void)
 {

@@ -10,6 +10,7 @@
 #ifndef OAK_OSPROC_REAPER_H
 #define OAK_OSPROC_REAPER_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Make the process ready for OS children, once: become a child subreaper,
@@ -18,10 +19,17 @@
  * thread. */
 int oak__reaper_use(void);
 
+/* Without pidfds (the kernel has no pidfd_open, or OAK_OSPROC_NO_PIDFD=1
+ * was in the environment when oak__reaper_use() first ran): children are
+ * then watched by pid, with waitid(P_PID), which is safe because nothing
+ * else in the runtime reaps them. Valid after oak__reaper_use(). Any
+ * thread. */
+bool oak__reaper_no_pidfd(void);
+
 /* Hand over a child that has not been reaped: the reaper thread waits on
- * pidfd, reaps it, closes pidfd, then drains its group (and cgroup leaf
- * cg, if not 0). The caller has already sent SIGKILL. Any thread; does
- * not block. */
+ * pidfd (or, when pidfd is -1, for pid pgid, the leader, polling), reaps
+ * it, closes pidfd, then drains its group (and cgroup leaf cg, if not 0).
+ * The caller has already sent SIGKILL. Any thread; does not block. */
 void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg);
 
 /* The leader of group pgid is reaped (oak__reaper_reaped() called) and
