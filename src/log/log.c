@@ -346,11 +346,11 @@ static void drain_queue(int64_t ms)
     while (q_head) {
         qline *l = q_head;
         q_head = l->next;
+        q_bytes -= l->len;
         free(l);
         q_dropped++;
     }
     q_tail = NULL;
-    q_bytes = 0;
 }
 
 static void format_line(const oak_log_record *r, buf *b);
@@ -362,9 +362,11 @@ static void *writer_main(void *arg)
     for (;;) {
         while (!q_head && !q_dropped)
             pthread_cond_wait(&q_work, &lock);
+        /* The batch's bytes stay counted in q_bytes until written: the
+         * bound holds for what is queued and what is in hand together. */
         qline *l = q_head;
         q_head = q_tail = NULL;
-        q_bytes = 0;
+        size_t batch = 0;
         buf notice;
         buf_init(&notice);
         if (q_dropped) {
@@ -390,6 +392,7 @@ static void *writer_main(void *arg)
             qline *n = l->next;
             if (fd >= 0)
                 write_all(fd, l->text, l->len);
+            batch += l->len;
             free(l);
             l = n;
         }
@@ -399,6 +402,7 @@ static void *writer_main(void *arg)
         if (fd >= 0)
             close(fd);
         pthread_mutex_lock(&lock);
+        q_bytes -= batch;
         q_busy = false;
         if (!q_head)
             pthread_cond_broadcast(&q_drained);
