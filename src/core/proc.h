@@ -229,6 +229,7 @@ typedef struct oak__proc {
     bool in_cleanup;             /* cleanups running: no blocking          */
     bool is_main;                /* the first process of oak_run()         */
     bool hibernated;             /* resumes from oak_hibernate()           */
+    bool rewoken;                /* woken from hibernation, no wait since  */
     uint32_t reductions;         /* left before a forced yield             */
     int next_defer;              /* the next oak_defer() handle            */
 
