@@ -747,6 +747,99 @@ static void hibernated_process_obeys_exit_signals_links_and_monitors(void **stat
     assert_int_equal((int)(intptr_t)rc, -EPERM);
 }
 
+/* A hibernating process gives back the slots of its empty tables and its
+ * extension block when nothing is in it; what is in use stays. */
+typedef struct h_tables {
+    oak_ref alias;     /* made before the first hibernation */
+    oak_ref watch;     /* monitor of the name "watched" */
+    oak_pid watched;
+    int wakes;
+} h_tables;
+
+static void h_tables_wake(void *arg)
+{
+    h_tables *t = arg;
+    t->wakes++;
+    oak_msg *m = OT_RECV_ANY(OT_LONG_MS);
+    if (t->wakes == 1) {
+        /* sent to the alias: it lived through the hibernations */
+        OT_CHECK_UINT_EQ(m->tag, OT_TAG_DATA);
+        OT_CHECK_UINT_EQ(m->ref, t->alias);
+        oak_msg_free(m);
+        /* tables trimmed while it slept work again */
+        OT_CHECK_INT_EQ(oak_link(h_main), 0);
+        OT_CHECK_INT_EQ(oak_unlink(h_main), 0);
+        oak_ref r = oak_monitor(h_main);
+        OT_CHECK(r != 0);
+        OT_CHECK_INT_EQ(oak_demonitor(r, OAK_DEMONITOR_FLUSH), 0);
+        OT_SEND(h_main, OT_TAG_PONG, NULL, 0);
+        oak_hibernate(h_tables_wake, t);
+        OT_FAIL("oak_hibernate returned");
+    }
+    /* the name monitor's DOWN still names what it watched */
+    ot_signal s;
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    OT_TAKE_SIGNAL(m, &s);
+    OT_CHECK_UINT_EQ(s.ref, t->watch);
+    OT_CHECK_ATOM_EQ(s.name, oak_atom_from("watched"));
+    OT_CHECK_INT_EQ(oak_unalias(t->alias), 0);
+    OT_CHECK_INT_EQ(oak_unalias(t->alias), -ENOENT);
+    OT_SEND(h_main, OT_TAG_DONE, NULL, 0);
+}
+
+static void h_tables_start(void *arg)
+{
+    h_tables *t = arg;
+    /* a link and a monitor that come and go leave empty tables */
+    OT_CHECK_INT_EQ(oak_link(h_main), 0);
+    OT_CHECK_INT_EQ(oak_unlink(h_main), 0);
+    oak_ref r = oak_monitor(h_main);
+    OT_CHECK(r != 0);
+    OT_CHECK_INT_EQ(oak_demonitor(r, OAK_DEMONITOR_FLUSH), 0);
+    /* an alias and a name monitor stay */
+    t->alias = oak_alias();
+    OT_CHECK(t->alias != 0);
+    t->watch = oak_monitor_name(oak_atom_from("watched"));
+    OT_CHECK(t->watch != 0);
+    OT_SEND(h_main, OT_TAG_READY, NULL, 0);
+    oak_hibernate(h_tables_wake, t);
+    OT_FAIL("oak_hibernate returned");
+}
+
+static void tables_main(void *arg)
+{
+    (void)arg;
+    h_main = oak_self();
+    static h_tables t;
+    memset(&t, 0, sizeof t);
+    t.watched = OT_SPAWN(h_forever, NULL, 0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("watched"), t.watched), 0);
+    oak_ref r = 0;
+    oak_pid p = OT_SPAWN_MONITOR(h_tables_start, &t, 0, &r);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_READY, OT_LONG_MS));
+    /* a wake by signals alone: it hibernates again at once */
+    for (int i = 0; i < 3; i++) {
+        oak_sleep(5);
+        oak_ref w = oak_monitor(p);
+        OT_CHECK(w != 0);
+        OT_CHECK_INT_EQ(oak_demonitor(w, OAK_DEMONITOR_FLUSH), 0);
+    }
+    oak_sleep(5);
+    OT_CHECK_INT_EQ(oak_send_alias(p, t.alias, OT_TAG_DATA, NULL, 0), 0);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_PONG, OT_LONG_MS));
+    oak_sleep(5);
+    OT_CHECK_INT_EQ(oak_exit_pid(t.watched, OAK_KILL), 0);
+    oak_msg_free(OT_RECV_TAG(OT_TAG_DONE, OT_LONG_MS));
+    OT_CHECK_ATOM_EQ(OT_RECV_DOWN(r, OT_LONG_MS).reason, OAK_NORMAL);
+    OT_CHECK_INT_EQ(t.wakes, 2);
+}
+
+static void hibernated_process_keeps_its_aliases_and_name_monitors(void **state)
+{
+    (void)state;
+    OT_RUN(tables_main, NULL);
+}
+
 #define N_HIBERNATED 10000
 
 static void many_main(void *arg)
@@ -808,6 +901,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(hibernated_process_wakes_in_its_function_for_each_message),
         cmocka_unit_test(hibernated_process_obeys_exit_signals_links_and_monitors),
         cmocka_unit_test(hibernated_processes_hold_no_stack),
+        cmocka_unit_test(hibernated_process_keeps_its_aliases_and_name_monitors),
     };
 #define GROUP(n, v) {n, v, sizeof v / sizeof v[0]}
     static const group groups[] = {

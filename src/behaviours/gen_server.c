@@ -201,8 +201,6 @@ struct oak_gen_server {
     void *state;
     oak_pid self;
     oak_pid parent;
-    oak_pid starter;
-    oak_ref ack_ref;
     oak_atom name;
     enum phase phase;
     oak_via *via;        /* oak_alloc'd copy, or NULL (most servers) */
@@ -337,8 +335,9 @@ static void reset_result(oak_gen_server *gs)
     gs->f->hibernate = false;
 }
 
-static void send_ack(oak_gen_server *gs, int kind, const oak_reason *why,
-                     oak_pid pid)
+/* The starter and its ack ref are in the start block, which lives until
+ * the ack is sent: the server does not keep them. */
+static void send_ack(const start_block *b, int kind, const oak_reason *why, oak_pid pid)
 {
     const char *d = why ? why->detail : "";
     size_t n = strlen(d) + 1;
@@ -351,7 +350,7 @@ static void send_ack(oak_gen_server *gs, int kind, const oak_reason *why,
     a.m.reason = why ? why->atom : OAK_ATOM_NONE;
     a.m.pid = pid;
     memcpy(a.m.detail, d, n);
-    oak_send_ref(gs->starter, gs->ack_ref, oak__batom(OAK__A_GEN_ACK), &a,
+    oak_send_ref(b->starter, b->ack_ref, oak__batom(OAK__A_GEN_ACK), &a,
                  sizeof a.m + n);
 }
 
@@ -643,8 +642,6 @@ static void server_entry(void *p)
     gs->cb = b->cb;
     gs->self = oak_self();
     gs->parent = b->parent ? b->parent : gs->self;
-    gs->starter = b->starter;
-    gs->ack_ref = b->ack_ref;
     gs->name = b->name;
     if (b->has_via) {
         gs->via = oak_alloc(sizeof *gs->via);
@@ -666,20 +663,20 @@ static void entry_body(oak_gen_server *gs, void *p)
     if (gs->name) {
         int r = oak_register(gs->name, gs->self);
         if (r == -EEXIST) {
-            send_ack(gs, ACK_ALREADY, NULL, oak_whereis(gs->name));
+            send_ack(b, ACK_ALREADY, NULL, oak_whereis(gs->name));
             return; /* exits normal, as OTP */
         }
         if (r < 0) {
             oak_reason why;
             oak_reason_set(&why, OAK_BADARG, NULL);
-            send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+            send_ack(b, ACK_ERROR, &why, OAK_NOPID);
             return;
         }
     } else if (gs->via) {
         oak_pid owner = OAK_NOPID;
         int r = gs->via->ops->register_name(gs->via, &owner);
         if (r == -EEXIST) {
-            send_ack(gs, ACK_ALREADY, NULL, owner);
+            send_ack(b, ACK_ALREADY, NULL, owner);
             return;
         }
         if (r < 0) {
@@ -687,7 +684,7 @@ static void entry_body(oak_gen_server *gs, void *p)
             oak_reason_set(&why, OAK_BADARG, NULL);
             oak_free(gs->via); /* nothing to unregister */
             gs->via = NULL;
-            send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+            send_ack(b, ACK_ERROR, &why, OAK_NOPID);
             return;
         }
     }
@@ -697,7 +694,7 @@ static void entry_body(oak_gen_server *gs, void *p)
         if (gs->phase == PHASE_INIT) {
             oak_reason why = gs->f->stop;
             unregister_name(gs);
-            send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+            send_ack(b, ACK_ERROR, &why, OAK_NOPID);
             oak_exit_detail(why.atom, oak_reason_detail(&why));
         }
         stop_server(gs, NULL); /* runs terminate unless it was terminate */
@@ -709,7 +706,7 @@ static void entry_body(oak_gen_server *gs, void *p)
     switch (ret) {
     case OAK_GS_OK:
         gs->phase = PHASE_RUN;
-        send_ack(gs, ACK_OK, NULL, OAK_NOPID);
+        send_ack(b, ACK_OK, NULL, OAK_NOPID);
         /* Everything the server needs is in gs now. The block is kept only
          * when it holds init's argument, which the state may point into. */
         if (!b->arg_size)
@@ -717,12 +714,12 @@ static void entry_body(oak_gen_server *gs, void *p)
         loop(gs);
     case OAK_GS_IGNORE:
         unregister_name(gs);
-        send_ack(gs, ACK_IGNORE, NULL, OAK_NOPID);
+        send_ack(b, ACK_IGNORE, NULL, OAK_NOPID);
         oak_exit(OAK_NORMAL);
     case OAK_GS_STOP: {
         oak_reason why = gs->f->stop;
         unregister_name(gs);
-        send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+        send_ack(b, ACK_ERROR, &why, OAK_NOPID);
         oak_exit_detail(why.atom, oak_reason_detail(&why));
     }
     default: {
@@ -731,7 +728,7 @@ static void entry_body(oak_gen_server *gs, void *p)
         snprintf(d, sizeof d, "%d", ret);
         oak_reason_set(&why, oak__batom(OAK__A_BAD_RETURN_VALUE), d);
         unregister_name(gs);
-        send_ack(gs, ACK_ERROR, &why, OAK_NOPID);
+        send_ack(b, ACK_ERROR, &why, OAK_NOPID);
         oak_exit_detail(why.atom, why.detail);
     }
     }

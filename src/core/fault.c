@@ -53,23 +53,22 @@ static void handler(int sig, siginfo_t *si, void *uctx)
         signal(sig, SIG_DFL);
         return; /* the instruction faults again, now with the default action */
     }
-    oak__proc *p = s->current;
     ucontext_t *uc = uctx;
     /* The unwinder was loaded at install time (oak__symbol_init): this is
      * a walk up the process's stack, through the signal frame. */
     s->fault_nbt = oak__rt->cfg.backtrace_depth > 0 ? backtrace(s->fault_bt, OAK__FAULT_FRAMES) : 0;
-    p->fault_sig = sig;
-    p->fault_code = si->si_code;
-    p->fault_addr = si->si_addr;
+    s->fault.sig = sig;
+    s->fault.code = si->si_code;
+    s->fault.addr = si->si_addr;
     oak__in_process = 0;
     uintptr_t top = ((uintptr_t)(s->landing + OAK__LANDING_SIZE)) & ~(uintptr_t)15;
 #if defined(__x86_64__)
-    p->fault_pc = (void *)uc->uc_mcontext.gregs[REG_RIP];
+    s->fault.pc = (void *)uc->uc_mcontext.gregs[REG_RIP];
     /* As if fault_landing had been called: rsp + 8 is 16-byte aligned. */
     uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(top - 8);
     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)fault_landing;
 #elif defined(__aarch64__)
-    p->fault_pc = (void *)uc->uc_mcontext.pc;
+    s->fault.pc = (void *)uc->uc_mcontext.pc;
     uc->uc_mcontext.sp = top;
     uc->uc_mcontext.pc = (uintptr_t)fault_landing;
     uc->uc_mcontext.regs[30] = 0;
@@ -120,10 +119,11 @@ void oak__fault_thread_term(oak__sched *s)
     s->altstack = s->landing = NULL;
 }
 
-void oak__fault_reason(oak__proc *p, oak_atom *reason, char *detail, size_t size)
+void oak__fault_reason(oak__proc *p, const oak__fault *f, oak_atom *reason, char *detail,
+                       size_t size)
 {
     const char *what;
-    switch (p->fault_sig) {
+    switch (f->sig) {
     case SIGSEGV:
         *reason = OAK_SIGSEGV;
         what = "SIGSEGV";
@@ -146,10 +146,9 @@ void oak__fault_reason(oak__proc *p, oak_atom *reason, char *detail, size_t size
     }
     /* An overflow: the address is in the gap below the stack (every
      * running process has one, core/stack.h). */
-    bool overflow = (p->fault_sig == SIGSEGV || p->fault_sig == SIGBUS) &&
-                    oak__stack_in_guard(p, p->fault_addr);
+    bool overflow = (f->sig == SIGSEGV || f->sig == SIGBUS) && oak__stack_in_guard(p, f->addr);
     if (overflow)
         *reason = OAK_STACK_OVERFLOW;
     snprintf(detail, size, "\"%s%s at address %p, pc %p\"", what,
-             overflow ? " in the guard below the stack" : "", p->fault_addr, p->fault_pc);
+             overflow ? " in the guard below the stack" : "", f->addr, f->pc);
 }

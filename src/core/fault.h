@@ -23,8 +23,9 @@ void oak__fault_uninstall(void);
 /* Per scheduler thread: set up / tear down the signal stack. */
 int oak__fault_thread_init(oak__sched *s);
 void oak__fault_thread_term(oak__sched *s);
-/* The reason for a fault recorded in p. */
-void oak__fault_reason(oak__proc *p, oak_atom *reason, char *detail, size_t size);
+/* The reason for fault f of process p (p's stack tells an overflow). */
+void oak__fault_reason(oak__proc *p, const oak__fault *f, oak_atom *reason, char *detail,
+                       size_t size);
 
 /* Set while the scheduler thread runs a process's code (read by the
  * handler on the same thread). */

@@ -464,10 +464,48 @@ static bool exit_signal(oak__proc *p, oak__msg *m, bool via_link, oak_atom *reas
  * which ends with the entry. */
 #define MONITOR_ALIAS ((uint64_t)1 << 63)
 
+/* ---- the extension block: name monitors and aliases ---- */
+
+oak__proc_ext *oak__proc_ext_get(oak__proc *p)
+{
+    if (!p->ext)
+        p->ext = calloc(1, sizeof *p->ext);
+    return p->ext;
+}
+
+static void ext_free(oak__proc *p)
+{
+    if (!p->ext)
+        return;
+    oak__map_free(&p->ext->monitor_names);
+    oak__map_free(&p->ext->aliases);
+    free(p->ext);
+    p->ext = NULL;
+}
+
+/* A monitor by name remembers the name for its DOWN. Without memory for
+ * the note, the DOWN comes with no name (as when the map is full). */
+static void name_monitor_put(oak__proc *p, oak_ref ref, oak_atom name)
+{
+    oak__proc_ext *e = oak__proc_ext_get(p);
+    if (e)
+        oak__map_put(&e->monitor_names, ref, name);
+}
+
+/* The name monitor ref was made for (and the note is gone), or 0. Most
+ * processes never monitor a name: no call then. */
+static oak_atom name_monitor_take(oak__proc *p, oak_ref ref)
+{
+    uint64_t name = 0;
+    if (p->ext && p->ext->monitor_names.len)
+        oak__map_del(&p->ext->monitor_names, ref, &name);
+    return (oak_atom)name;
+}
+
 static bool alias_active(oak__proc *p, oak_ref ref)
 {
     uint64_t v;
-    return oak__map_get(&p->aliases, ref, NULL) ||
+    return (p->ext && oak__map_get(&p->ext->aliases, ref, NULL)) ||
            (oak__map_get(&p->monitors_out, ref, &v) && (v & MONITOR_ALIAS));
 }
 
@@ -569,11 +607,9 @@ __attribute__((noinline)) static size_t drain_other(oak__proc *p, oak__msg *m, o
         oak__map_del(&p->monitors_in, m->pub.ref, NULL);
         break;
     case OAK__SIG_DOWN: {
-        uint64_t name = 0;
         if (!oak__map_del(&p->monitors_out, m->pub.ref, NULL))
             break; /* demonitored meanwhile */
-        oak__map_del(&p->monitor_names, m->pub.ref, &name);
-        ((oak_down *)m->payload)->name = (oak_atom)name;
+        ((oak_down *)m->payload)->name = name_monitor_take(p, m->pub.ref);
         queue_append(p, m);
         return 1;
     }
@@ -691,6 +727,25 @@ void oak_yield(void)
     oak__drain(p);
 }
 
+/* Hibernation gives back what an idle process keeps without need: the
+ * slots of its empty tables (a compact table keeps its slots when it
+ * empties, as a call's monitor comes and goes), and an extension block
+ * with nothing in it. A server started with a monitor by its starter
+ * keeps 80 bytes of it otherwise. Not when it hibernates again straight
+ * from a wake (p->rewoken, a server hibernating after every request):
+ * it would allocate the slots again on each wake, 30-60 ns of a 250 ns
+ * call. A wake by signals alone, a wait (hibernate_after) and the first
+ * hibernation trim. */
+static void trim_tables(oak__proc *p)
+{
+    oak__map *maps[] = {&p->links, &p->monitors_out, &p->monitors_in};
+    for (size_t i = 0; i < sizeof maps / sizeof *maps; i++)
+        if (maps[i]->len == 0)
+            oak__map_free(maps[i]);
+    if (p->ext && p->ext->monitor_names.len == 0 && p->ext->aliases.len == 0)
+        ext_free(p);
+}
+
 int oak_hibernate(oak_entry fn, void *arg)
 {
     oak__proc *p = self_blocking();
@@ -699,6 +754,8 @@ int oak_hibernate(oak_entry fn, void *arg)
     if (!fn)
         return -EINVAL;
     oak__drain(p); /* signals act now; messages already here wake at once */
+    if (!p->rewoken)
+        trim_tables(p);
     p->fn = fn;
     p->arg = arg;
     p->hibernated = true;
@@ -731,10 +788,12 @@ static void proc_main(void *arg)
          * none (a demonitor, an unlink, an exit signal that was trapped
          * into nothing) the process gives its new stack up again at once. */
         if (!p->q_head) {
+            trim_tables(p); /* a demonitor may have emptied one */
             oak__proc_switch_out(p, OAK__SW_HIBERNATE);
             abort(); /* resumes in proc_main, never here */
         }
         p->hibernated = false;
+        p->rewoken = true;
     }
     p->fn(p->arg);
     oak__proc_exit(p, OAK_NORMAL, NULL);
@@ -781,14 +840,18 @@ int oak__spawn_on(oak__sched *s, oak__proc *parent, oak_entry fn, void *arg,
     const size_t arm_at = offsetof(oak__proc, wait_arm);
     const size_t after_arm = arm_at + sizeof p->wait_arm;
     memset(&p->sp, 0, arm_at - offsetof(oak__proc, sp));
-    memset((char *)p + after_arm, 0, sizeof *p - after_arm);
+    if (sizeof *p > after_arm) /* the sanitizers' fields */
+        memset((char *)p + after_arm, 0, sizeof *p - after_arm);
     p->gen = gen;
     p->wait.index = OAK__TIMER_IDLE;
+    /* The first line's own fields (exit_detail is NULL since the last
+     * death freed it). */
     p->fn = fn;
     p->arg = arg;
+    p->exit_reason = 0;
     /* The stack comes when the process first runs (core/stack.h): only
-     * its size is kept until then. */
-    p->stack_size = stack_size;
+     * its size is kept until then (at most 1 GiB, checked above). */
+    p->stack_size = (uint32_t)stack_size;
     if (opts && opts->arg_size) {
         p->arg = alloc_owned(p, opts->arg_size);
         if (!p->arg) {
@@ -971,8 +1034,7 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     oak__map_free(&p->links);
     oak__map_free(&p->monitors_in);
     oak__map_free(&p->monitors_out);
-    oak__map_free(&p->monitor_names);
-    oak__map_free(&p->aliases);
+    ext_free(p);
 
     /* Its stack goes back to its slot's free list (at teardown, when the
      * slots are about to be unmapped, only its saved bytes are freed). */
@@ -999,7 +1061,8 @@ void oak__proc_dispose(oak__proc *p, bool notify)
 static inline __attribute__((always_inline)) bool park(oak__proc *p, int64_t *deadline,
                                                       int64_t rel_ns)
 {
-    p->wait_rel = rel_ns;
+    p->wait.rel = rel_ns;
+    p->rewoken = false; /* beside switch_reason, written next */
     p->wait.deadline = rel_ns ? *deadline : 0;
     oak__proc_switch_out(p, OAK__SW_PARK);
     if (!rel_ns)
@@ -1018,7 +1081,7 @@ static inline __attribute__((always_inline)) bool park(oak__proc *p, int64_t *de
         *deadline = p->wait.deadline;
     }
     p->wait.deadline = 0;
-    p->wait_rel = 0;
+    p->wait.rel = 0;
     return expired;
 }
 
@@ -1269,14 +1332,14 @@ static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name, bool alias)
         if (oak__map_put(&p->monitors_out, ref, value) == 0 &&
             oak__map_put(&p->monitors_in, ref, me) == 0) {
             if (name)
-                oak__map_put(&p->monitor_names, ref, name);
+                name_monitor_put(p, ref, name);
             return ref;
         }
         oak__map_del(&p->monitors_out, ref, NULL);
     } else if (pid != OAK_NOPID && oak__map_put(&p->monitors_out, ref, value) == 0) {
         if (send_control(pid, me, OAK__SIG_MONITOR, ref) == 0) {
             if (name)
-                oak__map_put(&p->monitor_names, ref, name);
+                name_monitor_put(p, ref, name);
             return ref;
         }
         oak__map_del(&p->monitors_out, ref, NULL);
@@ -1335,8 +1398,11 @@ oak_ref oak_alias(void)
     oak__proc *p = self_blocking();
     if (!p)
         return 0;
+    oak__proc_ext *e = oak__proc_ext_get(p);
+    if (!e)
+        return 0;
     oak_ref ref = make_ref(p);
-    if (oak__map_put(&p->aliases, ref, 1) < 0)
+    if (oak__map_put(&e->aliases, ref, 1) < 0)
         return 0;
     return ref;
 }
@@ -1346,7 +1412,7 @@ int oak_unalias(oak_ref alias)
     oak__proc *p = self_blocking();
     if (!p)
         return -EPERM;
-    if (oak__map_del(&p->aliases, alias, NULL))
+    if (p->ext && oak__map_del(&p->ext->aliases, alias, NULL))
         return 0;
     uint64_t v;
     if (oak__map_get(&p->monitors_out, alias, &v) && (v & MONITOR_ALIAS)) {
@@ -1376,8 +1442,7 @@ int oak_demonitor(oak_ref ref, unsigned flags)
      * already): no call for them. */
     bool active = p->monitors_out.len && oak__map_del(&p->monitors_out, ref, &target);
     target &= ~MONITOR_ALIAS; /* the alias, if any, ends with the monitor */
-    if (p->monitor_names.len)
-        oak__map_del(&p->monitor_names, ref, NULL);
+    name_monitor_take(p, ref);
     if (active) {
         oak_pid me = self_pid(p);
         if (target == me)

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 
 #include "core/map.h"
+#include "core/sanitizer.h"
 #include "core/stack.h"
 #include "oak/message.h"
 #include "oak/process.h"
@@ -132,7 +133,12 @@ typedef struct oak__timer {
         struct oak__proc *proc; /* WAKE: the parked process                 */
         oak__msg *msg;          /* SEND: the message to deliver            */
     };
-    oak_ref ref;               /* SEND: the timer's reference               */
+    union {
+        oak_ref ref;           /* SEND: the timer's reference               */
+        int64_t rel;           /* WAKE (a process's wait): its timeout in
+                                * ns, 0 for none; the deadline is armed at
+                                * rel from when the scheduler arms it      */
+    };
 } oak__timer;
 /* The state of p's timed wait, in the low bits of p->wait_arm; the rest
  * numbers the timed waits, so that an entry left in a scheduler's list by
@@ -164,6 +170,20 @@ typedef struct oak__alloc {
 } oak__alloc;
 _Static_assert(sizeof(oak__alloc) == 16, "an oak_alloc() header is 16 bytes");
 
+/* What few processes need: allocated by the first that does
+ * (oak__proc_ext()), freed at death. */
+typedef struct oak__proc_ext {
+    oak__map monitor_names;      /* ref -> name, for name monitors we hold */
+    oak__map aliases;            /* aliases made by oak_alias(): ref -> 1
+                                  * (monitor aliases live in monitors_out) */
+} oak__proc_ext;
+
+/* The control block: five cache lines (docs/design/scheduler.md, "The
+ * control block"). The first is the one other threads write; the rest
+ * belong to the process and its scheduler of the moment. What only some
+ * processes use is in the extension block (ext), a fault's registers are
+ * in the scheduler that reports it, and the sanitizers' fiber state exists
+ * only in sanitized builds. */
 typedef struct oak__proc {
     /* ---- shared: touched by other threads, on their own cache line ---- */
 
@@ -178,6 +198,7 @@ typedef struct oak__proc {
     _Atomic oak_pid pid;
     /* Registered name, or 0. Written under the name table's lock. */
     _Atomic oak_atom name;
+    uint32_t gen;                /* generation of this slot                */
     /* Waits on descriptors (core/netpoll.h): the number of the current
      * wait << 32 | the events the netpoller saw for it. The process stores
      * a new number (release) at the start and the end of each wait; a
@@ -185,20 +206,32 @@ typedef struct oak__proc {
      * the one it was given, so events of older waits are ignored. Kept
      * across incarnations (outside the part spawn clears). */
     _Atomic uint64_t fd_wait;
+    /* Written once in a life (at spawn, at a hibernation, at death) and
+     * read about as often: in the padding of this line, where a write or
+     * a read by the owner costs nothing that the inbox's traffic does not
+     * cost already (its spawner and its waker have just written the line,
+     * and it runs fn(arg) right after its first drain). Never on the
+     * path of a message. */
+    oak_entry fn;
+    void *arg;
+    uint32_t stack_size;         /* asked for at spawn; 0 = default        */
+    oak_atom exit_reason;
+    char *exit_detail;           /* malloc'd or NULL                       */
 
     /* ---- the process itself / its current scheduler only ---- */
     alignas(64) void *sp;        /* saved context while not running       */
     oak_pid self;                /* this incarnation's pid (kept at death) */
     struct oak__sched *sched;    /* scheduler running it (while running)   */
     struct oak__proc *gq_next;   /* link in the global run queue           */
-    uint32_t gen;                /* generation of this slot                */
     uint8_t switch_reason;       /* enum oak__switch                        */
     bool trap_exit;
     bool timed_out;              /* set by the timer that woke it          */
     bool in_cleanup;             /* cleanups running: no blocking          */
     bool is_main;                /* the first process of oak_run()         */
     bool hibernated;             /* resumes from oak_hibernate()           */
+    bool rewoken;                /* woken from hibernation, no wait since  */
     uint32_t reductions;         /* left before a forced yield             */
+    int next_defer;              /* the next oak_defer() handle            */
 
     /* Private queue: messages taken from the inbox, oldest first. */
     oak__msg *q_head, *q_tail;
@@ -210,42 +243,48 @@ typedef struct oak__proc {
     oak__map links;              /* pid -> 0                               */
     oak__map monitors_out;       /* ref -> monitored pid                   */
     oak__map monitors_in;        /* ref -> watcher pid                     */
-    oak__map monitor_names;      /* ref -> name, for name monitors we hold */
-    oak__map aliases;            /* aliases made by oak_alias(): ref -> 1
-                                  * (monitor aliases live in monitors_out) */
+    oak__proc_ext *ext;          /* or NULL                                */
 
-    oak_atom exit_reason;
-    int next_defer;              /* the next oak_defer() handle            */
-    char *exit_detail;           /* malloc'd or NULL                       */
-
-    oak_entry fn;
-    void *arg;
     /* Its execution stack (core/stack.h): the slot it runs in, NULL
      * before its first run and while hibernating; while another process
      * is resident there, its bytes from sp to the slot's top are in
      * `saved` (malloc'd). Its scheduler of the moment only. */
     struct oak__slot *home;
     void *saved;
-    size_t stack_size;           /* asked for at spawn; 0 = default        */
     oak__defer *defers;
     oak__alloc *allocs;
     /* A timed wait (a receive with a timeout, oak_wait_fd). Its timer
      * is armed lazily by the scheduler loop (oak__timers_arm_waits), so a
      * wait that a message ends within microseconds, such as a call's, never
      * reads the clock or touches a timer heap. wait.deadline is absolute,
-     * or 0 until the wait is armed at wait_rel ns from then. */
+     * or 0 until the wait is armed at wait.rel ns from then (wait.rel 0:
+     * no timer). */
     oak__timer wait;
-    int64_t wait_rel;            /* the timeout in ns; 0: no timer         */
     _Atomic uint64_t wait_arm;   /* timed wait number << 2 | OAK__WAIT_*   */
 
-    int fault_sig;               /* OAK__SW_FAULT: the signal, its code,   */
-    int fault_code;              /*   the faulting address and pc          */
-    void *fault_addr;
-    void *fault_pc;
-
+#if defined(OAK_ASAN) || defined(OAK_TSAN)
     void *asan_fake_stack;       /* sanitizer fiber state                  */
     void *tsan_fiber;
+#endif
 } oak__proc;
+
+/* The fiber state a switch passes to the sanitizers (core/ctx.h), which
+ * ignores it in other builds. */
+#if defined(OAK_ASAN) || defined(OAK_TSAN)
+#define OAK__PROC_FAKE_STACK(p) (&(p)->asan_fake_stack)
+#define OAK__PROC_TSAN_FIBER(p) ((p)->tsan_fiber)
+#else
+#define OAK__PROC_FAKE_STACK(p) ((void)(p), (void **)NULL)
+#define OAK__PROC_TSAN_FIBER(p) ((void)(p), (void *)NULL)
+#endif
+
+#if !defined(OAK_ASAN) && !defined(OAK_TSAN)
+/* A million hibernated servers cost a million of these. */
+_Static_assert(sizeof(oak__proc) == 320, "the control block is five cache lines");
+#endif
+
+/* p's extension block, made if it has none: NULL when out of memory. */
+oak__proc_ext *oak__proc_ext_get(oak__proc *p);
 
 /* Pid layout (see oak/types.h). */
 #define OAK__SLOT_BITS 28

@@ -913,18 +913,18 @@ static void fault_exit(oak__sched *s, oak__proc *p)
 {
     oak_atom reason;
     char detail[160];
-    oak__fault_reason(p, &reason, detail, sizeof detail);
+    oak__fault_reason(p, &s->fault, &reason, detail, sizeof detail);
     char who[OAK_ATOM_MAX_LEN + 64];
     /* Where: the faulting function, and the frames that called it (the
      * handler's own frames and the signal trampoline come first in the
      * walk: they are skipped up to the faulting pc). */
     char where[160], bt[1536];
-    oak__symbolize(p->fault_pc, where, sizeof where);
+    oak__symbolize(s->fault.pc, where, sizeof where);
     size_t len = 0;
     bt[0] = '\0';
     int first = 0;
     for (int i = 0; i < s->fault_nbt; i++)
-        if (s->fault_bt[i] == p->fault_pc)
+        if (s->fault_bt[i] == s->fault.pc)
             first = i + 1;
     int depth = oak__rt->cfg.backtrace_depth;
     for (int i = first; i < s->fault_nbt && i - first < depth && len + 2 < sizeof bt; i++) {
@@ -974,7 +974,7 @@ static inline __attribute__((always_inline)) void after_switch(oak__sched *s)
         break;
     case OAK__SW_PARK:
         oak__stack_left(p->home, p->sp);
-        if (p->wait_rel) {
+        if (p->wait.rel) {
             if (s->nlazy == OAK__LAZY_WAITS && !oak__timers_arm_waits(s, oak__now_ns())) {
                 p->timed_out = true; /* cannot wait: time out at once */
                 ring_push(s, p);
@@ -1058,10 +1058,10 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
     void **fake_save = why == OAK__SW_EXIT || why == OAK__SW_HIBERNATE ||
                                why == OAK__SW_HIBERNATE_NOW
                            ? NULL
-                           : &p->asan_fake_stack;
+                           : OAK__PROC_FAKE_STACK(p);
     if (next) {
         start_running(s, next);
-        oak__switch(&p->sp, next->sp, next->tsan_fiber, fake_save, next->home->base,
+        oak__switch(&p->sp, next->sp, OAK__PROC_TSAN_FIBER(next), fake_save, next->home->base,
                     next->home->size);
     } else {
         s->current = NULL;
@@ -1082,7 +1082,7 @@ static void run(oak__sched *s, oak__proc *p)
 {
     start_running(s, p);
     oak__in_process = 1;
-    oak__switch(&s->sp, p->sp, p->tsan_fiber, &s->asan_fake_stack, p->home->base,
+    oak__switch(&s->sp, p->sp, OAK__PROC_TSAN_FIBER(p), &s->asan_fake_stack, p->home->base,
                 p->home->size);
     oak__in_process = 0;
     atomic_store_explicit(&s->running, 0, memory_order_relaxed);

@@ -38,6 +38,15 @@
 #define OAK__LAZY_WAITS 128 /* timed waits a scheduler arms at once    */
 #define OAK__FAULT_FRAMES 34 /* backtrace frames kept of a fault         */
 
+/* A process's synchronous signal: the signal, its code, the faulting
+ * address and pc. */
+typedef struct oak__fault {
+    int sig;
+    int code;
+    void *addr;
+    void *pc;
+} oak__fault;
+
 typedef struct oak__sched {
     /* ---- read by thieves: their own cache line ---- */
     alignas(64) _Atomic uint32_t rq_head; /* next to take; CAS by anyone   */
@@ -133,8 +142,10 @@ typedef struct oak__sched {
     struct oak__watch *watch;             /* what it saw of the others      */
     char *altstack;                       /* signal stack                   */
     char *landing;                        /* stack for leaving a fault      */
-    /* The faulting process's backtrace, taken by the fault handler and
-     * reported by fault_exit(), both on this thread. */
+    /* The faulting process's signal and backtrace, taken by the fault
+     * handler and reported by fault_exit(), both on this thread (not in
+     * the control block: only a fault being reported needs them). */
+    oak__fault fault;
     void *fault_bt[OAK__FAULT_FRAMES];
     int fault_nbt;
     void *tsan_fiber;                     /* this thread's own fiber        */

@@ -124,7 +124,7 @@ bool oak__timers_arm_waits(oak__sched *s, int64_t now)
             continue; /* that wait is over */
         oak__timer *t = &p->wait;
         if (!t->deadline)
-            t->deadline = now + p->wait_rel;
+            t->deadline = now + p->wait.rel;
         t->kind = OAK__TIMER_WAKE;
         t->proc = p;
         insert(s, t);
