@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,7 @@ static void gq_push_list(oak__proc *head, oak__proc *tail, size_t n)
 }
 
 static void wakep(void);
+static void take_forwarded_from(oak__sched *s, oak__sched *o);
 
 /* Push to the owner's ring; when it is full, move half of it and p to the
  * global queue. Owner thread only. Returns how many entries were there
@@ -412,8 +414,13 @@ static bool local_waiting(oak__sched *s)
 
 bool oak__sched_has_local_work(oak__sched *s)
 {
-    return !s || s->runnext || s->pinned_head || local_waiting(s) ||
-           atomic_load_explicit(&s->forwarded, memory_order_relaxed);
+    if (!s)
+        return true;
+    unsigned was = oak__sched_own(s); /* from a process: runnext may be robbed */
+    bool yes = s->runnext || s->pinned_head || local_waiting(s) ||
+               atomic_load_explicit(&s->forwarded, memory_order_relaxed);
+    oak__sched_disown(s, was);
+    return yes;
 }
 
 
@@ -579,7 +586,130 @@ static void thread_where(oak__sched *o, char *buf, size_t size)
         oak__symbolize((const void *)(uintptr_t)pc, buf + len, size - len);
 }
 
-/* Report processes that have held another scheduler too long. */
+/* ---- robbing a busy scheduler ---------------------------------------------- */
+
+/* A scheduler that runs one process for ROB_AFTER_NS (a loop with
+ * preemption off, a raw blocking system call) has its owner-only state
+ * taken by an idle one: the process it parked last (not yet published),
+ * the timed waits it listed but has not armed, its runnext, the processes
+ * blocked on a slot or forwarded to it; and its era moves on, so every
+ * slot it holds but the running process's (and the preempted ones', which
+ * resume on its thread) may be claimed: what was stolen from its ring and
+ * deque can run elsewhere instead of being forwarded back. Its due timers
+ * are fired by idle schedulers in any case (fire_others_timers()). */
+#define ROB_AFTER_NS ((int64_t)2 * 1000000)
+/* A busy scheduler fires its own timers at its next round, well within
+ * this; an idle one fires them only when they are later than that. */
+#define STEAL_TIMERS_LATE_NS ((int64_t)1000000)
+
+/* membarrier(2) with MEMBARRIER_CMD_PRIVATE_EXPEDITED, registered at start;
+ * false where the kernel has none (then nothing is robbed). */
+static bool can_rob;
+
+static void rob_init(void)
+{
+    can_rob = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void oak__sched_robbed_wait(oak__sched *s)
+{
+    /* Acquire: what the thief did to s is seen from here. */
+    while (atomic_load_explicit(&s->robbing, memory_order_acquire))
+        cpu_relax();
+}
+
+/* The publishing of publish_park(), by a thief: a process that got a
+ * message meanwhile goes to the thief's ring (only the owner pushes to
+ * its own). */
+static void rob_push(oak__sched *s, oak__proc *p)
+{
+    if (p)
+        ring_push(s, p);
+}
+
+/* s takes o's owner-only state while o runs the process it ran when the
+ * caller saw `dispatches`. False when o is in the runtime's code (it is
+ * not stuck there for long) or moved on. */
+static bool rob(oak__sched *s, oak__sched *o, uint64_t dispatches)
+{
+    oak__runtime *rt = oak__rt;
+    bool no = false;
+    if (!can_rob || atomic_load_explicit(&rt->stopping, memory_order_relaxed) ||
+        !atomic_compare_exchange_strong_explicit(&o->robbing, &no, true, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return false;
+    /* Every thread passes a full barrier: o's owning level as read below
+     * is no older than our flag as o will read it (sched.h). */
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    /* Acquire: pairs with the owner's release when its level dropped to
+     * 0, so what it wrote before is seen. */
+    bool stuck = atomic_load_explicit(&o->owning, memory_order_acquire) == 0 &&
+                 atomic_load_explicit(&o->dispatches, memory_order_relaxed) == dispatches &&
+                 o->current;
+    if (stuck) {
+        /* Its last parked process first (publish_park(), which the arming
+         * must follow: a timer may fire only for a published wait). */
+        oak__proc *p = o->parking;
+        o->parking = NULL;
+        oak__msg *expect = OAK__INBOX_EMPTY;
+        if (p && !atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
+                                                          memory_order_acq_rel,
+                                                          memory_order_acquire))
+            rob_push(s, p);
+        oak__timers_arm_waits(o, oak__now_ns()); /* into o's heap */
+        rob_push(s, o->runnext);
+        o->runnext = NULL;
+        for (p = o->blocked, o->blocked = NULL; p;) {
+            oak__proc *n = p->gq_next;
+            rob_push(s, p);
+            p = n;
+        }
+        /* Its slots may be claimed from here, but those it still uses. */
+        oak__stack_rob(o);
+        take_forwarded_from(s, o);
+    }
+    /* Release: what we did to o is seen by the owner (its acquire in
+     * oak__sched_robbed_wait() or oak__sched_own()). */
+    atomic_store_explicit(&o->robbing, false, memory_order_release);
+    return stuck;
+}
+
+/* Fire the timers of busy schedulers that are late: their woken processes
+ * come here. */
+static void fire_others_timers(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    int64_t now = 0;
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        /* Relaxed: hints; the heap's lock decides. */
+        int64_t d = atomic_load_explicit(&o->next_deadline, memory_order_relaxed);
+        if (o == s || d == INT64_MAX || !atomic_load_explicit(&o->running, memory_order_relaxed))
+            continue;
+        if (!now)
+            now = oak__now_ns();
+        if (d <= now - STEAL_TIMERS_LATE_NS)
+            oak__timers_run(o, now);
+    }
+}
+
+/* The earliest moment a sleeper must look at the busy schedulers' timers. */
+static int64_t others_deadline(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    int64_t min = INT64_MAX;
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        int64_t d = atomic_load_explicit(&o->next_deadline, memory_order_relaxed);
+        if (o != s && d != INT64_MAX && atomic_load_explicit(&o->running, memory_order_relaxed) &&
+            d + STEAL_TIMERS_LATE_NS < min)
+            min = d + STEAL_TIMERS_LATE_NS;
+    }
+    return min;
+}
+
+/* Report processes that have held another scheduler too long, and rob the
+ * schedulers they hold. */
 static void watch_others(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
@@ -600,6 +730,8 @@ static void watch_others(oak__sched *s)
             w->reported = false;
             continue;
         }
+        if (now - w->since >= ROB_AFTER_NS)
+            rob(s, o, d);
         if (!w->reported && now - w->since >= limit) {
             w->reported = true;
             char who[OAK_ATOM_MAX_LEN + 64], where[160];
@@ -629,9 +761,20 @@ static void sleep_idle(oak__sched *s)
         /* Asleep, it uses no slot: others may take them without asking. */
         oak__stack_sleep(s);
         int64_t deadline = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
+        int64_t late = others_deadline(s);
+        if (late < deadline)
+            deadline = late;
         bool watching = s->watch && others_busy(s);
-        if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
-            deadline = oak__now_ns() + WATCH_PERIOD_NS;
+        /* One sleeper at a time watches closely enough to rob a
+         * scheduler held by one process (watch_others()). */
+        int64_t period = WATCH_PERIOD_NS;
+        unsigned none = 0;
+        if (watching && atomic_compare_exchange_strong_explicit(&rt->watcher, &none, s->id + 1,
+                                                                memory_order_relaxed,
+                                                                memory_order_relaxed))
+            period = ROB_AFTER_NS;
+        if (watching && deadline - oak__now_ns() > period)
+            deadline = oak__now_ns() + period;
         if (oak__msgmem_held(s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
         if (oak__netpoll_block_begin(s)) {
@@ -649,6 +792,9 @@ static void sleep_idle(oak__sched *s)
         }
         if (watching)
             watch_others(s);
+        if (period == ROB_AFTER_NS) /* the next sleeper takes the watch */
+            atomic_store_explicit(&rt->watcher, 0, memory_order_relaxed);
+        fire_others_timers(s);
     }
     pthread_mutex_lock(&rt->idle_lock);
     if (atomic_load_explicit(&s->sleeping, memory_order_relaxed)) {
@@ -720,13 +866,12 @@ static oak__proc *pinned_pop(oak__sched *s)
     return p;
 }
 
-static void take_forwarded(oak__sched *s);
 
 static oak__proc *local_take(oak__sched *s)
 {
     /* Relaxed: a late look finds them at the next pick. */
     if (atomic_load_explicit(&s->forwarded, memory_order_relaxed))
-        take_forwarded(s);
+        take_forwarded_from(s, s);
     if (s->runnext) {
         oak__proc *p = s->runnext;
         /* Every RUNNEXT_STREAK picks, look whether others wait. */
@@ -847,6 +992,7 @@ static oak__proc *find_work(oak__sched *s)
             return p;
         }
         check_timers(s);
+        fire_others_timers(s);
         /* Nothing local: ready descriptors make their processes runnable
          * here (one scheduler at a time polls). */
         if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
@@ -1044,6 +1190,9 @@ static void start_running(oak__sched *s, oak__proc *p)
 void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
 {
     oak__sched *s = p->sched;
+    /* The scheduler's state from here until the next process's own code
+     * (sched.h): that one drops the level (below, or in proc_main()). */
+    oak__sched_own(s);
     p->switch_reason = (uint8_t)why;
     s->prev = p;
     /* A preempted process goes through the loop, which fires timers and
@@ -1070,6 +1219,7 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
     __sanitizer_finish_switch_fiber(p->asan_fake_stack, NULL, NULL);
 #endif
     after_switch(s);
+    oak__sched_disown(s, 0); /* back in p's own code */
 }
 
 /* Scheduler context -> p. Returns when some process switches back to the
@@ -1106,10 +1256,10 @@ static void forward(oak__sched *o, oak__proc *p)
         wake_sched(o);
 }
 
-/* Take what others forwarded here into the ring, oldest first. */
-static void take_forwarded(oak__sched *s)
+/* Take what others forwarded to o into s's ring, oldest first. */
+static void take_forwarded_from(oak__sched *s, oak__sched *o)
 {
-    oak__proc *p = atomic_exchange_explicit(&s->forwarded, NULL, memory_order_acquire);
+    oak__proc *p = atomic_exchange_explicit(&o->forwarded, NULL, memory_order_acquire);
     oak__proc *fifo = NULL;
     while (p) {
         oak__proc *n = p->gq_next;
@@ -1182,6 +1332,7 @@ static void sched_loop(oak__sched *s)
 #endif
     oak__fault_thread_init(s);
     oak__preempt_thread_init(s);
+    atomic_store_explicit(&s->owning, 1, memory_order_relaxed); /* its loop's */
     oak__proc *p;
     while ((p = find_work(s)) != NULL)
         if (make_ready(s, p))
@@ -1351,6 +1502,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         goto fail_scheds;
     oak__stack_init(c.stack_size, c.guarded_stacks);
     oak__names_init();
+    rob_init();
     if ((rc = oak__netpoll_init()) < 0) {
         oak__names_term();
         oak__stack_term();

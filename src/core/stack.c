@@ -245,6 +245,24 @@ void oak__stack_sleep(oak__sched *s)
     s->hword = oak__stack_hword(s);
 }
 
+void oak__stack_rob(oak__sched *s)
+{
+    uint64_t era = atomic_load_explicit(&s->era, memory_order_relaxed) + 1;
+    uint64_t h = ((uint64_t)(s->id + 1) << ERA_BITS) | (era & ERA_MASK);
+    /* Held under the new era before the old one passes, so that nobody
+     * can claim them in between. Relaxed: only the holder changes a
+     * holder word that is not stale, and s is the holder. */
+    if (s->current && s->current->home)
+        atomic_store_explicit(&s->current->home->holder, h, memory_order_relaxed);
+    for (oak__proc *p = s->pinned_head; p; p = p->gq_next)
+        if (p->home)
+            atomic_store_explicit(&p->home->holder, h, memory_order_relaxed);
+    /* Release: as in oak__stack_sleep(), with what the owner wrote before
+     * the thief took over (the thief acquired it, sched.h). */
+    atomic_store_explicit(&s->era, era, memory_order_release);
+    s->hword = h;
+}
+
 /* ---- copying ------------------------------------------------------------------ */
 
 static char *slot_top(const oak__slot *e) { return e->base + e->size; }
