@@ -675,11 +675,10 @@ static bool rob(oak__sched *s, oak__sched *o, uint64_t dispatches)
 }
 
 /* Fire the timers of busy schedulers that are late: their woken processes
- * come here. */
-static void fire_others_timers(oak__sched *s)
+ * come here. `now`: the time if the caller has just read it, else 0. */
+static void fire_others_timers(oak__sched *s, int64_t now)
 {
     oak__runtime *rt = oak__rt;
-    int64_t now = 0;
     for (unsigned i = 0; i < rt->nscheds; i++) {
         oak__sched *o = &rt->scheds[i];
         /* Relaxed: hints; the heap's lock decides. */
@@ -794,7 +793,7 @@ static void sleep_idle(oak__sched *s)
             watch_others(s);
         if (period == ROB_AFTER_NS) /* the next sleeper takes the watch */
             atomic_store_explicit(&rt->watcher, 0, memory_order_relaxed);
-        fire_others_timers(s);
+        fire_others_timers(s, 0);
     }
     pthread_mutex_lock(&rt->idle_lock);
     if (atomic_load_explicit(&s->sleeping, memory_order_relaxed)) {
@@ -816,7 +815,19 @@ static void sleep_idle(oak__sched *s)
 /* ---- finding work -------------------------------------------------------------- */
 
 #define RUNNEXT_STREAK 16
-#define SPIN_NS 20000
+/* An idle scheduler looks at the others for up to SPIN_ROUNDS rounds (a
+ * steal, the global queue, 64 pauses: 20-40 µs in all) before it sleeps,
+ * since waking a sleeping thread costs tens of microseconds. Rounds, not
+ * time: the clock is not read while spinning. The descriptors are polled
+ * every SPIN_POLL_EVERY rounds (a system call each). A spin that found
+ * nothing halves the next one, down to none after SPIN_SHIFT_MAX misses in
+ * a row; one that found work spins in full again: where the other
+ * schedulers' work comes one at a time (a server whose client shares the
+ * machine), the idle scheduler gives its core back at once instead of
+ * spinning on it. */
+#define SPIN_ROUNDS 32
+#define SPIN_POLL_EVERY 4
+#define SPIN_SHIFT_MAX 6
 
 /* A parked process is published (its inbox EMPTY -> PARKED, after which
  * any sender may wake it) only when its scheduler next switches or enters
@@ -900,12 +911,13 @@ static oak__proc *local_take(oak__sched *s)
 }
 
 /* Arm the timed waits listed since the last look, then fire what is due:
- * one clock read for both, none when there is nothing to do. */
-static void check_timers(oak__sched *s)
+ * one clock read for both, none when there is nothing to do. Returns the
+ * time read, or 0. */
+static int64_t check_timers(oak__sched *s)
 {
     int64_t d = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
     if (d == INT64_MAX && s->nlazy == 0)
-        return;
+        return 0;
     int64_t now = oak__now_ns();
     if (s->nlazy > 0) {
         oak__timers_arm_waits(s, now);
@@ -913,6 +925,7 @@ static void check_timers(oak__sched *s)
     }
     if (d <= now)
         oak__timers_run(s, now);
+    return now;
 }
 
 static oak__proc *steal_any(oak__sched *s)
@@ -991,8 +1004,7 @@ static oak__proc *find_work(oak__sched *s)
                 oak__netpoll_poll(s);
             return p;
         }
-        check_timers(s);
-        fire_others_timers(s);
+        fire_others_timers(s, check_timers(s));
         /* Nothing local: ready descriptors make their processes runnable
          * here (one scheduler at a time polls). */
         if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
@@ -1009,7 +1021,8 @@ static oak__proc *find_work(oak__sched *s)
                 s->spinning = true;
                 atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_acq_rel);
             }
-            int64_t until = oak__now_ns() + SPIN_NS;
+            unsigned rounds = SPIN_ROUNDS >> s->spin_misses, round = 0;
+            /* Even with no spin, one look at the others' queues. */
             do {
                 /* A spinner holds slots too: answer while looking. */
                 if (atomic_load_explicit(&s->wanted, memory_order_relaxed))
@@ -1018,6 +1031,7 @@ static oak__proc *find_work(oak__sched *s)
                 if (!p)
                     p = gq_take(s);
                 if (p) {
+                    s->spin_misses = 0;
                     stop_spinning(s);
                     return p;
                 }
@@ -1025,12 +1039,16 @@ static oak__proc *find_work(oak__sched *s)
                  * too (Go's spinning Ms poll the same way): without this,
                  * a reply on a socket waits for a busy scheduler's next
                  * look or for the end of the spin. */
-                if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
+                if (round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1 && oak__netpoll_pending() &&
+                    oak__netpoll_poll(s) > 0) {
+                    s->spin_misses = 0;
                     break;
+                }
                 for (int i = 0; i < 64; i++)
                     cpu_relax();
-            } while (oak__now_ns() < until &&
-                     !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
+            } while (++round < rounds && !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
+            if (round == rounds && s->spin_misses < SPIN_SHIFT_MAX)
+                s->spin_misses++;
         }
         check_timers(s);
         if (s->runnext || s->pinned_head || local_waiting(s))

@@ -118,6 +118,8 @@ typedef struct oak__sched {
     unsigned tick;                        /* hand-offs, for periodic work   */
     unsigned rounds;                      /* scheduler loop rounds          */
     bool spinning;
+    unsigned spin_misses;                 /* spins in a row that found
+                                           * nothing (find_work())         */
     uint64_t rng;
     uint64_t hword;                       /* holder word of this era       */
     oak__stack_local stk[OAK__STACK_CLASSES];
