@@ -261,6 +261,18 @@ void oak__stack_rob(oak__sched *s)
      * the thief took over (the thief acquired it, sched.h). */
     atomic_store_explicit(&s->era, era, memory_order_release);
     s->hword = h;
+    /* Answer the requests that piled up meanwhile: the slots let go of
+     * need none (a flag left set would keep the next holder from ever
+     * being asked); those kept stay asked. */
+    oak__slot *e = atomic_exchange_explicit(&s->wanted, NULL, memory_order_acquire);
+    while (e) {
+        oak__slot *next = e->next_wanted;
+        if (atomic_load_explicit(&e->holder, memory_order_relaxed) == h)
+            push_wanted(s, e);
+        else
+            atomic_store_explicit(&e->wanted, false, memory_order_release);
+        e = next;
+    }
 }
 
 /* ---- copying ------------------------------------------------------------------ */
