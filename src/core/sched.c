@@ -618,9 +618,9 @@ void oak__sched_robbed_wait(oak__sched *s)
         cpu_relax();
 }
 
-/* The publishing of publish_park(), by a thief: a process that got a
- * message meanwhile goes to the thief's ring (only the owner pushes to
- * its own). */
+/* A process taken from a robbed scheduler goes to the thief's own ring:
+ * only the owner pushes to a ring, and the robbed one may be pushing to
+ * its own right now (a spawn from the process it runs). */
 static void rob_push(oak__sched *s, oak__proc *p)
 {
     if (p)
