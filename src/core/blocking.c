@@ -1,22 +1,31 @@
 /* blocking.c - the blocking-call pool (oak/blocking.h).
  *
  * A call is a job in a FIFO served by helper threads, started as calls
- * need them up to oak_config.blocking_threads. The caller waits for a
- * message with the job's reference, so it waits as in receive: exit
- * signals act, and its scheduler runs others. The job's state decides who
- * frees it when caller and helper part:
+ * need them up to oak_config.blocking_threads. The caller first looks for
+ * the end of a short call a little while (SPINNING: nothing to send, the
+ * caller sees DONE itself); then it registers its cleanup and waits for a
+ * message with the job's reference (PARKED), so it waits as in receive:
+ * exit signals act, and its scheduler runs others. The job's state decides
+ * who frees it when caller and helper part:
  *
- *   WAITING --helper finished (CAS)--> DONE --caller took the result--> freed by the caller
+ *   SPINNING --helper finished (CAS)--> DONE, no message: the caller sees it and frees
+ *      |
+ *      +--caller stops looking (CAS)--> PARKED
+ *   PARKED --helper finished (CAS)--> DONE + message --caller took the result--> freed by the caller
  *      |                                 |
  *      |                                 +--caller died first: its cleanup
  *      |                                    discards the result, frees
  *      +--caller died (its cleanup, CAS)--> ABANDONED --helper finished:
  *                                            it discards the result, frees
+ *
+ * A spinning caller cannot die meanwhile: it is in the runtime's code,
+ * which is never preempted, so it needs no cleanup until it parks.
  */
 #include "core/blocking.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -29,7 +38,7 @@
 #include "oak/message.h"
 #include "oak/process.h"
 
-enum { WAITING, DONE, ABANDONED };
+enum { SPINNING, PARKED, DONE, ABANDONED };
 
 /* The caller waits for the job's reference; the tag says nothing. */
 #define WAKE_TAG 0
@@ -44,7 +53,7 @@ typedef struct job {
     oak_blocking_discard_fn discard;
     void *result;                     /* written by the helper before DONE */
     oak_pid caller;
-    oak_ref ref;
+    oak_ref ref;                      /* written by the caller before PARKED */
     _Atomic int state;                /* see the picture above            */
     alignas(16) unsigned char bytes[]; /* the copied argument             */
 } job;
@@ -53,12 +62,15 @@ typedef struct pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     job *head, *tail;                 /* under lock                       */
-    size_t queued, busy, threads;     /* under lock                       */
+    size_t queued, threads;           /* under lock                       */
+    _Atomic size_t busy;              /* relaxed: a count for the stats   */
     size_t sleeping;                  /* helpers in cond_wait; under lock */
     /* Jobs queued, for helpers that look before they sleep (relaxed: a
      * stale zero only sends them to the lock). */
     _Atomic size_t ready;
-    uint64_t calls;                   /* under lock                       */
+    /* Relaxed, counted before the caller hears of its call (the CAS to
+     * DONE releases it). */
+    _Atomic uint64_t calls;
     size_t max;
     bool stopping;                    /* under lock                       */
     pthread_t *tids;                  /* max entries; under lock          */
@@ -87,9 +99,14 @@ int oak__blocking_init(unsigned max)
 static void complete(job *j, void *r)
 {
     j->result = r;
-    int expect = WAITING;
-    /* Release: the caller that sees DONE (or its cleanup) sees result. */
+    int expect = SPINNING;
+    /* Release: the caller that sees DONE (or its cleanup) sees result.
+     * Acquire on failure: a parked caller's ref is seen. */
     if (atomic_compare_exchange_strong_explicit(&j->state, &expect, DONE, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return; /* the caller is still looking: it sees DONE */
+    if (expect == PARKED &&
+        atomic_compare_exchange_strong_explicit(&j->state, &expect, DONE, memory_order_acq_rel,
                                                 memory_order_acquire)) {
         /* The caller takes it from here. If it has just died, its cleanup
          * (which saw DONE or will) frees the job. */
@@ -152,14 +169,13 @@ static void *helper_main(void *arg)
             free(j); /* its caller died with the runtime; fn never ran */
             continue;
         }
-        p->busy++;
+        atomic_fetch_add_explicit(&p->busy, 1, memory_order_relaxed);
         pthread_mutex_unlock(&p->lock);
         void *r = j->fn(j->arg);
-        /* Counted before the caller hears of it. */
-        pthread_mutex_lock(&p->lock);
-        p->busy--;
-        p->calls++;
-        pthread_mutex_unlock(&p->lock);
+        /* Counted before the caller hears of it; the lock is taken once
+         * per job, after the caller has its result. */
+        atomic_fetch_sub_explicit(&p->busy, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->calls, 1, memory_order_relaxed);
         complete(j, r);
         pthread_mutex_lock(&p->lock);
     }
@@ -170,7 +186,8 @@ static void *helper_main(void *arg)
 /* Under lock: one more helper if every one is taken. */
 static void grow(pool *p)
 {
-    if (p->threads >= p->max || p->busy + p->queued <= p->threads)
+    if (p->threads >= p->max ||
+        atomic_load_explicit(&p->busy, memory_order_relaxed) + p->queued <= p->threads)
         return;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -184,18 +201,47 @@ static void grow(pool *p)
     pthread_attr_destroy(&attr);
 }
 
-/* The caller's cleanup: it died while waiting. */
+/* The caller's cleanup: it died while parked. */
 static void abandon(void *arg)
 {
     job *j = arg;
-    int expect = WAITING;
-    if (atomic_compare_exchange_strong_explicit(&j->state, &expect, ABANDONED,
-                                                memory_order_acq_rel, memory_order_acquire))
-        return; /* the helper frees it when fn returns */
+    /* PARKED, or (were it ever killed before it said so) SPINNING. */
+    int expect = atomic_load_explicit(&j->state, memory_order_acquire);
+    while (expect != DONE)
+        if (atomic_compare_exchange_weak_explicit(&j->state, &expect, ABANDONED,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return; /* the helper frees it when fn returns */
     /* DONE: the result came, the caller never took it. */
     if (j->discard)
         j->discard(j->result, j->arg);
     free(j);
+}
+
+/* Wait for j's message, with the cleanup that frees j if the caller dies
+ * meanwhile. Returns once j is DONE. */
+static void park_for(job *j)
+{
+    int handle = oak_defer(abandon, j);
+    if (handle < 0) {
+        /* No memory for the cleanup: keep the scheduler (this thread
+         * yields the core to the helper) until the call is done, since
+         * it cannot be taken back. */
+        while (!job_done(j))
+            sched_yield();
+        return;
+    }
+    j->ref = oak_make_ref();
+    int expect = SPINNING;
+    /* Release: the helper that sees PARKED sees the ref. Acquire on
+     * failure: the result written before DONE. */
+    if (atomic_compare_exchange_strong_explicit(&j->state, &expect, PARKED, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        oak_msg *m = NULL;
+        while (oak_receive_ref(&m, j->ref, OAK_INFINITY) != 0) {
+        }
+        oak_msg_free(m);
+    }
+    oak_undefer(handle, false);
 }
 
 int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **result,
@@ -216,13 +262,8 @@ int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **re
     j->discard = discard;
     j->result = NULL;
     j->caller = oak_self();
-    j->ref = oak_make_ref();
-    atomic_init(&j->state, WAITING);
-    int handle = oak_defer(abandon, j);
-    if (handle < 0) {
-        free(j);
-        return handle;
-    }
+    j->ref = 0;
+    atomic_init(&j->state, SPINNING);
     pthread_mutex_lock(&p->lock);
     if (p->tail)
         p->tail->next = j;
@@ -237,13 +278,14 @@ int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **re
         /* Not one helper could be started: take the job back. */
         p->head = p->tail = NULL;
         p->queued = 0;
-    } else if (p->sleeping > 0 && p->queued > p->threads - p->busy - p->sleeping) {
+    } else if (p->sleeping > 0 &&
+               p->queued > p->threads - atomic_load_explicit(&p->busy, memory_order_relaxed) -
+                               p->sleeping) {
         /* More jobs than helpers awake to take them. */
         pthread_cond_signal(&p->cond);
     }
     pthread_mutex_unlock(&p->lock);
     if (none) {
-        oak_undefer(handle, false);
         free(j);
         return -EAGAIN;
     }
@@ -252,11 +294,8 @@ int oak_blocking(oak_blocking_fn fn, const void *arg, size_t arg_size, void **re
      * while before parking. */
     if (!oak__sched_has_local_work(oak__sched_self()))
         spin_until(job_done, j, CALLER_SPIN_NS);
-    oak_msg *m = NULL;
-    while (oak_receive_ref(&m, j->ref, OAK_INFINITY) != 0) {
-    }
-    oak_msg_free(m);
-    oak_undefer(handle, false);
+    if (atomic_load_explicit(&j->state, memory_order_acquire) != DONE)
+        park_for(j);
     if (result)
         *result = j->result;
     free(j);
@@ -273,9 +312,9 @@ int oak_blocking_stats_get(oak_blocking_stats *out)
     pool *p = the_pool;
     pthread_mutex_lock(&p->lock);
     out->threads = p->threads;
-    out->busy = p->busy;
+    out->busy = atomic_load_explicit(&p->busy, memory_order_relaxed);
     out->queued = p->queued;
-    out->calls = p->calls;
+    out->calls = atomic_load_explicit(&p->calls, memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
     oak__rt_leave();
     return 0;

@@ -23,6 +23,7 @@ static struct sigaction saved[NSIG_FAULT];
 static void fault_landing(void)
 {
     oak__sched *s = oak__sched_self();
+    oak__sched_own(s); /* the scheduler's from here (sched.h) */
     oak__proc *p = s->current;
     p->switch_reason = OAK__SW_FAULT;
     s->prev = p;

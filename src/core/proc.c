@@ -141,7 +141,7 @@ static inline bool direct_kind(const oak__msg *m)
     return m->kind == OAK__MSG || m->kind == OAK__ALIAS_MSG || m->kind == OAK__SIG_REQUEST;
 }
 
-int oak__deliver_from(oak__sched *s, oak__msg *m)
+static inline __attribute__((always_inline)) int deliver_owned(oak__sched *s, oak__msg *m)
 {
     oak__proc *p = oak__proc_of(m->to);
     if (!p) /* not a local pid: maybe one of another node (core/remote.h) */
@@ -188,6 +188,17 @@ int oak__deliver_from(oak__sched *s, oak__msg *m)
     if (old == OAK__INBOX_PARKED || take)
         oak__make_runnable_on(s, p, true);
     return 0;
+}
+
+int oak__deliver_from(oak__sched *s, oak__msg *m)
+{
+    if (!s)
+        return deliver_owned(NULL, m);
+    /* It may take s->parking and fill s->runnext (sched.h). */
+    unsigned was = oak__sched_own(s);
+    int rc = deliver_owned(s, m);
+    oak__sched_disown(s, was);
+    return rc;
 }
 
 /* A new item with a copy of the payload, from scheduler s's pool (s NULL:
@@ -775,6 +786,7 @@ static void proc_main(void *arg)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     oak__sched_after_switch(p->sched);
+    oak__sched_disown(p->sched, 0); /* its own code from here */
     /* Its spawner wrote the inbox line on another core, most likely;
      * a short-lived process closes it at exit soon. */
     __builtin_prefetch(&p->inbox, 1);

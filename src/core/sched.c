@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,7 @@ static void gq_push_list(oak__proc *head, oak__proc *tail, size_t n)
 }
 
 static void wakep(void);
+static void take_forwarded_from(oak__sched *s, oak__sched *o);
 
 /* Push to the owner's ring; when it is full, move half of it and p to the
  * global queue. Owner thread only. Returns how many entries were there
@@ -412,8 +414,13 @@ static bool local_waiting(oak__sched *s)
 
 bool oak__sched_has_local_work(oak__sched *s)
 {
-    return !s || s->runnext || s->pinned_head || local_waiting(s) ||
-           atomic_load_explicit(&s->forwarded, memory_order_relaxed);
+    if (!s)
+        return true;
+    unsigned was = oak__sched_own(s); /* from a process: runnext may be robbed */
+    bool yes = s->runnext || s->pinned_head || local_waiting(s) ||
+               atomic_load_explicit(&s->forwarded, memory_order_relaxed);
+    oak__sched_disown(s, was);
+    return yes;
 }
 
 
@@ -579,7 +586,129 @@ static void thread_where(oak__sched *o, char *buf, size_t size)
         oak__symbolize((const void *)(uintptr_t)pc, buf + len, size - len);
 }
 
-/* Report processes that have held another scheduler too long. */
+/* ---- robbing a busy scheduler ---------------------------------------------- */
+
+/* A scheduler that runs one process for ROB_AFTER_NS (a loop with
+ * preemption off, a raw blocking system call) has its owner-only state
+ * taken by an idle one: the process it parked last (not yet published),
+ * the timed waits it listed but has not armed, its runnext, the processes
+ * blocked on a slot or forwarded to it; and its era moves on, so every
+ * slot it holds but the running process's (and the preempted ones', which
+ * resume on its thread) may be claimed: what was stolen from its ring and
+ * deque can run elsewhere instead of being forwarded back. Its due timers
+ * are fired by idle schedulers in any case (fire_others_timers()). */
+#define ROB_AFTER_NS ((int64_t)2 * 1000000)
+/* A busy scheduler fires its own timers at its next round, well within
+ * this; an idle one fires them only when they are later than that. */
+#define STEAL_TIMERS_LATE_NS ((int64_t)1000000)
+
+/* membarrier(2) with MEMBARRIER_CMD_PRIVATE_EXPEDITED, registered at start;
+ * false where the kernel has none (then nothing is robbed). */
+static bool can_rob;
+
+static void rob_init(void)
+{
+    can_rob = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void oak__sched_robbed_wait(oak__sched *s)
+{
+    /* Acquire: what the thief did to s is seen from here. */
+    while (atomic_load_explicit(&s->robbing, memory_order_acquire))
+        cpu_relax();
+}
+
+/* A process taken from a robbed scheduler goes to the thief's own ring:
+ * only the owner pushes to a ring, and the robbed one may be pushing to
+ * its own right now (a spawn from the process it runs). */
+static void rob_push(oak__sched *s, oak__proc *p)
+{
+    if (p)
+        ring_push(s, p);
+}
+
+/* s takes o's owner-only state while o runs the process it ran when the
+ * caller saw `dispatches`. False when o is in the runtime's code (it is
+ * not stuck there for long) or moved on. */
+static bool rob(oak__sched *s, oak__sched *o, uint64_t dispatches)
+{
+    oak__runtime *rt = oak__rt;
+    bool no = false;
+    if (!can_rob || atomic_load_explicit(&rt->stopping, memory_order_relaxed) ||
+        !atomic_compare_exchange_strong_explicit(&o->robbing, &no, true, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return false;
+    /* Every thread passes a full barrier: o's owning level as read below
+     * is no older than our flag as o will read it (sched.h). */
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    /* Acquire: pairs with the owner's release when its level dropped to
+     * 0, so what it wrote before is seen. */
+    bool stuck = atomic_load_explicit(&o->owning, memory_order_acquire) == 0 &&
+                 atomic_load_explicit(&o->dispatches, memory_order_relaxed) == dispatches &&
+                 o->current;
+    if (stuck) {
+        /* Its last parked process first (publish_park(), which the arming
+         * must follow: a timer may fire only for a published wait). */
+        oak__proc *p = o->parking;
+        o->parking = NULL;
+        oak__msg *expect = OAK__INBOX_EMPTY;
+        if (p && !atomic_compare_exchange_strong_explicit(&p->inbox, &expect, OAK__INBOX_PARKED,
+                                                          memory_order_acq_rel,
+                                                          memory_order_acquire))
+            rob_push(s, p);
+        oak__timers_arm_waits(o, oak__now_ns()); /* into o's heap */
+        rob_push(s, o->runnext);
+        o->runnext = NULL;
+        for (p = o->blocked, o->blocked = NULL; p;) {
+            oak__proc *n = p->gq_next;
+            rob_push(s, p);
+            p = n;
+        }
+        /* Its slots may be claimed from here, but those it still uses. */
+        oak__stack_rob(o);
+        take_forwarded_from(s, o);
+    }
+    /* Release: what we did to o is seen by the owner (its acquire in
+     * oak__sched_robbed_wait() or oak__sched_own()). */
+    atomic_store_explicit(&o->robbing, false, memory_order_release);
+    return stuck;
+}
+
+/* Fire the timers of busy schedulers that are late: their woken processes
+ * come here. `now`: the time if the caller has just read it, else 0. */
+static void fire_others_timers(oak__sched *s, int64_t now)
+{
+    oak__runtime *rt = oak__rt;
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        /* Relaxed: hints; the heap's lock decides. */
+        int64_t d = atomic_load_explicit(&o->next_deadline, memory_order_relaxed);
+        if (o == s || d == INT64_MAX || !atomic_load_explicit(&o->running, memory_order_relaxed))
+            continue;
+        if (!now)
+            now = oak__now_ns();
+        if (d <= now - STEAL_TIMERS_LATE_NS)
+            oak__timers_run(o, now);
+    }
+}
+
+/* The earliest moment a sleeper must look at the busy schedulers' timers. */
+static int64_t others_deadline(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    int64_t min = INT64_MAX;
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        int64_t d = atomic_load_explicit(&o->next_deadline, memory_order_relaxed);
+        if (o != s && d != INT64_MAX && atomic_load_explicit(&o->running, memory_order_relaxed) &&
+            d + STEAL_TIMERS_LATE_NS < min)
+            min = d + STEAL_TIMERS_LATE_NS;
+    }
+    return min;
+}
+
+/* Report processes that have held another scheduler too long, and rob the
+ * schedulers they hold. */
 static void watch_others(oak__sched *s)
 {
     oak__runtime *rt = oak__rt;
@@ -600,6 +729,8 @@ static void watch_others(oak__sched *s)
             w->reported = false;
             continue;
         }
+        if (now - w->since >= ROB_AFTER_NS)
+            rob(s, o, d);
         if (!w->reported && now - w->since >= limit) {
             w->reported = true;
             char who[OAK_ATOM_MAX_LEN + 64], where[160];
@@ -629,9 +760,20 @@ static void sleep_idle(oak__sched *s)
         /* Asleep, it uses no slot: others may take them without asking. */
         oak__stack_sleep(s);
         int64_t deadline = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
+        int64_t late = others_deadline(s);
+        if (late < deadline)
+            deadline = late;
         bool watching = s->watch && others_busy(s);
-        if (watching && deadline - oak__now_ns() > WATCH_PERIOD_NS)
-            deadline = oak__now_ns() + WATCH_PERIOD_NS;
+        /* One sleeper at a time watches closely enough to rob a
+         * scheduler held by one process (watch_others()). */
+        int64_t period = WATCH_PERIOD_NS;
+        unsigned none = 0;
+        if (watching && atomic_compare_exchange_strong_explicit(&rt->watcher, &none, s->id + 1,
+                                                                memory_order_relaxed,
+                                                                memory_order_relaxed))
+            period = ROB_AFTER_NS;
+        if (watching && deadline - oak__now_ns() > period)
+            deadline = oak__now_ns() + period;
         if (oak__msgmem_held(s->blocks) && deadline - oak__now_ns() > BLOCKS_SWEEP_NS)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
         if (s->stk_sweep_more && deadline > s->stk_sweep_next)
@@ -651,6 +793,9 @@ static void sleep_idle(oak__sched *s)
         }
         if (watching)
             watch_others(s);
+        if (period == ROB_AFTER_NS) /* the next sleeper takes the watch */
+            atomic_store_explicit(&rt->watcher, 0, memory_order_relaxed);
+        fire_others_timers(s, 0);
     }
     pthread_mutex_lock(&rt->idle_lock);
     if (atomic_load_explicit(&s->sleeping, memory_order_relaxed)) {
@@ -672,7 +817,19 @@ static void sleep_idle(oak__sched *s)
 /* ---- finding work -------------------------------------------------------------- */
 
 #define RUNNEXT_STREAK 16
-#define SPIN_NS 20000
+/* An idle scheduler looks at the others for up to SPIN_ROUNDS rounds (a
+ * steal, the global queue, 64 pauses: 20-40 µs in all) before it sleeps,
+ * since waking a sleeping thread costs tens of microseconds. Rounds, not
+ * time: the clock is not read while spinning. The descriptors are polled
+ * every SPIN_POLL_EVERY rounds (a system call each). A spin that found
+ * nothing halves the next one, down to none after SPIN_SHIFT_MAX misses in
+ * a row; one that found work spins in full again: where the other
+ * schedulers' work comes one at a time (a server whose client shares the
+ * machine), the idle scheduler gives its core back at once instead of
+ * spinning on it. */
+#define SPIN_ROUNDS 32
+#define SPIN_POLL_EVERY 4
+#define SPIN_SHIFT_MAX 6
 
 /* A parked process is published (its inbox EMPTY -> PARKED, after which
  * any sender may wake it) only when its scheduler next switches or enters
@@ -722,13 +879,12 @@ static oak__proc *pinned_pop(oak__sched *s)
     return p;
 }
 
-static void take_forwarded(oak__sched *s);
 
 static oak__proc *local_take(oak__sched *s)
 {
     /* Relaxed: a late look finds them at the next pick. */
     if (atomic_load_explicit(&s->forwarded, memory_order_relaxed))
-        take_forwarded(s);
+        take_forwarded_from(s, s);
     if (s->runnext) {
         oak__proc *p = s->runnext;
         /* Every RUNNEXT_STREAK picks, look whether others wait. */
@@ -757,12 +913,13 @@ static oak__proc *local_take(oak__sched *s)
 }
 
 /* Arm the timed waits listed since the last look, then fire what is due:
- * one clock read for both, none when there is nothing to do. */
-static void check_timers(oak__sched *s)
+ * one clock read for both, none when there is nothing to do. Returns the
+ * time read, or 0. */
+static int64_t check_timers(oak__sched *s)
 {
     int64_t d = atomic_load_explicit(&s->next_deadline, memory_order_relaxed);
     if (d == INT64_MAX && s->nlazy == 0)
-        return;
+        return 0;
     int64_t now = oak__now_ns();
     if (s->nlazy > 0) {
         oak__timers_arm_waits(s, now);
@@ -770,6 +927,7 @@ static void check_timers(oak__sched *s)
     }
     if (d <= now)
         oak__timers_run(s, now);
+    return now;
 }
 
 static oak__proc *steal_any(oak__sched *s)
@@ -848,7 +1006,7 @@ static oak__proc *find_work(oak__sched *s)
                 oak__netpoll_poll(s);
             return p;
         }
-        check_timers(s);
+        fire_others_timers(s, check_timers(s));
         /* Nothing local: ready descriptors make their processes runnable
          * here (one scheduler at a time polls). */
         if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
@@ -865,7 +1023,8 @@ static oak__proc *find_work(oak__sched *s)
                 s->spinning = true;
                 atomic_fetch_add_explicit(&rt->nspinning, 1, memory_order_acq_rel);
             }
-            int64_t until = oak__now_ns() + SPIN_NS;
+            unsigned rounds = SPIN_ROUNDS >> s->spin_misses, round = 0;
+            /* Even with no spin, one look at the others' queues. */
             do {
                 /* A spinner holds slots too: answer while looking. */
                 if (atomic_load_explicit(&s->wanted, memory_order_relaxed))
@@ -874,6 +1033,7 @@ static oak__proc *find_work(oak__sched *s)
                 if (!p)
                     p = gq_take(s);
                 if (p) {
+                    s->spin_misses = 0;
                     stop_spinning(s);
                     return p;
                 }
@@ -881,12 +1041,16 @@ static oak__proc *find_work(oak__sched *s)
                  * too (Go's spinning Ms poll the same way): without this,
                  * a reply on a socket waits for a busy scheduler's next
                  * look or for the end of the spin. */
-                if (oak__netpoll_pending() && oak__netpoll_poll(s) > 0)
+                if (round % SPIN_POLL_EVERY == SPIN_POLL_EVERY - 1 && oak__netpoll_pending() &&
+                    oak__netpoll_poll(s) > 0) {
+                    s->spin_misses = 0;
                     break;
+                }
                 for (int i = 0; i < 64; i++)
                     cpu_relax();
-            } while (oak__now_ns() < until &&
-                     !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
+            } while (++round < rounds && !atomic_load_explicit(&rt->stopping, memory_order_relaxed));
+            if (round == rounds && s->spin_misses < SPIN_SHIFT_MAX)
+                s->spin_misses++;
         }
         check_timers(s);
         if (s->runnext || s->pinned_head || local_waiting(s))
@@ -1048,6 +1212,9 @@ static void start_running(oak__sched *s, oak__proc *p)
 void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
 {
     oak__sched *s = p->sched;
+    /* The scheduler's state from here until the next process's own code
+     * (sched.h): that one drops the level (below, or in proc_main()). */
+    oak__sched_own(s);
     p->switch_reason = (uint8_t)why;
     s->prev = p;
     /* A preempted process goes through the loop, which fires timers and
@@ -1074,6 +1241,7 @@ void oak__proc_switch_out(oak__proc *p, enum oak__switch why)
     __sanitizer_finish_switch_fiber(p->asan_fake_stack, NULL, NULL);
 #endif
     after_switch(s);
+    oak__sched_disown(s, 0); /* back in p's own code */
 }
 
 /* Scheduler context -> p. Returns when some process switches back to the
@@ -1110,10 +1278,10 @@ static void forward(oak__sched *o, oak__proc *p)
         wake_sched(o);
 }
 
-/* Take what others forwarded here into the ring, oldest first. */
-static void take_forwarded(oak__sched *s)
+/* Take what others forwarded to o into s's ring, oldest first. */
+static void take_forwarded_from(oak__sched *s, oak__sched *o)
 {
-    oak__proc *p = atomic_exchange_explicit(&s->forwarded, NULL, memory_order_acquire);
+    oak__proc *p = atomic_exchange_explicit(&o->forwarded, NULL, memory_order_acquire);
     oak__proc *fifo = NULL;
     while (p) {
         oak__proc *n = p->gq_next;
@@ -1186,6 +1354,7 @@ static void sched_loop(oak__sched *s)
 #endif
     oak__fault_thread_init(s);
     oak__preempt_thread_init(s);
+    atomic_store_explicit(&s->owning, 1, memory_order_relaxed); /* its loop's */
     oak__proc *p;
     while ((p = find_work(s)) != NULL)
         if (make_ready(s, p))
@@ -1355,6 +1524,7 @@ int oak_run(oak_entry main, void *arg, const oak_config *cfg)
         goto fail_scheds;
     oak__stack_init(c.stack_size, c.guarded_stacks);
     oak__names_init();
+    rob_init();
     if ((rc = oak__netpoll_init()) < 0) {
         oak__names_term();
         oak__stack_term();

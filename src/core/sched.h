@@ -29,6 +29,7 @@
 
 #include "core/msgmem.h"
 #include "core/proc.h"
+#include "core/sanitizer.h"
 #include "core/spinlock.h"
 #include "core/stack.h"
 #include "oak/runtime.h"
@@ -83,6 +84,12 @@ typedef struct oak__sched {
 
     /* ---- read by the watchdog of idle schedulers ---- */
     _Atomic uint64_t dispatches;          /* processes started running      */
+    /* A thief takes this scheduler's owner-only state (rob() in sched.c)
+     * while it runs one process too long: set by the thief's CAS
+     * (seq_cst), cleared by it (release); read by the owner each time it
+     * is about to touch that state (oak__sched_own(), acquire). On the
+     * owner's line: the owner reads it often, a thief writes it seldom. */
+    _Atomic bool robbing;
     _Atomic uint64_t preemptions;         /* processes preempted here       */
     _Atomic oak_pid running;              /* pid running now, or 0          */
     /* Spawned here minus disposed here (either may be negative); the sum
@@ -98,7 +105,13 @@ typedef struct oak__sched {
     uint64_t ref_counter;                 /* owner thread only             */
 
     /* ---- owner thread only ---- */
-    alignas(64) unsigned id;
+    /* Above zero while this thread is in runtime code that touches the
+     * owner-only state below (the scheduler loop, a switch, a send that
+     * may take `parking` or fill `runnext`); 0 while a process's own code
+     * runs. Stored by the owner only (release when it drops to 0), read
+     * by a thief after a process-wide barrier (rob() in sched.c). */
+    alignas(64) _Atomic unsigned owning;
+    unsigned id;
     pthread_t thread;
     void *sp;                             /* scheduler context              */
     oak__proc *current;                   /* running process or NULL        */
@@ -114,6 +127,8 @@ typedef struct oak__sched {
     unsigned tick;                        /* hand-offs, for periodic work   */
     unsigned rounds;                      /* scheduler loop rounds          */
     bool spinning;
+    unsigned spin_misses;                 /* spins in a row that found
+                                           * nothing (find_work())         */
     uint64_t rng;
     uint64_t hword;                       /* holder word of this era       */
     oak__stack_local stk[OAK__STACK_CLASSES];
@@ -175,6 +190,9 @@ typedef struct oak__runtime {
     unsigned nidle_list;
     _Atomic unsigned nidle;
     _Atomic unsigned nspinning;
+    /* The sleeper that watches busy schedulers closely (id + 1, or 0):
+     * one at a time (sleep_idle() in sched.c). Relaxed: a hint. */
+    _Atomic unsigned watcher;
 
     _Atomic int stopping;      /* oak_shutdown() called / main ended         */
     _Atomic int status;        /* oak_run()'s result                          */
@@ -216,10 +234,44 @@ static inline void oak__sched_live_add(oak__sched *s, int64_t d)
     atomic_store_explicit(&s->live, n + d, memory_order_relaxed);
 }
 
+/* The owner-only state of s (runnext, parking, the lists of waits and
+ * blocked processes, the slots it holds) may be taken by an idle
+ * scheduler while s runs one process for too long (rob() in sched.c).
+ * Owner code that touches it from a process's context brackets the
+ * touch: oak__sched_own() returns the previous level, oak__sched_disown()
+ * puts it back. The pair is a Dekker handshake made asymmetric: the owner
+ * stores and loads with no fence (a compiler barrier only), the thief
+ * stores, then has every thread of the program pass a full barrier
+ * (membarrier(2)), then loads; so either the owner sees the thief's flag
+ * and waits, or the thief sees the owner inside and backs off. */
+void oak__sched_robbed_wait(oak__sched *s);
+static inline unsigned oak__sched_own(oak__sched *s)
+{
+    unsigned was = atomic_load_explicit(&s->owning, memory_order_relaxed);
+    atomic_store_explicit(&s->owning, was + 1, memory_order_relaxed);
+#ifdef OAK_TSAN
+    /* ThreadSanitizer knows nothing of membarrier(2): a real fence here
+     * keeps the handshake sound in its builds. */
+    atomic_thread_fence(memory_order_seq_cst);
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+    /* Acquire: what a thief changed is seen once its flag is down. */
+    if (__builtin_expect(atomic_load_explicit(&s->robbing, memory_order_acquire), 0))
+        oak__sched_robbed_wait(s);
+    return was;
+}
+static inline void oak__sched_disown(oak__sched *s, unsigned was)
+{
+    /* Release: a thief that reads 0 sees everything done before. */
+    atomic_store_explicit(&s->owning, was, memory_order_release);
+}
+
 /* Make p runnable. From a scheduler thread p goes to runnext (if `next`)
  * or the ring; from any other thread to the global queue. */
 void oak__make_runnable(oak__proc *p, bool next);
-/* The same, with the caller's scheduler (NULL on another thread). */
+/* The same, with the caller's scheduler (NULL on another thread); with
+ * `next`, under oak__sched_own(s). */
 void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next);
 
 /* Finish a switch: act on s->prev (park, requeue, dispose). Called by

@@ -245,6 +245,36 @@ void oak__stack_sleep(oak__sched *s)
     s->hword = oak__stack_hword(s);
 }
 
+void oak__stack_rob(oak__sched *s)
+{
+    uint64_t era = atomic_load_explicit(&s->era, memory_order_relaxed) + 1;
+    uint64_t h = ((uint64_t)(s->id + 1) << ERA_BITS) | (era & ERA_MASK);
+    /* Held under the new era before the old one passes, so that nobody
+     * can claim them in between. Relaxed: only the holder changes a
+     * holder word that is not stale, and s is the holder. */
+    if (s->current && s->current->home)
+        atomic_store_explicit(&s->current->home->holder, h, memory_order_relaxed);
+    for (oak__proc *p = s->pinned_head; p; p = p->gq_next)
+        if (p->home)
+            atomic_store_explicit(&p->home->holder, h, memory_order_relaxed);
+    /* Release: as in oak__stack_sleep(), with what the owner wrote before
+     * the thief took over (the thief acquired it, sched.h). */
+    atomic_store_explicit(&s->era, era, memory_order_release);
+    s->hword = h;
+    /* Answer the requests that piled up meanwhile: the slots let go of
+     * need none (a flag left set would keep the next holder from ever
+     * being asked); those kept stay asked. */
+    oak__slot *e = atomic_exchange_explicit(&s->wanted, NULL, memory_order_acquire);
+    while (e) {
+        oak__slot *next = e->next_wanted;
+        if (atomic_load_explicit(&e->holder, memory_order_relaxed) == h)
+            push_wanted(s, e);
+        else
+            atomic_store_explicit(&e->wanted, false, memory_order_release);
+        e = next;
+    }
+}
+
 /* ---- copying ------------------------------------------------------------------ */
 
 static char *slot_top(const oak__slot *e) { return e->base + e->size; }

@@ -151,6 +151,12 @@ void oak__stack_sweep(struct oak__sched *s, int64_t now);
 /* s goes to sleep: it lets go of every slot it holds (its era moves on). */
 void oak__stack_sleep(struct oak__sched *s);
 
+/* The same for s, held by one process for long, done by the thief that
+ * robs it (rob() in sched.c) while s runs that process's own code: s
+ * keeps the homes of that process and of those preempted on its thread
+ * (they resume there), and lets go of the others. */
+void oak__stack_rob(struct oak__sched *s);
+
 /* Is addr in the gap below p's stack? */
 bool oak__stack_in_guard(const struct oak__proc *p, const void *addr);
 
