@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -955,10 +955,14 @@ static void echo_main(void *arg)
               "|| T <- Ts], "
               "io:format(\"echo=~p~n\", [lists:usort(R)]), "
               "C = [gen_server:call({counter, N}, next) || _ <- [1, 2, 3]], "
+              "B = gen_server:call({counter, N}, hello), "
+              "{'EXIT', {X, _}} = (catch gen_server:call({nope, N}, next)), "
+              "io:format(\"bad=~p noproc=~p~n\", [B, X]), "
               "io:format(\"calls=~p~n\", [C])");
     OT_CHECK(child_read_until(&e, "calls=", OT_LONG_MS * 3));
     OT_CHECK(strstr(e.text, "echo=[ok]") != NULL);
     OT_CHECK(strstr(e.text, "calls=[1,2,3]") != NULL);
+    OT_CHECK(strstr(e.text, "bad={error,bad_request} noproc=noproc") != NULL);
     OT_CHECK_INT_EQ(child_end(&e), 0);
     /* Two oak nodes: this runtime as oak2 talks to dist_echo the same way. */
     oak_node_opts o = {.name = "oak2@127.0.0.1", .cookie = COOKIE};
@@ -1205,6 +1209,99 @@ static void links_and_monitors_work_on_remote_pids_both_ways(void **state)
     run_with_epmd(remote_main);
 }
 
+/* ---- Erlang's gen_server:call to an oak gen_server ----------------------- */
+
+/* A gen_server of this runtime as erl's processes call it: next counts,
+ * {sleep, Ms} answers `slept` after Ms, pid answers its pid, crash stops
+ * it with reason boom. */
+static int srv_init(oak_gen_server *gs, void *arg, void **state)
+{
+    *state = arg;
+    return OAK_GS_OK;
+}
+
+static void reply_term(oak_gen_server *gs, const oak_term *t)
+{
+    void *b;
+    size_t len;
+    OT_CHECK_INT_EQ(oak_term_encode_alloc(t, &b, &len), 0);
+    OT_CHECK_INT_EQ(oak_gen_server_set_reply(gs, OAK_TAG_TERM, b, len), 0);
+    free(b);
+}
+
+static int srv_call(oak_gen_server *gs, void *state, const oak_msg *req, const oak_gen_from *from)
+{
+    int64_t *n = state;
+    OT_CHECK_UINT_EQ(req->tag, OAK_TAG_TERM);
+    OT_CHECK(from->pid >> 56 != 0); /* the caller: erl's process */
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t = term_of(a, req);
+    int rc = OAK_GS_REPLY;
+    if (oak_term_atom_is(t, "next")) {
+        reply_term(gs, oak_term_int(a, ++*n));
+    } else if (oak_term_atom_is(t, "pid")) {
+        reply_term(gs, oak_node_pid_to_term(a, oak_self()));
+    } else if (t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+               oak_term_atom_is(t->u.tuple.items[0], "sleep")) {
+        oak_sleep(t->u.tuple.items[1]->u.i);
+        reply_term(gs, oak_term_atom(a, "slept"));
+    } else if (oak_term_atom_is(t, "crash")) {
+        oak_gen_server_set_stop(gs, oak_atom_from("boom"), NULL);
+        rc = OAK_GS_STOP;
+    } else {
+        rc = OAK_GS_REPLY; /* no reply set: `ok` */
+    }
+    oak_term_arena_free(a);
+    return rc;
+}
+
+static const oak_gen_server_callbacks srv_cb = {.init = srv_init, .handle_call = srv_call};
+
+static void gen_call_main(void *arg)
+{
+    start_node(0);
+    int64_t count = 0;
+    oak_pid srv;
+    oak_gen_server_opts so = {.name = oak_atom_from("srv")};
+    OT_CHECK_INT_EQ(oak_gen_server_start(&srv_cb, &count, &so, &srv, NULL), 0);
+    oak_ref r = oak_monitor(srv);
+    child e;
+    erl_start(&e, "e30@127.0.0.1", COOKIE, NULL,
+              "S = {srv, '" OAK_NODE "'}, "
+              "A = [gen_server:call(S, next) || _ <- [1, 2, 3]], "
+              "P = gen_server:call(S, pid), B = gen_server:call(P, next), "
+              "O = gen_server:call(S, other), "
+              "Me = self(), "
+              "Ws = [spawn(fun() -> Me ! {self(), [gen_server:call(S, next) || _ <- "
+              "lists:seq(1, 50)]} end) || _ <- lists:seq(1, 20)], "
+              "Rs = lists:append([receive {W, L} -> L after 10000 -> [] end || W <- Ws]), "
+              "U = lists:usort(Rs), "
+              "io:format(\"seq=~p pid=~p other=~p many=~p ~p ~p~n\", "
+              "[A, B, O, length(U), hd(U), lists:last(U)]), "
+              "{'EXIT', {T, _}} = (catch gen_server:call(S, {sleep, 300}, 50)), "
+              "Late = receive Any -> {late, Any} after 600 -> none end, "
+              "io:format(\"timeout=~p late=~p after=~p~n\", [T, Late, gen_server:call(S, next)]), "
+              "{'EXIT', {C, _}} = (catch gen_server:call(S, crash)), "
+              "{'EXIT', {G, _}} = (catch gen_server:call(S, next)), "
+              "{'EXIT', {G2, _}} = (catch gen_server:call(P, next)), "
+              "io:format(\"crash=~p gone=~p ~p~n\", [C, G, G2])");
+    OT_CHECK(child_read_until(&e, "gone=", OT_LONG_MS * 3));
+    OT_CHECK(child_read_until(&e, "\n", OT_LONG_MS));
+    OT_CHECK(strstr(e.text, "seq=[1,2,3] pid=4 other=ok many=1000 5 1004") != NULL);
+    OT_CHECK(strstr(e.text, "crash=boom gone=noproc noproc") != NULL);
+    if (strstr(e.text, "timeout=timeout late=none after=1005") == NULL)
+        fprintf(stderr, "erl said:\n%s\n", e.text);
+    expect_down(r, "boom");
+    OT_CHECK(strstr(e.text, "timeout=timeout late=none after=1005") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void erl_calls_an_oak_gen_server_by_name_and_pid(void **state)
+{
+    run_with_epmd(gen_call_main);
+}
+
 typedef struct group {
     const char *name;
     void (*fn)(void **);
@@ -1230,6 +1327,7 @@ int main(int argc, char **argv)
         {"order", a_hundred_thousand_messages_arrive_in_order_both_ways},
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
         {"remote", links_and_monitors_work_on_remote_pids_both_ways},
+        {"gen_call", erl_calls_an_oak_gen_server_by_name_and_pid},
     };
     int failed = 0, ran = 0;
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {

@@ -141,7 +141,20 @@ OAK_API int oak_node_monitor(const char *name, bool on);
  * printed as the detail.
  * oak_node_send() sends a term the other way, and to a process here it
  * delivers the same OAK_TAG_TERM message, so that a process need not know
- * whether its peer is local or remote. Names a peer sends to that are not
+ * whether its peer is local or remote.
+ * Erlang's gen_server:call to a process here, the message
+ * {'$gen_call', {From, Tag}, Req}, arrives as oak's own call instead
+ * (oak/gen_server.h), so that an oak gen_server answers it: handle_call
+ * gets a request with tag OAK_TAG_TERM and Req encoded (or, for
+ * {'$oak_msg', T, <<B>>}, tag T and bytes B), from->pid is the remote
+ * caller, and the reply goes back as {Tag, Reply}: Reply is the reply's
+ * term for an OAK_TAG_TERM reply, `ok` for a reply never set (OAK_OK, no
+ * bytes), else {'$oak_msg', T, <<B>>}. It goes to the caller's alias (OTP
+ * 24 and later), so a reply after the caller's timeout is dropped, as in
+ * Erlang. A process here that is no gen_server gets that call message
+ * too (tag '$gen_call'); gen_server:call to a name nobody has here exits
+ * the caller with noproc, as in Erlang.
+ * Names a peer sends to that are not
  * atoms here already are not interned (a peer cannot grow the atom
  * table): they have no process, and the message is dropped, as Erlang
  * drops a send to a name that nobody has. */

@@ -46,6 +46,7 @@
 #include "oak/node.h"
 #include "oak/process.h"
 #include "oak/term.h"
+#include "behaviours/gen_server.h"
 #include "core/atom.h"
 #include "core/remote.h"
 #include "epmd.h"
@@ -451,6 +452,14 @@ typedef struct conn {
     struct rmon { oak_pid local, remote; oak_ref ref; oak_atom name; bool in;
                   uint8_t rlen; uint8_t rref[62]; } *mons;
     size_t nmons, capmons;
+    /* The peer's gen_server calls to local processes that await their
+     * reply (see gen_call_in()): the call's local ref, the local ref of
+     * the caller's monitor of the server (or 0), the two pids, whether
+     * the caller gave up (its monitor ended), and the peer's Tag,
+     * encoded. Oldest first. */
+    struct rcall { oak_ref ref, mon; oak_pid server, caller; bool gave_up; uint8_t tlen;
+                   uint8_t tag[126]; } *calls;
+    size_t ncalls, capcalls;
     uint32_t unlink_id;
 } conn;
 
@@ -596,6 +605,28 @@ static bool op_is(const oak_term *ctrl, int64_t op, size_t arity)
            ctrl->u.tuple.items[0]->u.i == op;
 }
 
+/* The control term of a send from `from` to `to`: SEND_SENDER when the
+ * peer has it, else SEND. */
+static oak_term *send_ctrl(const conn *c, oak_term_arena *a, oak_term *from, oak_term *to)
+{
+    if (c->flags & OAK__DFLAG_SEND_SENDER)
+        return oak_term_tuple3(a, oak_term_int(a, 22), from, to);
+    return oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+}
+
+/* Is an oak message (tag, size bytes at data) an encoded term? */
+static bool is_term_bytes(uint64_t tag, const uint8_t *data, size_t size)
+{
+    return tag == OAK_TAG_TERM && size > 0 && data[0] == OAK_TERM_VERSION;
+}
+
+/* A message that is not a term: {'$oak_msg', Tag, <<Bytes>>} (node.h). */
+static oak_term *oak_msg_term(oak_term_arena *a, uint64_t tag, const void *data, size_t size)
+{
+    return oak_term_tuple3(a, oak_term_atom(a, "$oak_msg"), oak_term_uint(a, tag),
+                           oak_term_binary(a, data, size));
+}
+
 /* REG_SEND to net_kernel: answer {'$gen_call', {From, Tag}, {is_auth, _}}
  * with {Tag, yes}, as net_kernel does (net_adm:ping). */
 static int net_kernel_message(conn *c, oak_term_arena *a, const oak_term *msg)
@@ -610,11 +641,7 @@ static int net_kernel_message(conn *c, oak_term_arena *a, const oak_term *msg)
         return 0;
     oak_term *to = from->u.tuple.items[0];
     oak_term *reply = oak_term_tuple2(a, from->u.tuple.items[1], oak_term_atom(a, "yes"));
-    oak_term *ctrl;
-    if (c->flags & OAK__DFLAG_SEND_SENDER)
-        ctrl = oak_term_tuple3(a, oak_term_int(a, 22), self_pid_term(a), to);
-    else
-        ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+    oak_term *ctrl = send_ctrl(c, a, self_pid_term(a), to);
     if (!ctrl || !reply)
         return -ENOMEM;
     return conn_send(c, ctrl, reply);
@@ -701,18 +728,28 @@ static int link_find(const conn *c, oak_pid local, oak_pid remote)
     return -1;
 }
 
+/* The array arr of n elements of elem bytes, with room for one more: arr
+ * itself, or when it is full (capacity *cap) a copy twice as large. NULL
+ * when out of memory (arr is then unchanged). */
+static void *room_for_one(void *arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? 2 * *cap : 16;
+    void *b = realloc(arr, ncap * elem);
+    if (b)
+        *cap = ncap;
+    return b;
+}
+
 static void link_add(conn *c, oak_pid local, oak_pid remote)
 {
     if (link_find(c, local, remote) >= 0)
         return;
-    if (c->nlinks == c->caplinks) {
-        size_t n = c->caplinks ? 2 * c->caplinks : 16;
-        struct rlink *l = realloc(c->links, n * sizeof *l);
-        if (!l)
-            return; /* out of memory: no noconnection for this link */
-        c->links = l;
-        c->caplinks = n;
-    }
+    struct rlink *l = room_for_one(c->links, c->nlinks, &c->caplinks, sizeof *l);
+    if (!l)
+        return; /* out of memory: no noconnection for this link */
+    c->links = l;
     c->links[c->nlinks++] = (struct rlink){local, remote};
 }
 
@@ -725,15 +762,11 @@ static void link_del(conn *c, oak_pid local, oak_pid remote)
 
 static struct rmon *mon_add(conn *c)
 {
-    if (c->nmons == c->capmons) {
-        size_t n = c->capmons ? 2 * c->capmons : 16;
-        struct rmon *m = realloc(c->mons, n * sizeof *m);
-        if (!m)
-            return NULL;
-        c->mons = m;
-        c->capmons = n;
-    }
-    struct rmon *m = &c->mons[c->nmons++];
+    struct rmon *m = room_for_one(c->mons, c->nmons, &c->capmons, sizeof *m);
+    if (!m)
+        return NULL;
+    c->mons = m;
+    m = &c->mons[c->nmons++];
     memset(m, 0, sizeof *m);
     return m;
 }
@@ -747,6 +780,44 @@ static struct rmon *mon_by_ref(conn *c, bool in, oak_ref ref)
 }
 
 static void mon_del(conn *c, struct rmon *m) { *m = c->mons[--c->nmons]; }
+
+/* At most this many of the peer's calls await their replies; a new one
+ * beyond it makes the oldest forgotten (its reply is then lost). */
+enum { MAX_CALLS = 65536 };
+
+static struct rcall *call_find(conn *c, oak_ref ref, oak_pid caller)
+{
+    for (size_t i = 0; i < c->ncalls; i++)
+        if (c->calls[i].ref == ref && c->calls[i].caller == caller)
+            return &c->calls[i];
+    return NULL;
+}
+
+/* Forget the calls for which keep() is false (order kept). */
+static void calls_filter(conn *c, bool (*keep)(const struct rcall *k, oak_pid p, oak_ref r),
+                         oak_pid p, oak_ref r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->ncalls; i++)
+        if (keep(&c->calls[i], p, r))
+            c->calls[n++] = c->calls[i];
+    c->ncalls = n;
+}
+
+static bool call_not_ref(const struct rcall *k, oak_pid p, oak_ref r) { return k->ref != r; }
+static bool call_not_to(const struct rcall *k, oak_pid p, oak_ref r) { return k->server != p; }
+
+/* The caller's monitor mon of the server ended: it no longer waits for
+ * the replies of its calls made with that monitor. They are kept until
+ * the reply comes, which is then dropped, as the caller's node would drop
+ * it (the alias went with the monitor); sent as a plain message, it would
+ * land in the caller's mailbox. */
+static void calls_gave_up(conn *c, oak_ref mon)
+{
+    for (size_t i = 0; i < c->ncalls; i++)
+        if (c->calls[i].mon == mon)
+            c->calls[i].gave_up = true;
+}
 
 /* The connection is gone: links to the peer's processes end with
  * noconnection, monitors of them give DOWN noconnection, and the peer's
@@ -771,9 +842,11 @@ static void conn_noconnection(conn *c)
     }
     free(c->links);
     free(c->mons);
+    free(c->calls);
     c->links = NULL;
     c->mons = NULL;
-    c->nlinks = c->nmons = 0;
+    c->calls = NULL;
+    c->nlinks = c->nmons = c->ncalls = 0;
 }
 
 /* What dist_hook() hands a connection: this header, the detail (dlen
@@ -877,6 +950,55 @@ static int send_with_reason(conn *c, oak_term_arena *a, int64_t op, int64_t pop,
     return conn_send(c, ctrl, payload ? reason : NULL);
 }
 
+/* The reply of a local gen_server (h->from) to the peer's call k:
+ * {Tag, Reply}, with Reply the reply's term (an OAK_TAG_TERM reply), `ok`
+ * for OAK_OK with no bytes (the reply when none was set), else
+ * {'$oak_msg', T, <<B>>}. It goes to the call's alias when Tag is
+ * [alias | Alias] (OTP 24's gen:call, so that a reply that comes after the
+ * caller gave up is dropped on its node), else to the caller. The message
+ * is spliced from the encoded Tag and Reply: 131, SMALL_TUPLE_EXT, 2,
+ * then each without its version byte. */
+static int call_reply(conn *c, oak_term_arena *a, const struct rcall *k, oak_term *from,
+                      oak_term *to, const out_hdr *h, const uint8_t *data)
+{
+    oak_term *tag;
+    if (oak_term_decode(a, k->tag, k->tlen, &tag, NULL) != 0)
+        return 0;
+    const uint8_t *rb = data;
+    size_t rn = h->size;
+    void *own = NULL;
+    if (!is_term_bytes(h->tag, data, h->size)) {
+        oak_term *t = h->tag == OAK_OK && h->size == 0 ? oak_term_atom(a, "ok")
+                                                       : oak_msg_term(a, h->tag, data, h->size);
+        if (!t || oak_term_encode_alloc(t, &own, &rn) != 0)
+            return 0;
+        rb = own;
+    }
+    size_t n = 3 + (k->tlen - 1) + (rn - 1);
+    uint8_t *m = malloc(n);
+    oak_term *ctrl = NULL;
+    if (m) {
+        m[0] = OAK_TERM_VERSION;
+        m[1] = 104; /* SMALL_TUPLE_EXT */
+        m[2] = 2;
+        memcpy(m + 3, k->tag + 1, k->tlen - 1u);
+        memcpy(m + 2 + k->tlen, rb + 1, rn - 1);
+        const oak_term *alias = NULL;
+        if (tag->type == OAK_TERM_LIST && tag->u.list.count == 1 &&
+            oak_term_atom_is(tag->u.list.items[0], "alias") &&
+            tag->u.list.tail->type == OAK_TERM_REF)
+            alias = tag->u.list.tail;
+        if (alias && (c->flags & OAK__DFLAG_ALIAS)) /* ALIAS_SEND {33, From, Alias} */
+            ctrl = oak_term_tuple3(a, oak_term_int(a, 33), from, (oak_term *)alias);
+        else
+            ctrl = send_ctrl(c, a, from, to);
+    }
+    int rc = ctrl ? conn_send_raw(c, ctrl, m, n) : 0;
+    free(m);
+    free(own);
+    return rc;
+}
+
 /* A message or signal of a local process for the peer (a TAG_DIST_OUT
  * message from dist_hook()). Returns < 0 when the socket failed. */
 static int conn_out(conn *c, const oak_msg *msg)
@@ -895,17 +1017,20 @@ static int conn_out(conn *c, const oak_msg *msg)
     int rc = 0;
     switch (h.op) {
     case OAK__R_SEND: {
-        oak_term *ctrl = c->flags & OAK__DFLAG_SEND_SENDER
-                             ? oak_term_tuple3(a, oak_term_int(a, 22), from, to)
-                             : oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+        struct rcall *k = h.ref ? call_find(c, h.ref, h.to) : NULL;
+        if (k) {
+            if (!k->gave_up)
+                rc = call_reply(c, a, k, from, to, &h, data);
+            calls_filter(c, call_not_ref, OAK_NOPID, h.ref);
+            break;
+        }
+        oak_term *ctrl = send_ctrl(c, a, from, to);
         if (!ctrl)
             break;
-        if (h.tag == OAK_TAG_TERM && h.size > 0 && data[0] == OAK_TERM_VERSION) {
+        if (is_term_bytes(h.tag, data, h.size)) {
             rc = conn_send_raw(c, ctrl, data, h.size);
         } else {
-            /* Not a term: {'$oak_msg', Tag, <<Bytes>>} (node.h). */
-            oak_term *t = oak_term_tuple3(a, oak_term_atom(a, "$oak_msg"), oak_term_uint(a, h.tag),
-                                          oak_term_binary(a, data, h.size));
+            oak_term *t = oak_msg_term(a, h.tag, data, h.size);
             if (t)
                 rc = conn_send(c, ctrl, t);
         }
@@ -959,6 +1084,7 @@ static int conn_out(conn *c, const oak_msg *msg)
             break;
         oak_term *who = m->name ? oak_term_from_atom(a, m->name) : from;
         mon_del(c, m);
+        calls_filter(c, call_not_to, h.from, 0); /* no reply will come */
         oak_term *v[3] = {who, to, rref};
         rc = send_with_reason(c, a, 21, 28, v, 3, reason_term(a, h.reason, detail));
         break;
@@ -994,6 +1120,21 @@ static oak_pid remote_pid(const oak_term *t)
                : OAK_NOPID;
 }
 
+/* The tag and bytes of t when it is {'$oak_msg', Tag, <<Bytes>>}. */
+static bool oak_msg_of(const oak_term *t, uint64_t *tag, const void **data, size_t *size)
+{
+    if (t->type != OAK_TERM_TUPLE || t->u.tuple.arity != 3)
+        return false;
+    oak_term *const *v = t->u.tuple.items;
+    if (!oak_term_atom_is(v[0], "$oak_msg") || v[1]->type != OAK_TERM_INT || v[1]->u.i < 0 ||
+        v[2]->type != OAK_TERM_BINARY || v[2]->u.bin.bits != 8)
+        return false;
+    *tag = (uint64_t)v[1]->u.i;
+    *data = v[2]->u.bin.data;
+    *size = v[2]->u.bin.size;
+    return true;
+}
+
 /* Deliver a message from the peer: the raw term, or for
  * {'$oak_msg', Tag, <<Bytes>>} the tag and bytes. */
 static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint8_t *raw,
@@ -1006,15 +1147,90 @@ static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint
      * oak_receive_ref() finds it. */
     if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
         ref_of_term(msg->u.tuple.items[0], &s.ref);
-    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 3 &&
-        oak_term_atom_is(msg->u.tuple.items[0], "$oak_msg") &&
-        msg->u.tuple.items[1]->type == OAK_TERM_INT && msg->u.tuple.items[1]->u.i >= 0 &&
-        msg->u.tuple.items[2]->type == OAK_TERM_BINARY && msg->u.tuple.items[2]->u.bin.bits == 8) {
-        s.tag = (uint64_t)msg->u.tuple.items[1]->u.i;
-        s.data = msg->u.tuple.items[2]->u.bin.data;
-        s.size = msg->u.tuple.items[2]->u.bin.size;
-    }
+    oak_msg_of(msg, &s.tag, &s.data, &s.size);
     oak__remote_inject(&s);
+}
+
+/* The peer's monitor of a local process by remote watcher `from` with
+ * the peer's reference t, or NULL. */
+static struct rmon *mon_in_of(conn *c, oak_pid from, const oak_term *t)
+{
+    uint8_t rref[64];
+    size_t rl;
+    if (!from || oak_term_encode(t, rref, sizeof rref, &rl) != 0)
+        return NULL;
+    for (size_t i = 0; i < c->nmons; i++) {
+        struct rmon *m = &c->mons[i];
+        if (m->in && m->remote == from && m->rlen == rl && memcmp(m->rref, rref, rl) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* A peer's gen_server call, {'$gen_call', {From, Tag}, Req} sent by From
+ * (what gen_server:call/2,3 sends), reaches the local process `to` as
+ * oak's own call (behaviours/gen_server.h): tag '$gen_call', the caller
+ * as `from`, a ref of ours, and Req as an OAK_TAG_TERM request (or, for
+ * {'$oak_msg', T, <<B>>}, tag T and bytes B). An oak gen_server answers it
+ * as a local call; the reply comes back through dist_hook() with that
+ * ref, and call_reply() sends {Tag, Reply}. The call is forgotten when
+ * its reply is sent (or dropped, when the caller's monitor of the server,
+ * gen:call's, named in Tag = [alias | Mref], ended before), or when the
+ * server dies. Returns
+ * false when msg is no such call: it is then delivered as it is. */
+static bool gen_call_in(conn *c, oak_pid to, oak_pid from, const oak_term *msg)
+{
+    if (!from || msg->type != OAK_TERM_TUPLE || msg->u.tuple.arity != 3)
+        return false;
+    oak_term *const *v = msg->u.tuple.items;
+    if (!oak_term_atom_is(v[0], "$gen_call") || v[1]->type != OAK_TERM_TUPLE ||
+        v[1]->u.tuple.arity != 2 || remote_pid(v[1]->u.tuple.items[0]) != from)
+        return false;
+    const oak_term *tag = v[1]->u.tuple.items[1], *req = v[2];
+    struct rcall k = {.ref = oak_make_ref(), .server = to, .caller = from};
+    size_t len;
+    if (oak_term_encode(tag, k.tag, sizeof k.tag, &len) != 0)
+        return false; /* a Tag this large is no gen:call's */
+    k.tlen = (uint8_t)len;
+    const struct rmon *m = tag->type == OAK_TERM_LIST && tag->u.list.count == 1
+                               ? mon_in_of(c, from, tag->u.list.tail)
+                               : NULL;
+    k.mon = m ? m->ref : 0;
+    oak__remote_sig s = {.op = OAK__R_SEND, .from = from, .to = to, .ref = k.ref,
+                         .tag = oak_atom_from("$gen_call")};
+    uint64_t rtag = OAK_TAG_TERM;
+    const void *rdata = NULL;
+    size_t rsize = 0;
+    bool bytes = oak_msg_of(req, &rtag, &rdata, &rsize);
+    if (!bytes && oak_term_encoded_size(req, &rsize) != 0)
+        return false;
+    oak__gen_req_hdr hdr = {rtag, 0, 0};
+    uint8_t *b = malloc(sizeof hdr + rsize);
+    struct rcall *arr = room_for_one(c->calls, c->ncalls, &c->capcalls, sizeof *arr);
+    if (!b || !arr) {
+        free(b);
+        oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=gen_server_call");
+        return true;
+    }
+    c->calls = arr;
+    memcpy(b, &hdr, sizeof hdr);
+    if (bytes)
+        memcpy(b + sizeof hdr, rdata, rsize);
+    else
+        oak_term_encode(req, b + sizeof hdr, rsize, &len);
+    s.data = b;
+    s.size = sizeof hdr + rsize;
+    if (oak__remote_inject(&s) == 0) {
+        if (c->ncalls == MAX_CALLS) {
+            oak_log(OAK_LOG_WARNING, "dist_report",
+                    "node=%s event=call_forgotten peer=%s reason=%d calls await replies",
+                    N.name, c->peer, MAX_CALLS);
+            calls_filter(c, call_not_ref, OAK_NOPID, c->calls[0].ref);
+        }
+        c->calls[c->ncalls++] = k;
+    }
+    free(b);
+    return true;
 }
 
 /* One pass-through packet (after its 112). Malformed content is reported
@@ -1049,15 +1265,16 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
         } else if (has_msg && f[3]->type == OAK_TERM_ATOM) {
             /* Only names that exist here: a peer's names are not interned. */
             oak_pid to = local_target(f[3]);
-            if (to)
-                deliver_in(to, remote_pid(f[1]), msg, p + used, n - used);
+            oak_pid from = remote_pid(f[1]);
+            if (to && !gen_call_in(c, to, from, msg))
+                deliver_in(to, from, msg, p + used, n - used);
         }
     } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
                op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
         oak_pid to = local_target(f[2]);
-        bool sender = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4);
-        if (has_msg && to && f[2]->type == OAK_TERM_PID)
-            deliver_in(to, sender ? remote_pid(f[1]) : OAK_NOPID, msg, p + used, n - used);
+        oak_pid from = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4) ? remote_pid(f[1]) : OAK_NOPID;
+        if (has_msg && to && f[2]->type == OAK_TERM_PID && !gen_call_in(c, to, from, msg))
+            deliver_in(to, from, msg, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
         /* net_kernel answers is_auth here, but is no process: not
          * monitored (the peer's DOWN comes with the connection's end). */
@@ -1086,19 +1303,13 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
         }
     } else if (op_is(ctrl, 20, 4)) { /* DEMONITOR_P {20, From, ToProc, Ref} */
         oak_pid from = remote_pid(f[1]);
-        uint8_t rref[64];
-        size_t rl;
-        if (from && oak_term_encode(f[3], rref, sizeof rref, &rl) == 0) {
-            for (size_t i = 0; i < c->nmons; i++) {
-                struct rmon *m = &c->mons[i];
-                if (m->in && m->remote == from && m->rlen == rl && memcmp(m->rref, rref, rl) == 0) {
-                    oak__remote_sig s = {.op = OAK__R_DEMONITOR, .from = from, .to = m->local,
-                                         .ref = m->ref};
-                    oak__remote_inject(&s);
-                    mon_del(c, m);
-                    break;
-                }
-            }
+        struct rmon *m = mon_in_of(c, from, f[3]);
+        if (m) {
+            oak__remote_sig s = {.op = OAK__R_DEMONITOR, .from = from, .to = m->local,
+                                 .ref = m->ref};
+            oak__remote_inject(&s);
+            calls_gave_up(c, m->ref);
+            mon_del(c, m);
         }
     } else if (op_is(ctrl, 21, 5) || (op_is(ctrl, 28, 4) && has_msg)) {
         /* MONITOR_P_EXIT {21, FromProc, ToPid, Ref, Reason}, or 28 with
