@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call names
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1193,13 +1193,24 @@ static void remote_main(void *arg)
     expect_node_event("nodedown", "e20@127.0.0.1"); /* not connected: at once */
     OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
     OT_CHECK_INT_EQ(oak_node_monitor("nohost", true), -EINVAL);
-    /* With no connection, a link or monitor of its processes ends at once. */
-    OT_CHECK_INT_EQ(oak_link(h2), 0);
-    expect_exit(h2, "noconnection");
-    expect_down(oak_monitor(h2), "noconnection");
+    /* With no connection, a link or monitor of erl's processes connects
+     * again (auto-connect), and they take effect: on erl's shell process,
+     * as h2 ended with the connection (its link to us broke). */
+    OT_CHECK_INT_EQ(oak_link(e_pid), 0);
+    oak_ref rh3 = oak_monitor(e_pid);
+    for (int i = 0; i < 500 && !oak_node_is_connected("e20@127.0.0.1"); i++)
+        oak_sleep(20);
+    OT_CHECK(oak_node_is_connected("e20@127.0.0.1"));
+    OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
+    OT_NO_MSG(OAK_TAG_EXIT, OT_SETTLE_MS);
+    /* erl killed (SIGKILL) while they exist: noconnection, and nodedown. */
     oak_term_arena_free(a);
     OT_CHECK(strstr(e.text, "timeout") == NULL);
-    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(kill(-e.pid, SIGKILL), 0);
+    expect_exit(e_pid, "noconnection");
+    expect_down(rh3, "noconnection");
+    expect_node_event("nodedown", "e20@127.0.0.1");
+    OT_CHECK_INT_EQ(child_end(&e), 128 + SIGKILL);
     oak_trap_exit(false);
     OT_CHECK_INT_EQ(oak_node_stop(), 0);
 }
@@ -1302,6 +1313,136 @@ static void erl_calls_an_oak_gen_server_by_name_and_pid(void **state)
     run_with_epmd(gen_call_main);
 }
 
+/* ---- {Name, Node} targets and auto-connect --------------------------------- */
+
+#define ERL_NODE "e40@127.0.0.1"
+
+static void send_name_term(const char *node, const char *name, const oak_term *t)
+{
+    void *b;
+    size_t len;
+    OT_CHECK_INT_EQ(oak_term_encode_alloc(t, &b, &len), 0);
+    OT_CHECK_INT_EQ(oak_node_send_name(node, oak_atom_from(name), OAK_TAG_TERM, b, len), 0);
+    free(b);
+}
+
+/* The DOWN for ref of a monitor by {name, node}: reason `want`. */
+static void expect_name_down(oak_ref ref, const char *name, const char *node, const char *want)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive_ref(&m, ref, OT_LONG_MS * 2), 0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_DOWN);
+    const oak_down *d = m->data;
+    OT_CHECK_STR_EQ(oak_atom_name(d->reason), want);
+    OT_CHECK_STR_EQ(oak_atom_name(d->name), name);
+    char buf[64];
+    OT_CHECK(oak_node_of(m->from, buf, sizeof buf) > 0);
+    OT_CHECK_STR_EQ(buf, node);
+    oak_msg_free(m);
+}
+
+/* The next OAK_TAG_TERM message, which must equal `want` (its sender in
+ * *from). */
+static void expect_term(oak_term_arena *a, const oak_term *want, oak_pid *from)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_term_msg, NULL), 0);
+    oak_term *t = term_of(a, m);
+    char text[256];
+    oak_term_format(t, text, sizeof text);
+    if (!oak_term_equal(t, want))
+        fprintf(stderr, "got %s\n", text);
+    OT_CHECK(oak_term_equal(t, want));
+    if (from)
+        *from = m->from;
+    oak_msg_free(m);
+}
+
+static void names_main(void *arg)
+{
+    start_node(0);
+    child e;
+    erl_start(&e, ERL_NODE, COOKIE, NULL,
+              "B = spawn(fun Loop() -> receive "
+              "{hello, From} -> From ! {pong, self()}, Loop(); "
+              "{disc, From} -> true = net_kernel:disconnect(node(From)), Loop(); "
+              "{again, From} -> From ! again, Loop(); "
+              "{die, Why} -> exit(Why) end end), "
+              "register(box, B), io:format(\"ready~n\")");
+    OT_CHECK(child_read_until(&e, "ready", OT_LONG_MS * 3));
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *me = oak_node_pid_to_term(a, oak_self());
+    /* {box, Node} ! {hello, self()}, with no connection yet: it is made. */
+    OT_CHECK(!oak_node_is_connected(ERL_NODE));
+    send_name_term(ERL_NODE, "box", oak_term_tuple2(a, oak_term_atom(a, "hello"), me));
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS * 2, is_term_msg, NULL), 0);
+    oak_term *t = term_of(a, m);
+    OT_CHECK(t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+             oak_term_atom_is(t->u.tuple.items[0], "pong"));
+    oak_pid box;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[1], &box), 0);
+    OT_CHECK_UINT_EQ(m->from, box);
+    oak_msg_free(m);
+    OT_CHECK(oak_node_is_connected(ERL_NODE));
+    /* Monitors by {Name, Node}: nobody has `nobody`; box's go with the
+     * connection. */
+    expect_name_down(oak_node_monitor_name(ERL_NODE, oak_atom_from("nobody")), "nobody",
+                     ERL_NODE, "noproc");
+    oak_ref rbox = oak_node_monitor_name(ERL_NODE, oak_atom_from("box"));
+    OT_CHECK(rbox != 0);
+    send_name_term(ERL_NODE, "box", oak_term_tuple2(a, oak_term_atom(a, "disc"), me));
+    expect_name_down(rbox, "box", ERL_NODE, "noconnection");
+    OT_CHECK(!oak_node_is_connected(ERL_NODE));
+    /* A send to box's pid connects again. */
+    send_term(box, oak_term_tuple2(a, oak_term_atom(a, "again"), me));
+    expect_term(a, oak_term_atom(a, "again"), NULL);
+    /* box dies with the reason given: the DOWN names it. */
+    rbox = oak_node_monitor_name(ERL_NODE, oak_atom_from("box"));
+    oak_ref rpid = oak_monitor(box);
+    oak_atom_from("bye");
+    send_name_term(ERL_NODE, "box", oak_term_tuple2(a, oak_term_atom(a, "die"), oak_term_atom(a, "bye")));
+    expect_name_down(rbox, "box", ERL_NODE, "bye");
+    expect_down(rpid, "bye");
+    /* A demonitored name gives no DOWN. */
+    oak_ref rk = oak_node_monitor_name(ERL_NODE, oak_atom_from("kernel_sup"));
+    OT_CHECK_INT_EQ(oak_demonitor(rk, OAK_DEMONITOR_FLUSH), 0);
+    /* This node's own name is a local name. */
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("here"), oak_self()), 0);
+    send_name_term(OAK_NODE, "here", oak_term_atom(a, "local"));
+    expect_term(a, oak_term_atom(a, "local"), NULL);
+    /* A node that is not there: the send is lost, links and monitors get
+     * noconnection once the connect has failed. */
+    const char *ghost = "ghost@127.0.0.1";
+    send_name_term(ghost, "box", oak_term_atom(a, "lost"));
+    expect_name_down(oak_node_monitor_name(ghost, oak_atom_from("box")), "box", ghost,
+                     "noconnection");
+    oak_pid gp;
+    OT_CHECK_INT_EQ(oak_node_term_to_pid(oak_term_pid(a, ghost, 5, 0, 7), &gp), 0);
+    oak_trap_exit(true);
+    OT_CHECK_INT_EQ(oak_link(gp), 0);
+    expect_exit(gp, "noconnection");
+    expect_down(oak_monitor(gp), "noconnection");
+    oak_trap_exit(false);
+    OT_CHECK(!oak_node_is_connected(ghost));
+    /* Bad arguments. */
+    OT_CHECK_INT_EQ(oak_node_send_name("nohost", oak_atom_from("box"), 1, NULL, 0), -EINVAL);
+    OT_CHECK_INT_EQ(oak_node_send_name(ERL_NODE, 0, 1, NULL, 0), -EINVAL);
+    OT_CHECK_INT_EQ(oak_node_send_name(ERL_NODE, oak_atom_from("box"), OAK_TAG_EXIT, NULL, 0),
+                    -EINVAL);
+    OT_CHECK_UINT_EQ(oak_node_monitor_name("nohost", oak_atom_from("box")), 0);
+    oak_term_arena_free(a);
+    OT_NO_MSG(OAK_TAG_DOWN, OT_SETTLE_MS);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+    OT_CHECK_INT_EQ(oak_node_send_name(ERL_NODE, oak_atom_from("box"), 1, NULL, 0), -ENOENT);
+}
+
+static void names_on_other_nodes_and_auto_connect(void **state)
+{
+    run_with_epmd(names_main);
+}
+
 typedef struct group {
     const char *name;
     void (*fn)(void **);
@@ -1328,6 +1469,7 @@ int main(int argc, char **argv)
         {"garbage", garbage_on_the_distribution_port_never_crashes_the_node},
         {"remote", links_and_monitors_work_on_remote_pids_both_ways},
         {"gen_call", erl_calls_an_oak_gen_server_by_name_and_pid},
+        {"names", names_on_other_nodes_and_auto_connect},
     };
     int failed = 0, ran = 0;
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {

@@ -103,21 +103,37 @@ static struct {
     uint32_t ip; /* the address listened on, host byte order */
     int64_t tick_ms;
     oak_pid acceptor;
+    oak_pid connector; /* connector_main(), while the node runs */
     conn_slot conns[MAX_CONNS];
 } N = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static oak_atom tag_setup(void) { return oak_atom_from("oak_dist_setup"); }
 
+/* What a local process sent to a node while no connection to it was up:
+ * the item as dist_hook() hands it to a connection (out_hdr and bytes). */
+typedef struct pend {
+    struct pend *next;
+    size_t size;
+    uint8_t b[];
+} pend;
+
 /* The node table: a remote pid's node bits (oak/types.h) index it. An
  * entry is a node name and creation (one incarnation of that node), and
  * the pid of the connection that is up to it, or 0. Entries are never
  * reused while the program runs, so a pid of an old incarnation never
- * reaches a new one. N.lock. */
+ * reaches a new one. An entry with creation 0 stands for the node by its
+ * name, whatever its incarnation (node_any()): the target of sends and
+ * monitors by {Name, Node}, whose pid is that entry's pid 0 (ID and
+ * serial 0), and the holder of the items queued for the node while a
+ * connection to it is being made (auto-connect, see dist_hook()). N.lock. */
 enum { MAX_NODES = 256 };
 static struct {
     char name[OAK__NODE_NAME_MAX + 1];
     uint32_t creation;
     oak_pid conn;
+    pend *pending, **pending_tail; /* oldest first (creation 0 only) */
+    size_t pending_bytes;
+    bool connecting;               /* a connect for the pending is asked */
 } nodes[MAX_NODES];
 static int nodes_used = 1; /* index 0 is this node */
 
@@ -133,7 +149,21 @@ static int node_index(const char *name, uint32_t creation)
     snprintf(nodes[nodes_used].name, sizeof nodes[0].name, "%s", name);
     nodes[nodes_used].creation = creation;
     nodes[nodes_used].conn = OAK_NOPID;
+    nodes[nodes_used].pending = NULL;
+    nodes[nodes_used].pending_tail = &nodes[nodes_used].pending;
     return nodes_used++;
+}
+
+/* The entry of node `name` whatever its incarnation (creation 0), added
+ * when new with the connection that is up to it, if any: 1..255, or
+ * -ENOSPC. N.lock held. */
+static int node_any(const char *name)
+{
+    int before = nodes_used, a = node_index(name, 0);
+    for (int i = 1; a == before && i < before; i++)
+        if (nodes[i].conn && strcmp(nodes[i].name, name) == 0)
+            nodes[a].conn = nodes[i].conn;
+    return a;
 }
 
 /* The tag of the messages that carry signals for a remote pid to its
@@ -825,8 +855,9 @@ static void calls_gave_up(conn *c, oak_ref mon)
 static void conn_noconnection(conn *c)
 {
     pthread_mutex_lock(&N.lock);
-    if (c->node > 0 && nodes[c->node].conn == oak_self())
-        nodes[c->node].conn = OAK_NOPID;
+    for (int i = 1; i < nodes_used; i++)
+        if (nodes[i].conn == oak_self())
+            nodes[i].conn = OAK_NOPID;
     pthread_mutex_unlock(&N.lock);
     oak_atom nc = atom_noconnection();
     for (size_t i = 0; i < c->nlinks; i++) {
@@ -858,32 +889,143 @@ typedef struct out_hdr {
     oak_ref ref;
     uint64_t tag;
     uint64_t size;
-    uint32_t dlen, pad;
+    uint32_t dlen;
+    oak_atom name; /* SEND, MONITOR: to the name on to's node, or 0 */
 } out_hdr;
+
+/* The answer to a signal that cannot reach its node: a link ends at
+ * once with noconnection and a monitor gives DOWN noconnection (Erlang's
+ * answer when the node cannot be reached); messages are lost, as
+ * Erlang's. */
+static void refuse(const oak__remote_sig *sig)
+{
+    oak__remote_sig r = {.from = sig->to, .to = sig->from, .ref = sig->ref,
+                         .reason = atom_noconnection()};
+    r.op = sig->op == OAK__R_LINK ? OAK__R_EXIT_LINK : sig->op == OAK__R_MONITOR ? OAK__R_DOWN : 0;
+    if (r.op && r.to)
+        oak__remote_inject(&r);
+}
+
+/* sig as a connection takes it: out_hdr, the detail (dlen bytes with its
+ * NUL) and the message's bytes, in small (cap bytes) when it fits, else
+ * in a new malloc()ed buffer. NULL when out of memory. */
+static uint8_t *out_encode(const oak__remote_sig *sig, uint8_t *small, size_t cap, size_t *len)
+{
+    size_t dlen = sig->detail ? strlen(sig->detail) + 1 : 0;
+    size_t n = sizeof(out_hdr) + dlen + sig->size;
+    uint8_t *b = n <= cap ? small : malloc(n);
+    if (!b)
+        return NULL;
+    out_hdr h = {sig->op, sig->reason, sig->from, sig->to, sig->ref, sig->tag, sig->size,
+                 (uint32_t)dlen, sig->name};
+    memcpy(b, &h, sizeof h);
+    if (dlen)
+        memcpy(b + sizeof h, sig->detail, dlen);
+    if (sig->size)
+        memcpy(b + sizeof h + dlen, sig->data, sig->size);
+    *len = n;
+    return b;
+}
+
+/* The signal of an item made by out_encode() (the detail and data point
+ * into it), refused. */
+static void refuse_item(const uint8_t *b, size_t n)
+{
+    out_hdr h;
+    if (n < sizeof h)
+        return;
+    memcpy(&h, b, sizeof h);
+    oak__remote_sig s = {.op = h.op, .from = h.from, .to = h.to, .ref = h.ref};
+    refuse(&s);
+}
+
+/* At most this many bytes wait for a connection to one node; beyond,
+ * signals are refused (and messages lost), and that is logged. */
+enum { MAX_PENDING = 64 << 20 };
+
+/* The tag of the connector's requests: connect to the node (an int, its
+ * node_any() entry) and hand its queued items over. */
+#define TAG_CONNECT ((uint64_t)0x4F414B434F4E4E00)
+
+/* With no connection up to sig's node: queue sig for it, on the node's
+ * entry by name, until a connection comes up (which takes the queue, see
+ * conn_take_pending()) or the connect fails (connect_worker()). Returns
+ * 0 when sig is to be refused (it is for an old incarnation of a node
+ * that is up again, or the queue is full), 1 when queued, and the
+ * entry's index + 2 when queued first: a connect is to be asked for.
+ * N.lock held. */
+static int queue_for_connect(int idx, const oak__remote_sig *sig)
+{
+    int a = nodes[idx].creation ? node_any(nodes[idx].name) : idx;
+    if (a < 0 || nodes[a].conn || !N.connector)
+        return 0;
+    uint8_t *b;
+    size_t n;
+    if (nodes[a].pending_bytes > MAX_PENDING || !(b = out_encode(sig, NULL, 0, &n))) {
+        oak_log(OAK_LOG_ERROR, "dist_report",
+                "node=%s event=pending_full peer=%s lost=remote_signal", N.name, nodes[a].name);
+        return 0;
+    }
+    pend *q = malloc(sizeof *q + n);
+    if (!q) {
+        free(b);
+        return 0;
+    }
+    memcpy(q->b, b, n);
+    free(b);
+    q->size = n;
+    q->next = NULL;
+    *nodes[a].pending_tail = q;
+    nodes[a].pending_tail = &q->next;
+    nodes[a].pending_bytes += n;
+    if (nodes[a].connecting)
+        return 1;
+    nodes[a].connecting = true;
+    return a + 2;
+}
+
+/* The queue of entry a, taken out (oldest first). N.lock held. */
+static pend *take_pending(int a)
+{
+    pend *q = nodes[a].pending;
+    nodes[a].pending = NULL;
+    nodes[a].pending_tail = &nodes[a].pending;
+    nodes[a].pending_bytes = 0;
+    nodes[a].connecting = false;
+    return q;
+}
 
 /* The hook (core/remote.h): a local process's message or signal for a
  * remote pid goes to the connection that is up to its node, as a message,
  * so that the signals of one process reach the peer in the order sent;
- * the hook never blocks. With no connection, a link ends at once with
- * noconnection and a monitor gives DOWN noconnection (Erlang's answer when
- * the node cannot be reached); messages are lost, as Erlang's. */
+ * the hook never blocks. With no connection, the signal waits in the
+ * node's queue while the connector makes one, as Erlang's auto-connect
+ * (the connection takes the queue before it takes any later signal, so
+ * the order holds); when that fails, the queue is refused (refuse()). */
 static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig);
 
 static void dist_hook(const oak__remote_sig *sig)
 {
-    int idx = (int)(sig->to >> OAK__NODE_SHIFT);
-    oak_pid conn_pid = OAK_NOPID;
+    int idx = (int)(sig->to >> OAK__NODE_SHIFT), queued = 0;
+    oak_pid conn_pid = OAK_NOPID, connector = OAK_NOPID;
     pthread_mutex_lock(&N.lock);
-    if (N.running && idx < nodes_used)
+    if (N.running && idx < nodes_used) {
         conn_pid = nodes[idx].conn;
+        if (!conn_pid)
+            queued = queue_for_connect(idx, sig);
+        connector = N.connector;
+    }
     pthread_mutex_unlock(&N.lock);
-    if (!conn_pid || hand_over(conn_pid, sig) != 0) {
-        oak__remote_sig r = {.from = sig->to, .to = sig->from, .ref = sig->ref,
-                             .reason = atom_noconnection()};
-        r.op = sig->op == OAK__R_LINK ? OAK__R_EXIT_LINK
-               : sig->op == OAK__R_MONITOR ? OAK__R_DOWN : 0;
-        if (r.op && r.to)
-            oak__remote_inject(&r);
+    if (conn_pid) {
+        if (hand_over(conn_pid, sig) != 0)
+            refuse(sig);
+    } else if (queued >= 2) {
+        int a = queued - 2;
+        oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = connector,
+                             .tag = TAG_CONNECT, .data = &a, .size = sizeof a};
+        oak__remote_inject(&w); /* a connector that is gone: oak_node_stop() refuses the queue */
+    } else if (!queued) {
+        refuse(sig);
     }
 }
 
@@ -891,21 +1033,13 @@ static void dist_hook(const oak__remote_sig *sig)
  * 0, or -ESRCH when the connection has ended meanwhile. */
 static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig)
 {
-    size_t dlen = sig->detail ? strlen(sig->detail) + 1 : 0;
-    size_t n = sizeof(out_hdr) + dlen + sig->size;
     uint8_t small[512];
-    uint8_t *b = n <= sizeof small ? small : malloc(n);
+    size_t n;
+    uint8_t *b = out_encode(sig, small, sizeof small, &n);
     if (!b) {
         oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=remote_signal");
         return 0;
     }
-    out_hdr h = {sig->op, sig->reason, sig->from, sig->to, sig->ref, sig->tag, sig->size,
-                 (uint32_t)dlen, 0};
-    memcpy(b, &h, sizeof h);
-    if (dlen)
-        memcpy(b + sizeof h, sig->detail, dlen);
-    if (sig->size)
-        memcpy(b + sizeof h + dlen, sig->data, sig->size);
     oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = conn_pid,
                          .tag = TAG_DIST_OUT, .data = b, .size = n};
     int rc = oak__remote_inject(&w);
@@ -1024,7 +1158,11 @@ static int conn_out(conn *c, const oak_msg *msg)
             calls_filter(c, call_not_ref, OAK_NOPID, h.ref);
             break;
         }
-        oak_term *ctrl = send_ctrl(c, a, from, to);
+        /* To a name: REG_SEND {6, From, '', ToName}. */
+        oak_term *ctrl = !h.name ? send_ctrl(c, a, from, to)
+                                 : oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), from,
+                                                                     oak_term_atom(a, ""),
+                                                                     oak_term_from_atom(a, h.name)});
         if (!ctrl)
             break;
         if (is_term_bytes(h.tag, data, h.size)) {
@@ -1060,10 +1198,13 @@ static int conn_out(conn *c, const oak_msg *msg)
         break;
     }
     case OAK__R_MONITOR: {
+        /* By pid, or by name (MONITOR_P {19, From, Name, Ref}: the
+         * peer's MONITOR_P_EXIT then names the process by Name). */
         struct rmon *m = mon_add(c);
         if (m)
-            *m = (struct rmon){.local = h.from, .remote = h.to, .ref = h.ref};
-        oak_term *v[4] = {oak_term_int(a, 19), from, to, ref_term(a, h.ref)};
+            *m = (struct rmon){.local = h.from, .remote = h.to, .ref = h.ref, .name = h.name};
+        oak_term *v[4] = {oak_term_int(a, 19), from, h.name ? oak_term_from_atom(a, h.name) : to,
+                          ref_term(a, h.ref)};
         rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
         break;
     }
@@ -1071,8 +1212,9 @@ static int conn_out(conn *c, const oak_msg *msg)
         struct rmon *m = mon_by_ref(c, false, h.ref);
         if (!m)
             break;
+        oak_term *v[4] = {oak_term_int(a, 20), from, m->name ? oak_term_from_atom(a, m->name) : to,
+                          ref_term(a, h.ref)};
         mon_del(c, m);
-        oak_term *v[4] = {oak_term_int(a, 20), from, to, ref_term(a, h.ref)};
         rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
         break;
     }
@@ -1493,6 +1635,9 @@ static int conn_connect(const conn_arg *a, int *fd, const char **why)
     return oak__sock_connect(ip, port, a->deadline, fd);
 }
 
+static pend *conn_take_pending(const char *name);
+static int conn_pending(conn *c, pend *q, uint32_t creation);
+
 static void conn_main(void *arg)
 {
     const conn_arg *a = arg;
@@ -1519,6 +1664,7 @@ static void conn_main(void *arg)
         return;
 
     oak__hs_local local = {N.name, N.cookie, OAK_DIST_FLAGS, N.creation};
+    pend *pending = NULL;
     oak__hs_peer peer;
     memset(&peer, 0, sizeof peer);
     const char *why = "";
@@ -1553,6 +1699,7 @@ static void conn_main(void *arg)
         c->node = node_index(peer.name, peer.creation);
         if (c->node > 0)
             nodes[c->node].conn = oak_self();
+        pending = conn_take_pending(peer.name);
         N.conns[a->slot].flags = peer.flags;
         snprintf(N.conns[a->slot].peer, sizeof N.conns[a->slot].peer, "%s", peer.name);
         pthread_mutex_unlock(&N.lock);
@@ -1566,8 +1713,112 @@ static void conn_main(void *arg)
     }
     if (a->requester)
         oak_send_ref(a->requester, a->ref, tag_setup(), &rc, sizeof rc);
-    if (rc == 0)
+    if (rc == 0 && conn_pending(c, pending, peer.creation) == 0)
         conn_loop(c);
+}
+
+/* ---- auto-connect ------------------------------------------------------------ */
+
+/* A connection to node `name` is up: it becomes the connection of the
+ * node's entries by name, and takes what waits in their queues, in one
+ * step under the lock, so that nothing sent later (which dist_hook() now
+ * hands to it directly) can overtake those. N.lock held. */
+static pend *conn_take_pending(const char *name)
+{
+    pend *q = NULL;
+    for (int i = 1; i < nodes_used; i++) {
+        if (nodes[i].creation == 0 && strcmp(nodes[i].name, name) == 0) {
+            nodes[i].conn = oak_self();
+            q = take_pending(i); /* one entry per name */
+        }
+    }
+    return q;
+}
+
+/* Refuse the items of queue q and free it. */
+static void refuse_pending(pend *q)
+{
+    while (q) {
+        pend *next = q->next;
+        refuse_item(q->b, q->size);
+        free(q);
+        q = next;
+    }
+}
+
+/* Send what waited for this connection (conn_take_pending()), in order;
+ * items for pids of another incarnation of the peer are refused, as Erlang
+ * refuses them. Returns < 0 when the socket failed (the rest is refused). */
+static int conn_pending(conn *c, pend *q, uint32_t creation)
+{
+    int rc = 0;
+    while (q && rc == 0) {
+        pend *next = q->next;
+        out_hdr h;
+        memcpy(&h, q->b, sizeof h);
+        int idx = (int)(h.to >> OAK__NODE_SHIFT);
+        pthread_mutex_lock(&N.lock);
+        uint32_t want = idx < nodes_used ? nodes[idx].creation : 1;
+        pthread_mutex_unlock(&N.lock);
+        if (want && want != creation) {
+            refuse_item(q->b, q->size);
+        } else {
+            oak_msg m = {.tag = TAG_DIST_OUT, .data = q->b, .size = q->size};
+            rc = conn_out(c, &m);
+        }
+        free(q);
+        q = next;
+    }
+    refuse_pending(q);
+    return rc;
+}
+
+/* Connect to the node of entry a (a TAG_CONNECT request) and then refuse
+ * whatever still waits for it: everything, when the connect failed. */
+static void connect_worker(void *arg)
+{
+    int a = *(int *)arg;
+    char name[OAK__NODE_NAME_MAX + 1];
+    pthread_mutex_lock(&N.lock);
+    memcpy(name, nodes[a].name, sizeof name);
+    pthread_mutex_unlock(&N.lock);
+    int rc = oak_node_ping(name, OAK_INFINITY);
+    pthread_mutex_lock(&N.lock);
+    oak_pid up = nodes[a].conn;
+    pend *q = take_pending(a);
+    pthread_mutex_unlock(&N.lock);
+    if (q && up)
+        oak_log(OAK_LOG_WARNING, "dist_report", "node=%s event=pending_refused peer=%s reason=%s",
+                N.name, name, "connection replaced");
+    else if (q)
+        oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=pending_refused peer=%s reason=%s",
+                N.name, name, oak_strerror(rc));
+    refuse_pending(q);
+}
+
+/* The connector: for each TAG_CONNECT request from dist_hook(), a
+ * connect_worker(), linked, so that the connector's death at
+ * oak_node_stop() ends the connects under way. */
+static bool is_connect_request(const oak_msg *m, void *arg)
+{
+    return m->tag == TAG_CONNECT && m->size == sizeof(int);
+}
+
+static void connector_main(void *arg)
+{
+    for (;;) {
+        oak_msg *m;
+        if (oak_receive(&m, OAK_INFINITY, is_connect_request, NULL) != 0)
+            continue;
+        oak_spawn_opts o = {.flags = OAK_SPAWN_LINK, .arg_size = sizeof(int)};
+        if (oak_spawn(connect_worker, m->data, &o, NULL) != 0) {
+            pthread_mutex_lock(&N.lock);
+            pend *q = take_pending(*(int *)m->data);
+            pthread_mutex_unlock(&N.lock);
+            refuse_pending(q);
+        }
+        oak_msg_free(m);
+    }
 }
 
 /* ---- the acceptor ----------------------------------------------------------- */
@@ -1699,8 +1950,11 @@ int oak_node_start(const oak_node_opts *opts)
         pthread_mutex_unlock(&N.lock);
         return rc;
     }
+    oak_pid connector = OAK_NOPID;
+    oak_spawn(connector_main, NULL, NULL, &connector); /* without it: no auto-connect */
     pthread_mutex_lock(&N.lock);
     N.acceptor = pid;
+    N.connector = connector;
     pthread_mutex_unlock(&N.lock);
     oak_log(OAK_LOG_INFO, "dist_report", "node=%s event=started port=%u creation=%u",
             opts->name, (unsigned)port, (unsigned)creation);
@@ -1723,11 +1977,15 @@ int oak_node_stop(void)
         return -EPERM;
     pthread_mutex_lock(&N.lock);
     oak_pid acceptor = N.running ? N.acceptor : OAK_NOPID;
+    oak_pid connector = N.running ? N.connector : OAK_NOPID;
     N.running = false;
+    N.connector = OAK_NOPID;
     pthread_mutex_unlock(&N.lock);
     if (acceptor == OAK_NOPID)
         return -ENOENT;
     oak__remote_set(NULL);
+    if (connector)
+        kill_and_wait(connector); /* and its connects under way, linked */
     kill_and_wait(acceptor);
     /* No new connections now; end the ones there are. One that was spawned
      * but has not run yet ends by itself (its epoch is old). */
@@ -1751,6 +2009,13 @@ int oak_node_stop(void)
             kill_and_wait(pids[i]);
         if (unstarted)
             oak_sleep(5);
+    }
+    /* What still waited for a connection never reaches its node. */
+    for (int i = 1; i < MAX_NODES; i++) {
+        pthread_mutex_lock(&N.lock);
+        pend *q = i < nodes_used ? take_pending(i) : NULL;
+        pthread_mutex_unlock(&N.lock);
+        refuse_pending(q);
     }
     pthread_mutex_lock(&N.lock);
     N.acceptor = OAK_NOPID;
@@ -1864,6 +2129,67 @@ oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
     }
     pthread_mutex_unlock(&N.lock);
     return oak_term_pid(arena, name, PID_SLOT(pid), PID_GEN(pid), creation);
+}
+
+/* The pid that stands for node `node` by its name (pid 0 of its entry
+ * by name, node_any()) in *pid, or OAK_NOPID when it is this node's name.
+ * Returns 0, -EINVAL (not alive@host), -ENOENT (no node runs), -ENOSPC. */
+static int node_name_pid(const char *node, oak_pid *pid)
+{
+    char alive[256];
+    const char *host;
+    if (!node || split_name(node, alive, sizeof alive, &host))
+        return -EINVAL;
+    int rc = 0;
+    *pid = OAK_NOPID;
+    pthread_mutex_lock(&N.lock);
+    if (!N.running)
+        rc = -ENOENT;
+    else if (strcmp(node, N.name) != 0 && (rc = node_any(node)) > 0)
+        *pid = (oak_pid)rc << OAK__NODE_SHIFT;
+    pthread_mutex_unlock(&N.lock);
+    return rc < 0 ? rc : 0;
+}
+
+int oak_node_send_name(const char *node, oak_atom name, uint64_t tag, const void *data,
+                       size_t size)
+{
+    oak_pid self = oak_self(), to;
+    if (self == OAK_NOPID)
+        return -EPERM;
+    if (!oak_atom_name(name) || (tag >> 63) || (size && !data))
+        return -EINVAL;
+    int rc = node_name_pid(node, &to);
+    if (rc)
+        return rc;
+    if (to == OAK_NOPID)
+        return oak_send_name(name, tag, data, size);
+    oak__remote_sig sig = {.op = OAK__R_SEND, .from = self, .to = to, .tag = tag,
+                           .data = data, .size = size, .name = name};
+    dist_hook(&sig);
+    return 0;
+}
+
+oak_ref oak_node_monitor_name(const char *node, oak_atom name)
+{
+    oak_pid to;
+    if (oak_self() == OAK_NOPID || !oak_atom_name(name) || node_name_pid(node, &to) != 0)
+        return 0;
+    return to == OAK_NOPID ? oak_monitor_name(name) : oak__remote_monitor_name(to, name);
+}
+
+int oak_node_of(oak_pid pid, char *buf, size_t size)
+{
+    int idx = (int)(pid >> OAK__NODE_SHIFT), rc;
+    pthread_mutex_lock(&N.lock);
+    if (idx == 0)
+        rc = snprintf(buf, size, "%s", N.running ? N.name : "nonode@nohost");
+    else if (idx < nodes_used)
+        rc = snprintf(buf, size, "%s", nodes[idx].name);
+    else
+        rc = -EINVAL;
+    pthread_mutex_unlock(&N.lock);
+    return rc;
 }
 
 int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
