@@ -1384,6 +1384,18 @@ static void names_main(void *arg)
     OT_CHECK_INT_EQ(oak_node_term_to_pid(t->u.tuple.items[1], &box), 0);
     OT_CHECK_UINT_EQ(m->from, box);
     oak_msg_free(m);
+    /* A remote pid prints as Erlang prints it, <N.ID.Serial>, N its node's
+     * number here (not 0); its node has the name. */
+    char f[64], want[64], nn[64];
+    oak_pid_format(box, f, sizeof f);
+    snprintf(want, sizeof want, "<%u.%u.%u>", (unsigned)(box >> 56),
+             t->u.tuple.items[1]->u.pid.id, t->u.tuple.items[1]->u.pid.serial);
+    OT_CHECK_STR_EQ(f, want);
+    OT_CHECK(box >> 56 != 0);
+    OT_CHECK_INT_EQ(oak_node_of(box, nn, sizeof nn), (int)strlen(ERL_NODE));
+    OT_CHECK_STR_EQ(nn, ERL_NODE);
+    OT_CHECK_INT_EQ(oak_node_of(oak_self(), nn, sizeof nn), (int)strlen(OAK_NODE));
+    OT_CHECK_INT_EQ(oak_node_of((oak_pid)250 << 56, nn, sizeof nn), -EINVAL);
     OT_CHECK(oak_node_is_connected(ERL_NODE));
     /* Monitors by {Name, Node}: nobody has `nobody`; box's go with the
      * connection. */
