@@ -951,9 +951,9 @@ enum { MAX_PENDING = 64 << 20 };
  * entry by name, until a connection comes up (which takes the queue, see
  * conn_take_pending()) or the connect fails (connect_worker()). Returns
  * 0 when sig is to be refused (it is for an old incarnation of a node
- * that is up again, or the queue is full), 1 when queued, and the
- * entry's index + 2 when queued first: a connect is to be asked for.
- * N.lock held. */
+ * that is up again), -1 when it is to be refused because the queue is
+ * full or memory is out, 1 when queued, and the entry's index + 2 when
+ * queued first: a connect is to be asked for. N.lock held. */
 static int queue_for_connect(int idx, const oak__remote_sig *sig)
 {
     int a = nodes[idx].creation ? node_any(nodes[idx].name) : idx;
@@ -961,15 +961,12 @@ static int queue_for_connect(int idx, const oak__remote_sig *sig)
         return 0;
     uint8_t *b;
     size_t n;
-    if (nodes[a].pending_bytes > MAX_PENDING || !(b = out_encode(sig, NULL, 0, &n))) {
-        oak_log(OAK_LOG_ERROR, "dist_report",
-                "node=%s event=pending_full peer=%s lost=remote_signal", N.name, nodes[a].name);
-        return 0;
-    }
+    if (nodes[a].pending_bytes > MAX_PENDING || !(b = out_encode(sig, NULL, 0, &n)))
+        return -1;
     pend *q = malloc(sizeof *q + n);
     if (!q) {
         free(b);
-        return 0;
+        return -1;
     }
     memcpy(q->b, b, n);
     free(b);
@@ -1003,6 +1000,7 @@ static pend *take_pending(int a)
  * (the connection takes the queue before it takes any later signal, so
  * the order holds); when that fails, the queue is refused (refuse()). */
 static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig);
+static void refuse_pending(pend *q);
 
 static void dist_hook(const oak__remote_sig *sig)
 {
@@ -1023,8 +1021,17 @@ static void dist_hook(const oak__remote_sig *sig)
         int a = queued - 2;
         oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = connector,
                              .tag = TAG_CONNECT, .data = &a, .size = sizeof a};
-        oak__remote_inject(&w); /* a connector that is gone: oak_node_stop() refuses the queue */
-    } else if (!queued) {
+        if (oak__remote_inject(&w) != 0) {
+            /* No connector (the node stops): no connect will come. */
+            pthread_mutex_lock(&N.lock);
+            pend *q = take_pending(a);
+            pthread_mutex_unlock(&N.lock);
+            refuse_pending(q);
+        }
+    } else if (queued <= 0) {
+        if (queued < 0)
+            oak_log(OAK_LOG_ERROR, "dist_report", "node=%s event=pending_full lost=remote_signal",
+                    N.name);
         refuse(sig);
     }
 }
