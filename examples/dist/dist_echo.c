@@ -55,9 +55,11 @@ static void echo(void *arg)
 /* The counter: an oak gen_server. A call from another node arrives as a
  * call whose request is an OAK_TAG_TERM (node.h); the reply, a term too,
  * goes back to the Erlang caller as gen_server:call's result. */
+/* The count lives in memory the server process owns (oak_alloc), freed
+ * also when the process is killed at the end. */
 static int counter_init(oak_gen_server *gs, void *arg, void **state)
 {
-    int64_t *n = malloc(sizeof *n);
+    int64_t *n = oak_alloc(sizeof *n);
     if (!n)
         return OAK_GS_STOP;
     *n = 0;
@@ -89,7 +91,7 @@ static int counter_call(oak_gen_server *gs, void *state, const oak_msg *req,
 
 static void counter_terminate(oak_gen_server *gs, void *state, const oak_reason *why)
 {
-    free(state);
+    oak_free(state);
 }
 
 static const oak_gen_server_callbacks counter = {
