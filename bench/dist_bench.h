@@ -107,8 +107,15 @@ static inline int dist_bench_main(int argc, char **argv, long default_count, lon
     }
     if (erlang)
         erl();
-    int st = system("epmd -kill >/dev/null 2>&1");
-    (void)st;
+    /* epmd refuses to die while it still counts a node that has just
+     * gone: asked again, for up to 5 s. */
+    for (int i = 0; i < 50; i++) {
+        int st = system("epmd -kill >/dev/null 2>&1");
+        (void)st;
+        if (system("epmd -names >/dev/null 2>&1") != 0)
+            break;
+        usleep(100 * 1000);
+    }
     return 0;
 }
 

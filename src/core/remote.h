@@ -51,9 +51,10 @@ typedef struct oak__remote_sig {
     size_t size;
     oak_atom reason;    /* EXIT, EXIT_LINK, DOWN                       */
     const char *detail; /* or NULL                                     */
-    oak_atom name;      /* MONITOR: of the process registered under this
-                         * name on to's node (to's ID and serial are then
-                         * not a process's), or 0 for to itself         */
+    oak_atom name;      /* MONITOR (and SEND, from the distribution
+                         * layer itself): to the process registered under
+                         * this name on to's node (to's ID and serial are
+                         * then not a process's), or 0 for to itself    */
 } oak__remote_sig;
 
 typedef void (*oak__remote_fn)(const oak__remote_sig *sig);
