@@ -1186,6 +1186,25 @@ static void remote_main(void *arg)
     /* A process that never answers: a timeout; a dead one: noproc. */
     OT_CHECK_INT_EQ(oak_node_call(h2, oak_term_atom(a, "hello"), a, &r, 200), -ETIMEDOUT);
     OT_CHECK_INT_EQ(oak_node_call(h, oak_term_atom(a, "hello"), a, &r, OT_LONG_MS), -ESRCH);
+    /* The same with oak's own oak_gen_server_call(): the request and the
+     * reply are terms. */
+    void *req;
+    size_t req_len;
+    OT_CHECK_INT_EQ(oak_term_encode_alloc(oak_term_atom(a, "count_children"), &req, &req_len), 0);
+    oak_msg *reply;
+    oak_reason why;
+    OT_CHECK_INT_EQ(oak_gen_server_call(ksup, OAK_TAG_TERM, req, req_len, &reply, OT_LONG_MS, &why),
+                    0);
+    OT_CHECK_UINT_EQ(reply->tag, OAK_TAG_TERM);
+    oak_term_format(term_of(a, reply), text, sizeof text);
+    OT_CHECK(strncmp(text, "[{specs,", 8) == 0);
+    oak_msg_free(reply);
+    OT_CHECK_INT_EQ(oak_gen_server_call(h2, OAK_TAG_TERM, req, req_len, &reply, 200, &why),
+                    -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_gen_server_call(h, OAK_TAG_TERM, req, req_len, &reply, OT_LONG_MS, &why),
+                    -ESRCH);
+    OT_CHECK_STR_EQ(oak_atom_name(why.atom), "noproc");
+    free(req);
     OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
     send_term(e_pid, oak_term_atom(a, "go"));
     OT_CHECK(child_read_until(&e, "disconnected", OT_LONG_MS * 2));

@@ -161,7 +161,11 @@ OAK_API int oak_node_monitor(const char *name, bool on);
  * 24 and later), so a reply after the caller's timeout is dropped, as in
  * Erlang. A process here that is no gen_server gets that call message
  * too (tag '$gen_call'); gen_server:call to a name nobody has here exits
- * the caller with noproc, as in Erlang.
+ * the caller with noproc, as in Erlang. The other way, oak_gen_server_call()
+ * on a remote pid sends {'$gen_call', {Self, Ref}, Req} (Req the request's
+ * term for an OAK_TAG_TERM request, else {'$oak_msg', T, <<B>>}) and takes
+ * the reply {Ref, Reply} as its reply: Reply, as a message from another
+ * node maps (a reply after a timeout is dropped).
  * Names a peer sends to that are not
  * atoms here already are not interned (a peer cannot grow the atom
  * table): they have no process, and the message is dropped, as Erlang

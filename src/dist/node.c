@@ -486,9 +486,11 @@ typedef struct conn {
      * reply (see gen_call_in()): the call's local ref, the local ref of
      * the caller's monitor of the server (or 0), the two pids, whether
      * the caller gave up (its monitor ended), and the peer's Tag,
-     * encoded. Oldest first. */
-    struct rcall { oak_ref ref, mon; oak_pid server, caller; bool gave_up; uint8_t tlen;
-                   uint8_t tag[126]; } *calls;
+     * encoded. With `out`, a local process's call to a peer's process
+     * instead (gen_call_out()): ref is its request's, and no Tag. Oldest
+     * first. */
+    struct rcall { oak_ref ref, mon; oak_pid server, caller; bool gave_up, out; uint8_t tlen;
+                   uint8_t tag[125]; } *calls;
     size_t ncalls, capcalls;
     uint32_t unlink_id;
 } conn;
@@ -815,12 +817,28 @@ static void mon_del(conn *c, struct rmon *m) { *m = c->mons[--c->nmons]; }
  * beyond it makes the oldest forgotten (its reply is then lost). */
 enum { MAX_CALLS = 65536 };
 
-static struct rcall *call_find(conn *c, oak_ref ref, oak_pid caller)
+static struct rcall *call_find(conn *c, oak_ref ref, oak_pid caller, bool out)
 {
     for (size_t i = 0; i < c->ncalls; i++)
-        if (c->calls[i].ref == ref && c->calls[i].caller == caller)
+        if (c->calls[i].ref == ref && c->calls[i].caller == caller && c->calls[i].out == out)
             return &c->calls[i];
     return NULL;
+}
+
+/* Room for one more call, the oldest forgotten when MAX_CALLS wait. */
+static bool call_room(conn *c)
+{
+    if (c->ncalls == MAX_CALLS) {
+        oak_log(OAK_LOG_WARNING, "dist_report",
+                "node=%s event=call_forgotten peer=%s reason=%d calls await replies", N.name,
+                c->peer, MAX_CALLS);
+        memmove(c->calls, c->calls + 1, (c->ncalls - 1) * sizeof *c->calls);
+        c->ncalls--;
+    }
+    struct rcall *arr = room_for_one(c->calls, c->ncalls, &c->capcalls, sizeof *arr);
+    if (arr)
+        c->calls = arr;
+    return arr != NULL;
 }
 
 /* Forget the calls for which keep() is false (order kept). */
@@ -845,7 +863,7 @@ static bool call_not_to(const struct rcall *k, oak_pid p, oak_ref r) { return k-
 static void calls_gave_up(conn *c, oak_ref mon)
 {
     for (size_t i = 0; i < c->ncalls; i++)
-        if (c->calls[i].mon == mon)
+        if (!c->calls[i].out && c->calls[i].mon == mon)
             c->calls[i].gave_up = true;
 }
 
@@ -1140,6 +1158,32 @@ static int call_reply(conn *c, oak_term_arena *a, const struct rcall *k, oak_ter
     return rc;
 }
 
+/* A local process's oak_gen_server_call() to the peer's process h->to
+ * (oak's call message, behaviours/gen_server.h: its request ref and
+ * header): sent as Erlang's {'$gen_call', {From, Ref}, Req}, Req the
+ * request's term (or {'$oak_msg', T, <<B>>}), with a plain reference as
+ * the tag; the call is kept until its reply comes (gen_reply_in()). The
+ * monitor went out before, as oak_send_request() sends it. */
+static int gen_call_out(conn *c, oak_term_arena *a, const out_hdr *h, const uint8_t *data,
+                        oak_term *from, oak_term *to)
+{
+    oak__gen_req_hdr hdr;
+    memcpy(&hdr, data, sizeof hdr);
+    const uint8_t *rb = data + sizeof hdr;
+    size_t rn = h->size - sizeof hdr;
+    oak_term *req;
+    if (!is_term_bytes(hdr.tag, rb, rn) || oak_term_decode(a, rb, rn, &req, NULL) != 0)
+        req = oak_msg_term(a, hdr.tag, rb, rn);
+    oak_term *msg = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"),
+                                    oak_term_tuple2(a, from, ref_term(a, h->ref)), req);
+    oak_term *ctrl = send_ctrl(c, a, from, to);
+    if (!msg || !ctrl || !call_room(c))
+        return 0;
+    c->calls[c->ncalls++] = (struct rcall){.ref = h->ref, .server = h->to, .caller = h->from,
+                                           .out = true};
+    return conn_send(c, ctrl, msg);
+}
+
 /* A message or signal of a local process for the peer (a TAG_DIST_OUT
  * message from dist_hook()). Returns < 0 when the socket failed. */
 static int conn_out(conn *c, const oak_msg *msg)
@@ -1158,11 +1202,16 @@ static int conn_out(conn *c, const oak_msg *msg)
     int rc = 0;
     switch (h.op) {
     case OAK__R_SEND: {
-        struct rcall *k = h.ref ? call_find(c, h.ref, h.to) : NULL;
+        struct rcall *k = h.ref ? call_find(c, h.ref, h.to, false) : NULL;
         if (k) {
             if (!k->gave_up)
                 rc = call_reply(c, a, k, from, to, &h, data);
             calls_filter(c, call_not_ref, OAK_NOPID, h.ref);
+            break;
+        }
+        if (h.ref && !h.name && h.tag == oak_atom_from("$gen_call") &&
+            h.size >= sizeof(oak__gen_req_hdr)) {
+            rc = gen_call_out(c, a, &h, data, from, to);
             break;
         }
         /* To a name: REG_SEND {6, From, '', ToName}. */
@@ -1216,6 +1265,11 @@ static int conn_out(conn *c, const oak_msg *msg)
         break;
     }
     case OAK__R_DEMONITOR: {
+        /* A caller that gave up its call (a timeout): the late reply is
+         * dropped (gen_reply_in()). */
+        for (size_t i = 0; i < c->ncalls; i++)
+            if (c->calls[i].out && c->calls[i].ref == h.ref)
+                c->calls[i].gave_up = true;
         struct rmon *m = mon_by_ref(c, false, h.ref);
         if (!m)
             break;
@@ -1355,13 +1409,11 @@ static bool gen_call_in(conn *c, oak_pid to, oak_pid from, const oak_term *msg)
         return false;
     oak__gen_req_hdr hdr = {rtag, 0, 0};
     uint8_t *b = malloc(sizeof hdr + rsize);
-    struct rcall *arr = room_for_one(c->calls, c->ncalls, &c->capcalls, sizeof *arr);
-    if (!b || !arr) {
+    if (!b || !call_room(c)) {
         free(b);
         oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=gen_server_call");
         return true;
     }
-    c->calls = arr;
     memcpy(b, &hdr, sizeof hdr);
     if (bytes)
         memcpy(b + sizeof hdr, rdata, rsize);
@@ -1369,16 +1421,42 @@ static bool gen_call_in(conn *c, oak_pid to, oak_pid from, const oak_term *msg)
         oak_term_encode(req, b + sizeof hdr, rsize, &len);
     s.data = b;
     s.size = sizeof hdr + rsize;
-    if (oak__remote_inject(&s) == 0) {
-        if (c->ncalls == MAX_CALLS) {
-            oak_log(OAK_LOG_WARNING, "dist_report",
-                    "node=%s event=call_forgotten peer=%s reason=%d calls await replies",
-                    N.name, c->peer, MAX_CALLS);
-            calls_filter(c, call_not_ref, OAK_NOPID, c->calls[0].ref);
-        }
+    if (oak__remote_inject(&s) == 0)
         c->calls[c->ncalls++] = k;
-    }
     free(b);
+    return true;
+}
+
+/* The reply {Ref, Reply} to a local process's call (gen_call_out()):
+ * delivered as oak's reply, Reply with the call's ref (an OAK_TAG_TERM
+ * message, or tag T and bytes B for {'$oak_msg', T, <<B>>}), so that
+ * oak_gen_server_call() takes it; dropped when the caller gave up (it
+ * demonitored: a timeout), as the alias would drop it between oak
+ * processes. Returns false when msg is no such reply. */
+static bool gen_reply_in(conn *c, oak_pid to, const oak_term *msg)
+{
+    oak_ref ref;
+    if (msg->type != OAK_TERM_TUPLE || msg->u.tuple.arity != 2 ||
+        !ref_of_term(msg->u.tuple.items[0], &ref))
+        return false;
+    struct rcall *k = call_find(c, ref, to, true);
+    if (!k)
+        return false;
+    bool drop = k->gave_up;
+    oak__remote_sig s = {.op = OAK__R_SEND, .from = k->server, .to = to, .ref = ref,
+                         .tag = OAK_TAG_TERM};
+    calls_filter(c, call_not_ref, OAK_NOPID, ref);
+    if (drop)
+        return true;
+    const oak_term *r = msg->u.tuple.items[1];
+    void *own = NULL;
+    if (!oak_msg_of(r, &s.tag, &s.data, &s.size)) {
+        if (oak_term_encode_alloc(r, &own, &s.size) != 0)
+            return true;
+        s.data = own;
+    }
+    oak__remote_inject(&s);
+    free(own);
     return true;
 }
 
@@ -1422,7 +1500,8 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
                op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
         oak_pid to = local_target(f[2]);
         oak_pid from = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4) ? remote_pid(f[1]) : OAK_NOPID;
-        if (has_msg && to && f[2]->type == OAK_TERM_PID && !gen_call_in(c, to, from, msg))
+        if (has_msg && to && f[2]->type == OAK_TERM_PID && !gen_call_in(c, to, from, msg) &&
+            !gen_reply_in(c, to, msg))
             deliver_in(to, from, msg, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
         /* net_kernel answers is_auth here, but is no process: not
@@ -1472,6 +1551,7 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
             s.reason = reason_of(op_is(ctrl, 21, 5) ? f[4] : msg, detail, sizeof detail);
             s.detail = detail[0] ? detail : NULL;
             mon_del(c, m);
+            calls_filter(c, call_not_ref, OAK_NOPID, ref); /* a call to it: no reply */
             oak__remote_inject(&s);
         }
     } else if (op_is(ctrl, 1, 3)) { /* LINK {1, From, To} */
