@@ -939,6 +939,14 @@ static void a_hundred_thousand_messages_arrive_in_order_both_ways(void **state)
     run_with_epmd(order_main);
 }
 
+/* The term in m, decoded into a. */
+static oak_term *term_of(oak_term_arena *a, const oak_msg *m)
+{
+    oak_term *t = NULL;
+    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
+    return t;
+}
+
 /* examples/dist/dist_echo against erl: echo of nested terms, big integers
  * and a 1 MB binary, and gen_server:call to counter; then this runtime as
  * a second oak node does the same. */
@@ -997,6 +1005,22 @@ static void echo_main(void *arg)
     OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
     OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
     OT_CHECK(oak_term_equal(t, oak_term_tuple2(a, tag, oak_term_int(a, 4))));
+    /* The reply came from the counter's pid: oak_gen_server_call() to it,
+     * oak to oak, with a term and with a tag + bytes request. */
+    oak_pid counter = m->from;
+    OT_CHECK(counter >> 56 != 0);
+    oak_msg_free(m);
+    uint8_t next[16];
+    size_t next_len;
+    OT_CHECK_INT_EQ(oak_term_encode(oak_term_atom(a, "next"), next, sizeof next, &next_len), 0);
+    OT_CHECK_INT_EQ(oak_gen_server_call(counter, OAK_TAG_TERM, next, next_len, &m, OT_LONG_MS, NULL),
+                    0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_TERM);
+    OT_CHECK(oak_term_equal(term_of(a, m), oak_term_int(a, 5)));
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_gen_server_call(counter, 7, "x", 1, &m, OT_LONG_MS, NULL), 0);
+    OT_CHECK(oak_term_equal(term_of(a, m), oak_term_tuple2(a, oak_term_atom(a, "error"),
+                                                          oak_term_atom(a, "bad_request"))));
     oak_msg_free(m);
     oak_term_arena_free(a);
     OT_CHECK_INT_EQ(oak_node_stop(), 0);
@@ -1021,14 +1045,6 @@ static void dist_echo_answers_erl(void **state)
 
 
 /* ---- remote pids: links, monitors and exit signals both ways ---------- */
-
-/* The term in m, decoded into a. */
-static oak_term *term_of(oak_term_arena *a, const oak_msg *m)
-{
-    oak_term *t = NULL;
-    OT_CHECK_INT_EQ(oak_term_decode(a, m->data, m->size, &t, NULL), 0);
-    return t;
-}
 
 /* Send term t to pid with plain oak_send(). */
 static void send_term(oak_pid to, const oak_term *t)
