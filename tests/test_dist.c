@@ -1227,8 +1227,9 @@ static void remote_main(void *arg)
     expect_exit(h2, "noconnection");
     expect_down(rh2, "noconnection");
     expect_node_event("nodedown", "e20@127.0.0.1"); /* monitor_node, once */
-    OT_CHECK_INT_EQ(oak_node_monitor("e20@127.0.0.1", true), 0);
-    expect_node_event("nodedown", "e20@127.0.0.1"); /* not connected: at once */
+    /* Not connected: monitor_node connects; nodedown when that fails. */
+    OT_CHECK_INT_EQ(oak_node_monitor("ghost@127.0.0.1", true), 0);
+    expect_node_event("nodedown", "ghost@127.0.0.1");
     OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
     OT_CHECK_INT_EQ(oak_node_monitor("nohost", true), -EINVAL);
     /* With no connection, a link or monitor of erl's processes connects
@@ -1447,6 +1448,17 @@ static void names_main(void *arg)
     /* A send to box's pid connects again. */
     send_term(box, oak_term_tuple2(a, oak_term_atom(a, "again"), me));
     expect_term(a, oak_term_atom(a, "again"), NULL);
+    /* So does monitor_node, which then says nothing while it is up. */
+    send_name_term(ERL_NODE, "box", oak_term_tuple2(a, oak_term_atom(a, "disc"), me));
+    for (int i = 0; i < 500 && oak_node_is_connected(ERL_NODE); i++)
+        oak_sleep(20);
+    OT_CHECK(!oak_node_is_connected(ERL_NODE));
+    OT_CHECK_INT_EQ(oak_node_monitor(ERL_NODE, true), 0);
+    for (int i = 0; i < 500 && !oak_node_is_connected(ERL_NODE); i++)
+        oak_sleep(20);
+    OT_CHECK(oak_node_is_connected(ERL_NODE));
+    OT_NO_MSG(OAK_TAG_TERM, OT_SETTLE_MS);
+    OT_CHECK_INT_EQ(oak_node_monitor(ERL_NODE, false), 0);
     /* box dies with the reason given: the DOWN names it. */
     rbox = oak_node_monitor_name(ERL_NODE, oak_atom_from("box"));
     oak_ref rpid = oak_monitor(box);

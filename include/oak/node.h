@@ -121,7 +121,8 @@ OAK_API int oak_node_monitor_nodes(bool on);
 /* Monitor the connection to node `name`, as erlang:monitor_node(Node,
  * true): when it goes down, the caller gets an OAK_TAG_TERM message
  * {nodedown, Node}, once, and the monitor is gone. With no connection up
- * the message comes at once (no connection is tried). Each call makes a
+ * one is made (auto-connect), and the message comes when that fails. Does
+ * not wait for the connect. Each call makes a
  * monitor of its own; on = false removes one of the caller's. Returns 0,
  * -EINVAL (not alive@host), -ENOSPC (64 monitors exist), -EPERM outside a
  * process. */

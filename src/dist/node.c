@@ -241,6 +241,8 @@ static void tell_node_watchers(const char *peer)
         send_nodedown(to[i], peer);
 }
 
+static bool ask_connect(const char *node);
+
 int oak_node_monitor(const char *node, bool on)
 {
     oak_pid self = oak_self();
@@ -261,10 +263,7 @@ int oak_node_monitor(const char *node, bool on)
         pthread_mutex_unlock(&N.lock);
         return 0;
     }
-    if (!oak_node_is_connected(node)) {
-        send_nodedown(self, node);
-        return 0;
-    }
+    bool was_up = oak_node_is_connected(node);
     int rc = -ENOSPC;
     pthread_mutex_lock(&N.lock);
     for (int i = 0; i < MAX_NODE_MONITORS; i++) {
@@ -278,8 +277,10 @@ int oak_node_monitor(const char *node, bool on)
         }
     }
     pthread_mutex_unlock(&N.lock);
-    /* Down meanwhile: its cleanup may have looked before we were there. */
-    if (rc == 0 && !oak_node_is_connected(node))
+    /* Not connected: a connect is made, as Erlang's monitor_node makes
+     * one, and its failure says nodedown (connect_worker()). Down
+     * meanwhile: its cleanup may have looked before we were there. */
+    if (rc == 0 && !oak_node_is_connected(node) && (was_up || !ask_connect(node)))
         tell_node_watchers(node);
     return rc;
 }
@@ -1860,8 +1861,34 @@ static int conn_pending(conn *c, pend *q, uint32_t creation)
     return rc;
 }
 
+/* Have the connector connect to `node` (for oak_node_monitor()), unless
+ * that is under way or done. Returns false when it cannot be asked (no
+ * node runs, no connector, 255 nodes known). */
+static bool ask_connect(const char *node)
+{
+    pthread_mutex_lock(&N.lock);
+    int a = N.running && N.connector ? node_any(node) : -1;
+    bool ask = a > 0 && !nodes[a].conn && !nodes[a].connecting;
+    if (ask)
+        nodes[a].connecting = true;
+    oak_pid connector = N.connector;
+    pthread_mutex_unlock(&N.lock);
+    if (a <= 0 || !ask)
+        return a > 0;
+    oak__remote_sig w = {.op = OAK__R_SEND, .from = oak_self(), .to = connector,
+                         .tag = TAG_CONNECT, .data = &a, .size = sizeof a};
+    if (oak__remote_inject(&w) == 0)
+        return true;
+    pthread_mutex_lock(&N.lock);
+    pend *q = take_pending(a);
+    pthread_mutex_unlock(&N.lock);
+    refuse_pending(q);
+    return false;
+}
+
 /* Connect to the node of entry a (a TAG_CONNECT request) and then refuse
- * whatever still waits for it: everything, when the connect failed. */
+ * whatever still waits for it: everything, when the connect failed; then
+ * its node monitors say nodedown. */
 static void connect_worker(void *arg)
 {
     int a = *(int *)arg;
@@ -1881,6 +1908,8 @@ static void connect_worker(void *arg)
         oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=pending_refused peer=%s reason=%s",
                 N.name, name, oak_strerror(rc));
     refuse_pending(q);
+    if (!oak_node_is_connected(name))
+        tell_node_watchers(name);
 }
 
 /* The connector: for each TAG_CONNECT request from dist_hook(), a
