@@ -25,7 +25,7 @@
 #   BENCH_IMPLS="oak erlang go caf"
 #   BENCH_FIGURES="spawn pingpong ring skynet call restart restart_quiet mem mem_100k
 #                  mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call
-#                  kv_ops echo_rtt conn_mem os_restart os_spawn"
+#                  dist_rtt dist_msgs kv_ops echo_rtt conn_mem os_restart os_spawn"
 #   BENCH_KV_N=200000   requests of each redis-benchmark test (kv_ops)
 #   BENCH_NET_TIMEOUT=420  seconds for all the network figures together
 #   BENCH_OS_TIMEOUT=120   seconds for the OS-process figures together
@@ -45,7 +45,7 @@ BUDGET=${BENCH_BUDGET:-520}
 LIMIT=${BENCH_LIMIT:-585}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 IMPLS=${BENCH_IMPLS:-"oak erlang go caf"}
-FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call kv_ops echo_rtt conn_mem os_restart os_spawn"}
+FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call dist_rtt dist_msgs kv_ops echo_rtt conn_mem os_restart os_spawn"}
 # the network figures are run by bench/net.sh, the OS-process figures by
 # bench/os.sh, the others by the loop below
 NET_FIGURES="" OS_FIGURES="" OTHER_FIGURES=""
@@ -81,9 +81,11 @@ if [ "$QUICK" = 1 ]; then
     RUNS=1
     N_SPAWN=10000 N_TRIPS=10000 N_RING=1000 N_HOPS=10000 N_SKYNET=10000
     N_CALLS=10000 N_CYCLES=1000 N_MEM=10000 N_MEM_SMALL=1000 N_HIB=10000 N_WAKE=10000 N_KILL=20 N_FAIR=200 N_BLOCK=1000
+    N_DIST_TRIPS=1000 N_DIST_MSGS=10000
 else
     N_SPAWN=1000000 N_TRIPS=1000000 N_RING=10000 N_HOPS=1000000 N_SKYNET=1000000
     N_CALLS=1000000 N_CYCLES=100000 N_MEM=1000000 N_MEM_SMALL=100000 N_HIB=1000000 N_WAKE=1000000 N_KILL=200 N_FAIR=2000 N_BLOCK=100000
+    N_DIST_TRIPS=20000 N_DIST_MSGS=200000
 fi
 
 # ---- the machine and the toolchains ----------------------------------------
@@ -213,7 +215,24 @@ command_for() {
         kill_spinner) prog=kill_spinner args=$N_KILL ;;
         fair_rtt) prog=fair_rtt args=$N_FAIR ;;
         blocking_call) prog=blocking_call args=$N_BLOCK ;;
+        dist_rtt) prog=dist_rtt args=$N_DIST_TRIPS ;;
+        dist_msgs) prog=dist_msgs args=$N_DIST_MSGS ;;
         *) echo "skip: unknown figure"; return 1 ;;
+    esac
+    # The distribution figures: one program per figure runs either side
+    # (two nodes over loopback, an epmd of its own that it kills at the end).
+    case $prog in
+        dist_*)
+            case $impl in
+                oak | erlang) ;;
+                *) echo "skip: no Erlang distribution"; return 1 ;;
+            esac
+            if [ ! -x "$OUT/oak/bench/oak_$prog" ]; then
+                echo "skip: oak_$prog (which runs both sides) does not build (log: $LOGS/oak-build.log)"
+                return 1
+            fi
+            echo "$OUT/oak/bench/oak_$prog $args $impl"
+            return 0 ;;
     esac
     case $impl in
         oak)

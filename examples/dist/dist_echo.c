@@ -2,8 +2,8 @@
  *
  * Starts node NODE (e.g. oak@127.0.0.1) with cookie COOKIE and registers
  *   echo     answers any message {Pid, Term} by sending Term to Pid;
- *   counter  speaks gen_server's call protocol: gen_server:call({counter,
- *            NODE}, next) returns 1, 2, 3, ...
+ *   counter  a gen_server: gen_server:call({counter, NODE}, next) returns
+ *            1, 2, 3, ...; any other request returns {error, bad_request}
  * and runs until SIGTERM (or SIGINT). From erl:
  *
  *   $ erl -name e@127.0.0.1 -setcookie COOKIE
@@ -52,24 +52,53 @@ static void echo(void *arg)
     }
 }
 
-/* {'$gen_call', {From, Tag}, next} -> From ! {Tag, N} */
-static void counter(void *arg)
+/* The counter: an oak gen_server. A call from another node arrives as a
+ * call whose request is an OAK_TAG_TERM (node.h); the reply, a term too,
+ * goes back to the Erlang caller as gen_server:call's result. */
+/* The count lives in memory the server process owns (oak_alloc), freed
+ * also when the process is killed at the end. */
+static int counter_init(oak_gen_server *gs, void *arg, void **state)
 {
-    int64_t n = 0;
-    for (;;) {
-        oak_term_arena *a;
-        oak_term *t = next_term(&a);
-        if (t && t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 3 &&
-            oak_term_atom_is(t->u.tuple.items[0], "$gen_call") &&
-            oak_term_atom_is(t->u.tuple.items[2], "next")) {
-            oak_term *from = t->u.tuple.items[1];
-            if (from->type == OAK_TERM_TUPLE && from->u.tuple.arity == 2)
-                oak_node_send(from->u.tuple.items[0],
-                              oak_term_tuple2(a, from->u.tuple.items[1], oak_term_int(a, ++n)));
-        }
-        oak_term_arena_free(a);
-    }
+    int64_t *n = oak_alloc(sizeof *n);
+    if (!n)
+        return OAK_GS_STOP;
+    *n = 0;
+    *state = n;
+    return OAK_GS_OK;
 }
+
+static int counter_call(oak_gen_server *gs, void *state, const oak_msg *req,
+                        const oak_gen_from *from)
+{
+    int64_t *n = state;
+    oak_term_arena *a = oak_term_arena_new();
+    if (!a)
+        return OAK_GS_NOREPLY; /* out of memory: the caller times out */
+    oak_term *t = NULL, *r;
+    if (req->tag == OAK_TAG_TERM && oak_term_decode(a, req->data, req->size, &t, NULL) == 0 &&
+        oak_term_atom_is(t, "next"))
+        r = oak_term_int(a, ++*n);
+    else
+        r = oak_term_tuple2(a, oak_term_atom(a, "error"), oak_term_atom(a, "bad_request"));
+    uint8_t buf[64];
+    size_t len;
+    int rc = oak_term_encode(r, buf, sizeof buf, &len);
+    oak_term_arena_free(a);
+    if (rc == 0)
+        oak_gen_server_set_reply(gs, OAK_TAG_TERM, buf, len);
+    return OAK_GS_REPLY;
+}
+
+static void counter_terminate(oak_gen_server *gs, void *state, const oak_reason *why)
+{
+    oak_free(state);
+}
+
+static const oak_gen_server_callbacks counter = {
+    .init = counter_init,
+    .handle_call = counter_call,
+    .terminate = counter_terminate,
+};
 
 typedef struct args {
     const char *node, *cookie;
@@ -89,9 +118,14 @@ static void main_process(void *arg)
     }
     oak_pid e, c;
     oak_spawn(echo, NULL, NULL, &e);
-    oak_spawn(counter, NULL, NULL, &c);
     oak_register(oak_atom_from("echo"), e);
-    oak_register(oak_atom_from("counter"), c);
+    oak_gen_server_opts so = {.name = oak_atom_from("counter")};
+    rc = oak_gen_server_start(&counter, NULL, &so, &c, NULL);
+    if (rc) {
+        fprintf(stderr, "dist_echo: fatal: unable to start counter: %s\n", oak_strerror(rc));
+        oak_shutdown(111);
+        return;
+    }
     printf("dist_echo: node %s is up\n", g->node);
     fflush(stdout);
     while (oak_wait_fd(g->sigfd, OAK_FD_READ, OAK_INFINITY) <= 0)

@@ -25,10 +25,18 @@
  * on a local one take effect (its death sends EXIT or MONITOR_P_EXIT with
  * the reason), and its EXIT and EXIT2 signal the local process as a local
  * exit signal would. A lost connection ends links with `noconnection` and
- * monitors with DOWN `noconnection`, as in Erlang. Messages to a remote
- * pid whose node has no connection are lost (no connection is made for
- * them; oak_node_ping() or oak_node_send() make one), and a link or
- * monitor then ends at once with noconnection.
+ * monitors with DOWN `noconnection`, as in Erlang.
+ *
+ * Auto-connect: a message, link, monitor or exit signal for a remote pid
+ * (or a name on another node) whose node has no connection makes one, as
+ * Erlang does: the signal waits, in order, in a queue of that node (at
+ * most 64 MB) while the connection is made, and goes out first once it is
+ * up. When the connect fails (no such node at its host's epmd, nothing
+ * listens, a refused handshake), the queue is refused as Erlang refuses
+ * it: a link ends with an EXIT `noconnection`, a monitor with a DOWN
+ * `noconnection`, messages and exit signals are lost. A pid of an
+ * earlier incarnation of a node that is up again gets the same answer at
+ * once. The calls that sent them do not wait for the connect.
  *
  * One node per runtime. The calls below are made from inside a process.
  */
@@ -113,7 +121,8 @@ OAK_API int oak_node_monitor_nodes(bool on);
 /* Monitor the connection to node `name`, as erlang:monitor_node(Node,
  * true): when it goes down, the caller gets an OAK_TAG_TERM message
  * {nodedown, Node}, once, and the monitor is gone. With no connection up
- * the message comes at once (no connection is tried). Each call makes a
+ * one is made (auto-connect), and the message comes when that fails. Does
+ * not wait for the connect. Each call makes a
  * monitor of its own; on = false removes one of the caller's. Returns 0,
  * -EINVAL (not alive@host), -ENOSPC (64 monitors exist), -EPERM outside a
  * process. */
@@ -141,7 +150,24 @@ OAK_API int oak_node_monitor(const char *name, bool on);
  * printed as the detail.
  * oak_node_send() sends a term the other way, and to a process here it
  * delivers the same OAK_TAG_TERM message, so that a process need not know
- * whether its peer is local or remote. Names a peer sends to that are not
+ * whether its peer is local or remote.
+ * Erlang's gen_server:call to a process here, the message
+ * {'$gen_call', {From, Tag}, Req}, arrives as oak's own call instead
+ * (oak/gen_server.h), so that an oak gen_server answers it: handle_call
+ * gets a request with tag OAK_TAG_TERM and Req encoded (or, for
+ * {'$oak_msg', T, <<B>>}, tag T and bytes B), from->pid is the remote
+ * caller, and the reply goes back as {Tag, Reply}: Reply is the reply's
+ * term for an OAK_TAG_TERM reply, `ok` for a reply never set (OAK_OK, no
+ * bytes), else {'$oak_msg', T, <<B>>}. It goes to the caller's alias (OTP
+ * 24 and later), so a reply after the caller's timeout is dropped, as in
+ * Erlang. A process here that is no gen_server gets that call message
+ * too (tag '$gen_call'); gen_server:call to a name nobody has here exits
+ * the caller with noproc, as in Erlang. The other way, oak_gen_server_call()
+ * on a remote pid sends {'$gen_call', {Self, Ref}, Req} (Req the request's
+ * term for an OAK_TAG_TERM request, else {'$oak_msg', T, <<B>>}) and takes
+ * the reply {Ref, Reply} as its reply: Reply, as a message from another
+ * node maps (a reply after a timeout is dropped).
+ * Names a peer sends to that are not
  * atoms here already are not interned (a peer cannot grow the atom
  * table): they have no process, and the message is dropped, as Erlang
  * drops a send to a name that nobody has. */
@@ -176,6 +202,36 @@ OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
  * of oak_node_ping(), of oak_term_encode() (-ELOOP, -EOVERFLOW), -ENOMEM,
  * -EPERM outside a process. May block while the socket is full. */
 OAK_API int oak_node_send(const oak_term *to, const oak_term *msg);
+
+/* Send a message (tag and a copy of size bytes, as oak_send(): see the
+ * mapping above) to the process registered as `name` on node `node`, as
+ * Erlang's {Name, Node} ! Msg (REG_SEND). With no connection to node, one
+ * is made first (see "auto-connect" above); the call does not wait for
+ * it. Returns 0, also when nobody has the name there or the message is
+ * lost, or -EINVAL (node not alive@host, name not an atom, a runtime tag,
+ * data NULL with size > 0), -ENOENT (no node runs), -ENOSPC (255 other
+ * nodes are known), -EPERM outside a process. For this node's own name it
+ * is oak_send_name(). Does not block. Process context. */
+OAK_API int oak_node_send_name(const char *node, oak_atom name, uint64_t tag, const void *data,
+                               size_t size);
+
+/* Monitor the process registered as `name` on node `node`, as Erlang's
+ * monitor(process, {Name, Node}) (MONITOR_P by name). Its DOWN (tag
+ * OAK_TAG_DOWN, ref the returned ref) is Erlang's {'DOWN', Ref, process,
+ * {Name, Node}, Reason}: the oak_down payload's name is Name, and `from` is
+ * the pid that stands for the node by its name (node bits, ID and serial 0;
+ * oak_node_of() names Node). Reason is noproc when nobody has the name
+ * there, noconnection when the node cannot be reached or the connection is
+ * lost. oak_demonitor() ends it (DEMONITOR_P). Returns the ref, or 0 when
+ * no node runs, for a node that is not alive@host, a name that is not an
+ * atom, or outside a process. For this node's own name it is
+ * oak_monitor_name(). Does not block. Process context. */
+OAK_API oak_ref oak_node_monitor_name(const char *node, oak_atom name);
+
+/* The name of pid's node into buf (NUL-terminated, cut at size - 1): this
+ * node's name for a local pid ("nonode@nohost" when no node runs). Returns
+ * its length, or -EINVAL for node bits that no node has. Any thread. */
+OAK_API int oak_node_of(oak_pid pid, char *buf, size_t size);
 
 /* Call an Erlang gen_server (or anything that speaks its protocol) by its
  * remote pid, as gen_server:call(Server, Req, Timeout): monitors it, sends

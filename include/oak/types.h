@@ -100,8 +100,13 @@ OAK_API const char *oak_atom_name(oak_atom a);
  * Never NULL. Any thread. */
 OAK_API const char *oak_strerror(int err);
 
-/* Write pid as Erlang prints it, "<0.SLOT.GEN>", NUL-terminated, into buf.
- * Returns the length it needs (as snprintf does). */
+/* Write pid as Erlang prints it, "<N.ID.SERIAL>", NUL-terminated, into buf:
+ * N is 0 for a process here ("<0.SLOT.GEN>"); for a process of another
+ * node (oak/node.h) it is that node's index in this runtime's node table,
+ * its ID and serial Erlang's, as Erlang prints a remote pid with its own
+ * local number for the node. oak_node_of() names the node; a pid term
+ * (oak_term_format()) prints the name in place of N. Returns the length it
+ * needs (as snprintf does). Any thread. */
 OAK_API int oak_pid_format(oak_pid pid, char *buf, size_t size);
 
 /* Write an atom as Erlang prints it: bare, or in single quotes when Erlang

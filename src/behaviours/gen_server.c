@@ -135,15 +135,8 @@ bool oak_reason_is_clean(oak_atom atom, const char *detail)
 
 /* ---- wire formats ---------------------------------------------------- */
 
-/* Header of call and cast payloads; 16 bytes so that the request bytes
- * after it keep the payload's 16-byte alignment. */
-typedef struct req_hdr {
-    uint64_t tag;
-    uint32_t flags; /* call: OAK__FROM_ALIAS when the ref is an alias */
-    uint32_t pad;
-} req_hdr;
-
-#define OAK__FROM_ALIAS 0x1u
+/* The header of call and cast payloads (behaviours/gen_server.h). */
+typedef oak__gen_req_hdr req_hdr;
 
 typedef struct stop_msg {
     oak_atom reason;

@@ -31,6 +31,21 @@ enum oak__batom_id {
 };
 oak_atom oak__batom(enum oak__batom_id id);
 
+/* The header of call and cast payloads, the request's bytes after it;
+ * 16 bytes so that those keep the payload's 16-byte alignment. A call is
+ * a message with tag '$gen_call', the caller as `from`, the call's ref,
+ * and this payload; its reply goes to the caller with that ref, by
+ * oak_send_reply() when flags has OAK__FROM_ALIAS, else by oak_send_ref().
+ * The distribution layer builds the calls of other nodes' processes with
+ * it (src/dist/node.c). */
+typedef struct oak__gen_req_hdr {
+    uint64_t tag;
+    uint32_t flags; /* call: OAK__FROM_ALIAS when the ref is an alias */
+    uint32_t pad;
+} oak__gen_req_hdr;
+
+#define OAK__FROM_ALIAS 0x1u
+
 /* Write "name" if pid is registered, else "<0.S.G>", as reports show a
  * process. Returns buf. */
 char *oak__who(oak_pid pid, char *buf, size_t size);

@@ -327,7 +327,10 @@ void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind, oak_re
         oak__msg_delete(m);
 }
 
-static int send_control(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref)
+/* A control signal; tag is 0 but for a monitor of a name on another node
+ * (core/remote.h), where it carries the name. */
+static int send_control_tagged(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref,
+                               uint64_t tag)
 {
     oak__msg *m = oak__msg_new(0);
     if (!m)
@@ -336,10 +339,16 @@ static int send_control(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref r
     m->kind = kind;
     m->pub.from = from;
     m->pub.ref = ref;
+    m->pub.tag = tag;
     int rc = oak__deliver(m);
     if (rc < 0)
         oak__msg_delete(m);
     return rc;
+}
+
+static int send_control(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref)
+{
+    return send_control_tagged(to, from, kind, ref, 0);
 }
 
 /* ---- the private queue ---------------------------------------------------- */
@@ -1349,7 +1358,8 @@ static oak_ref monitor(oak__proc *p, oak_pid pid, oak_atom name, bool alias)
         }
         oak__map_del(&p->monitors_out, ref, NULL);
     } else if (pid != OAK_NOPID && oak__map_put(&p->monitors_out, ref, value) == 0) {
-        if (send_control(pid, me, OAK__SIG_MONITOR, ref) == 0) {
+        uint64_t remote_name = pid >> OAK__NODE_SHIFT ? name : 0;
+        if (send_control_tagged(pid, me, OAK__SIG_MONITOR, ref, remote_name) == 0) {
             if (name)
                 name_monitor_put(p, ref, name);
             return ref;
@@ -1432,6 +1442,14 @@ int oak_unalias(oak_ref alias)
         return 0;
     }
     return -ENOENT;
+}
+
+oak_ref oak__remote_monitor_name(oak_pid node, oak_atom name)
+{
+    oak__proc *p = self_blocking();
+    if (!p || !name || !(node >> OAK__NODE_SHIFT))
+        return 0;
+    return monitor(p, node, name, false);
 }
 
 oak_ref oak_monitor_name(oak_atom name)

@@ -38,7 +38,10 @@ int oak__remote_deliver(oak__msg *m)
         break;
     case OAK__SIG_LINK: s.op = OAK__R_LINK; break;
     case OAK__SIG_UNLINK: s.op = OAK__R_UNLINK; break;
-    case OAK__SIG_MONITOR: s.op = OAK__R_MONITOR; break;
+    case OAK__SIG_MONITOR:
+        s.op = OAK__R_MONITOR;
+        s.name = (oak_atom)m->pub.tag; /* oak__remote_monitor_name() */
+        break;
     case OAK__SIG_DEMONITOR: s.op = OAK__R_DEMONITOR; break;
     case OAK__SIG_EXIT:
     case OAK__SIG_EXIT_LINK:

@@ -51,6 +51,10 @@ typedef struct oak__remote_sig {
     size_t size;
     oak_atom reason;    /* EXIT, EXIT_LINK, DOWN                       */
     const char *detail; /* or NULL                                     */
+    oak_atom name;      /* MONITOR (and SEND, from the distribution
+                         * layer itself): to the process registered under
+                         * this name on to's node (to's ID and serial are
+                         * then not a process's), or 0 for to itself    */
 } oak__remote_sig;
 
 typedef void (*oak__remote_fn)(const oak__remote_sig *sig);
@@ -62,6 +66,14 @@ void oak__remote_set(oak__remote_fn fn);
  * the hook took it (m is freed), -ESRCH when there is no hook (m is still
  * the caller's). */
 int oak__remote_deliver(struct oak__msg *m);
+
+/* Monitor the process registered as `name` on the node of the remote pid
+ * `node`, as oak_monitor_name() does for a local name: the monitor's
+ * target is `node` (oak_demonitor() sends DEMONITOR to it), the hook gets
+ * MONITOR with sig->name set, and the DOWN, injected from `node`, carries
+ * the name. Returns the ref, or 0 outside a process, for name 0 or a pid
+ * without node bits. Process context. */
+oak_ref oak__remote_monitor_name(oak_pid node, oak_atom name);
 
 /* Deliver sig to its local `to` as the core's own senders would. Returns
  * 0, -ESRCH (not alive), -ENOMEM, -EINVAL (an op not listed above, or a

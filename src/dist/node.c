@@ -46,6 +46,7 @@
 #include "oak/node.h"
 #include "oak/process.h"
 #include "oak/term.h"
+#include "behaviours/gen_server.h"
 #include "core/atom.h"
 #include "core/remote.h"
 #include "epmd.h"
@@ -102,21 +103,37 @@ static struct {
     uint32_t ip; /* the address listened on, host byte order */
     int64_t tick_ms;
     oak_pid acceptor;
+    oak_pid connector; /* connector_main(), while the node runs */
     conn_slot conns[MAX_CONNS];
 } N = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static oak_atom tag_setup(void) { return oak_atom_from("oak_dist_setup"); }
 
+/* What a local process sent to a node while no connection to it was up:
+ * the item as dist_hook() hands it to a connection (out_hdr and bytes). */
+typedef struct pend {
+    struct pend *next;
+    size_t size;
+    uint8_t b[];
+} pend;
+
 /* The node table: a remote pid's node bits (oak/types.h) index it. An
  * entry is a node name and creation (one incarnation of that node), and
  * the pid of the connection that is up to it, or 0. Entries are never
  * reused while the program runs, so a pid of an old incarnation never
- * reaches a new one. N.lock. */
+ * reaches a new one. An entry with creation 0 stands for the node by its
+ * name, whatever its incarnation (node_any()): the target of sends and
+ * monitors by {Name, Node}, whose pid is that entry's pid 0 (ID and
+ * serial 0), and the holder of the items queued for the node while a
+ * connection to it is being made (auto-connect, see dist_hook()). N.lock. */
 enum { MAX_NODES = 256 };
 static struct {
     char name[OAK__NODE_NAME_MAX + 1];
     uint32_t creation;
     oak_pid conn;
+    pend *pending, **pending_tail; /* oldest first (creation 0 only) */
+    size_t pending_bytes;
+    bool connecting;               /* a connect for the pending is asked */
 } nodes[MAX_NODES];
 static int nodes_used = 1; /* index 0 is this node */
 
@@ -132,7 +149,21 @@ static int node_index(const char *name, uint32_t creation)
     snprintf(nodes[nodes_used].name, sizeof nodes[0].name, "%s", name);
     nodes[nodes_used].creation = creation;
     nodes[nodes_used].conn = OAK_NOPID;
+    nodes[nodes_used].pending = NULL;
+    nodes[nodes_used].pending_tail = &nodes[nodes_used].pending;
     return nodes_used++;
+}
+
+/* The entry of node `name` whatever its incarnation (creation 0), added
+ * when new with the connection that is up to it, if any: 1..255, or
+ * -ENOSPC. N.lock held. */
+static int node_any(const char *name)
+{
+    int before = nodes_used, a = node_index(name, 0);
+    for (int i = 1; a == before && i < before; i++)
+        if (nodes[i].conn && strcmp(nodes[i].name, name) == 0)
+            nodes[a].conn = nodes[i].conn;
+    return a;
 }
 
 /* The tag of the messages that carry signals for a remote pid to its
@@ -210,6 +241,8 @@ static void tell_node_watchers(const char *peer)
         send_nodedown(to[i], peer);
 }
 
+static bool ask_connect(const char *node);
+
 int oak_node_monitor(const char *node, bool on)
 {
     oak_pid self = oak_self();
@@ -230,10 +263,7 @@ int oak_node_monitor(const char *node, bool on)
         pthread_mutex_unlock(&N.lock);
         return 0;
     }
-    if (!oak_node_is_connected(node)) {
-        send_nodedown(self, node);
-        return 0;
-    }
+    bool was_up = oak_node_is_connected(node);
     int rc = -ENOSPC;
     pthread_mutex_lock(&N.lock);
     for (int i = 0; i < MAX_NODE_MONITORS; i++) {
@@ -247,8 +277,10 @@ int oak_node_monitor(const char *node, bool on)
         }
     }
     pthread_mutex_unlock(&N.lock);
-    /* Down meanwhile: its cleanup may have looked before we were there. */
-    if (rc == 0 && !oak_node_is_connected(node))
+    /* Not connected: a connect is made, as Erlang's monitor_node makes
+     * one, and its failure says nodedown (connect_worker()). Down
+     * meanwhile: its cleanup may have looked before we were there. */
+    if (rc == 0 && !oak_node_is_connected(node) && (was_up || !ask_connect(node)))
         tell_node_watchers(node);
     return rc;
 }
@@ -451,6 +483,16 @@ typedef struct conn {
     struct rmon { oak_pid local, remote; oak_ref ref; oak_atom name; bool in;
                   uint8_t rlen; uint8_t rref[62]; } *mons;
     size_t nmons, capmons;
+    /* The peer's gen_server calls to local processes that await their
+     * reply (see gen_call_in()): the call's local ref, the local ref of
+     * the caller's monitor of the server (or 0), the two pids, whether
+     * the caller gave up (its monitor ended), and the peer's Tag,
+     * encoded. With `out`, a local process's call to a peer's process
+     * instead (gen_call_out()): ref is its request's, and no Tag. Oldest
+     * first. */
+    struct rcall { oak_ref ref, mon; oak_pid server, caller; bool gave_up, out; uint8_t tlen;
+                   uint8_t tag[125]; } *calls;
+    size_t ncalls, capcalls;
     uint32_t unlink_id;
 } conn;
 
@@ -596,6 +638,28 @@ static bool op_is(const oak_term *ctrl, int64_t op, size_t arity)
            ctrl->u.tuple.items[0]->u.i == op;
 }
 
+/* The control term of a send from `from` to `to`: SEND_SENDER when the
+ * peer has it, else SEND. */
+static oak_term *send_ctrl(const conn *c, oak_term_arena *a, oak_term *from, oak_term *to)
+{
+    if (c->flags & OAK__DFLAG_SEND_SENDER)
+        return oak_term_tuple3(a, oak_term_int(a, 22), from, to);
+    return oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+}
+
+/* Is an oak message (tag, size bytes at data) an encoded term? */
+static bool is_term_bytes(uint64_t tag, const uint8_t *data, size_t size)
+{
+    return tag == OAK_TAG_TERM && size > 0 && data[0] == OAK_TERM_VERSION;
+}
+
+/* A message that is not a term: {'$oak_msg', Tag, <<Bytes>>} (node.h). */
+static oak_term *oak_msg_term(oak_term_arena *a, uint64_t tag, const void *data, size_t size)
+{
+    return oak_term_tuple3(a, oak_term_atom(a, "$oak_msg"), oak_term_uint(a, tag),
+                           oak_term_binary(a, data, size));
+}
+
 /* REG_SEND to net_kernel: answer {'$gen_call', {From, Tag}, {is_auth, _}}
  * with {Tag, yes}, as net_kernel does (net_adm:ping). */
 static int net_kernel_message(conn *c, oak_term_arena *a, const oak_term *msg)
@@ -610,11 +674,7 @@ static int net_kernel_message(conn *c, oak_term_arena *a, const oak_term *msg)
         return 0;
     oak_term *to = from->u.tuple.items[0];
     oak_term *reply = oak_term_tuple2(a, from->u.tuple.items[1], oak_term_atom(a, "yes"));
-    oak_term *ctrl;
-    if (c->flags & OAK__DFLAG_SEND_SENDER)
-        ctrl = oak_term_tuple3(a, oak_term_int(a, 22), self_pid_term(a), to);
-    else
-        ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+    oak_term *ctrl = send_ctrl(c, a, self_pid_term(a), to);
     if (!ctrl || !reply)
         return -ENOMEM;
     return conn_send(c, ctrl, reply);
@@ -701,18 +761,28 @@ static int link_find(const conn *c, oak_pid local, oak_pid remote)
     return -1;
 }
 
+/* The array arr of n elements of elem bytes, with room for one more: arr
+ * itself, or when it is full (capacity *cap) a copy twice as large. NULL
+ * when out of memory (arr is then unchanged). */
+static void *room_for_one(void *arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? 2 * *cap : 16;
+    void *b = realloc(arr, ncap * elem);
+    if (b)
+        *cap = ncap;
+    return b;
+}
+
 static void link_add(conn *c, oak_pid local, oak_pid remote)
 {
     if (link_find(c, local, remote) >= 0)
         return;
-    if (c->nlinks == c->caplinks) {
-        size_t n = c->caplinks ? 2 * c->caplinks : 16;
-        struct rlink *l = realloc(c->links, n * sizeof *l);
-        if (!l)
-            return; /* out of memory: no noconnection for this link */
-        c->links = l;
-        c->caplinks = n;
-    }
+    struct rlink *l = room_for_one(c->links, c->nlinks, &c->caplinks, sizeof *l);
+    if (!l)
+        return; /* out of memory: no noconnection for this link */
+    c->links = l;
     c->links[c->nlinks++] = (struct rlink){local, remote};
 }
 
@@ -725,15 +795,11 @@ static void link_del(conn *c, oak_pid local, oak_pid remote)
 
 static struct rmon *mon_add(conn *c)
 {
-    if (c->nmons == c->capmons) {
-        size_t n = c->capmons ? 2 * c->capmons : 16;
-        struct rmon *m = realloc(c->mons, n * sizeof *m);
-        if (!m)
-            return NULL;
-        c->mons = m;
-        c->capmons = n;
-    }
-    struct rmon *m = &c->mons[c->nmons++];
+    struct rmon *m = room_for_one(c->mons, c->nmons, &c->capmons, sizeof *m);
+    if (!m)
+        return NULL;
+    c->mons = m;
+    m = &c->mons[c->nmons++];
     memset(m, 0, sizeof *m);
     return m;
 }
@@ -748,14 +814,69 @@ static struct rmon *mon_by_ref(conn *c, bool in, oak_ref ref)
 
 static void mon_del(conn *c, struct rmon *m) { *m = c->mons[--c->nmons]; }
 
+/* At most this many of the peer's calls await their replies; a new one
+ * beyond it makes the oldest forgotten (its reply is then lost). */
+enum { MAX_CALLS = 65536 };
+
+static struct rcall *call_find(conn *c, oak_ref ref, oak_pid caller, bool out)
+{
+    for (size_t i = 0; i < c->ncalls; i++)
+        if (c->calls[i].ref == ref && c->calls[i].caller == caller && c->calls[i].out == out)
+            return &c->calls[i];
+    return NULL;
+}
+
+/* Room for one more call, the oldest forgotten when MAX_CALLS wait. */
+static bool call_room(conn *c)
+{
+    if (c->ncalls == MAX_CALLS) {
+        oak_log(OAK_LOG_WARNING, "dist_report",
+                "node=%s event=call_forgotten peer=%s reason=%d calls await replies", N.name,
+                c->peer, MAX_CALLS);
+        memmove(c->calls, c->calls + 1, (c->ncalls - 1) * sizeof *c->calls);
+        c->ncalls--;
+    }
+    struct rcall *arr = room_for_one(c->calls, c->ncalls, &c->capcalls, sizeof *arr);
+    if (arr)
+        c->calls = arr;
+    return arr != NULL;
+}
+
+/* Forget the calls for which keep() is false (order kept). */
+static void calls_filter(conn *c, bool (*keep)(const struct rcall *k, oak_pid p, oak_ref r),
+                         oak_pid p, oak_ref r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->ncalls; i++)
+        if (keep(&c->calls[i], p, r))
+            c->calls[n++] = c->calls[i];
+    c->ncalls = n;
+}
+
+static bool call_not_ref(const struct rcall *k, oak_pid p, oak_ref r) { return k->ref != r; }
+static bool call_not_to(const struct rcall *k, oak_pid p, oak_ref r) { return k->server != p; }
+
+/* The caller's monitor mon of the server ended: it no longer waits for
+ * the replies of its calls made with that monitor. They are kept until
+ * the reply comes, which is then dropped, as the caller's node would drop
+ * it (the alias went with the monitor); sent as a plain message, it would
+ * land in the caller's mailbox. */
+static void calls_gave_up(conn *c, oak_ref mon)
+{
+    for (size_t i = 0; i < c->ncalls; i++)
+        if (!c->calls[i].out && c->calls[i].mon == mon)
+            c->calls[i].gave_up = true;
+}
+
 /* The connection is gone: links to the peer's processes end with
  * noconnection, monitors of them give DOWN noconnection, and the peer's
  * links and monitors on local processes are dropped, as in Erlang. */
 static void conn_noconnection(conn *c)
 {
     pthread_mutex_lock(&N.lock);
-    if (c->node > 0 && nodes[c->node].conn == oak_self())
-        nodes[c->node].conn = OAK_NOPID;
+    for (int i = 1; i < nodes_used; i++)
+        if (nodes[i].conn == oak_self())
+            nodes[i].conn = OAK_NOPID;
     pthread_mutex_unlock(&N.lock);
     oak_atom nc = atom_noconnection();
     for (size_t i = 0; i < c->nlinks; i++) {
@@ -771,9 +892,11 @@ static void conn_noconnection(conn *c)
     }
     free(c->links);
     free(c->mons);
+    free(c->calls);
     c->links = NULL;
     c->mons = NULL;
-    c->nlinks = c->nmons = 0;
+    c->calls = NULL;
+    c->nlinks = c->nmons = c->ncalls = 0;
 }
 
 /* What dist_hook() hands a connection: this header, the detail (dlen
@@ -785,32 +908,150 @@ typedef struct out_hdr {
     oak_ref ref;
     uint64_t tag;
     uint64_t size;
-    uint32_t dlen, pad;
+    uint32_t dlen;
+    oak_atom name; /* SEND, MONITOR: to the name on to's node, or 0 */
 } out_hdr;
+
+/* The answer to a signal that cannot reach its node: a link ends at
+ * once with noconnection and a monitor gives DOWN noconnection (Erlang's
+ * answer when the node cannot be reached); messages are lost, as
+ * Erlang's. */
+static void refuse(const oak__remote_sig *sig)
+{
+    oak__remote_sig r = {.from = sig->to, .to = sig->from, .ref = sig->ref,
+                         .reason = atom_noconnection()};
+    r.op = sig->op == OAK__R_LINK ? OAK__R_EXIT_LINK : sig->op == OAK__R_MONITOR ? OAK__R_DOWN : 0;
+    if (r.op && r.to)
+        oak__remote_inject(&r);
+}
+
+/* sig as a connection takes it: out_hdr, the detail (dlen bytes with its
+ * NUL) and the message's bytes, in small (cap bytes) when it fits, else
+ * in a new malloc()ed buffer. NULL when out of memory. */
+static uint8_t *out_encode(const oak__remote_sig *sig, uint8_t *small, size_t cap, size_t *len)
+{
+    size_t dlen = sig->detail ? strlen(sig->detail) + 1 : 0;
+    size_t n = sizeof(out_hdr) + dlen + sig->size;
+    uint8_t *b = n <= cap ? small : malloc(n);
+    if (!b)
+        return NULL;
+    out_hdr h = {sig->op, sig->reason, sig->from, sig->to, sig->ref, sig->tag, sig->size,
+                 (uint32_t)dlen, sig->name};
+    memcpy(b, &h, sizeof h);
+    if (dlen)
+        memcpy(b + sizeof h, sig->detail, dlen);
+    if (sig->size)
+        memcpy(b + sizeof h + dlen, sig->data, sig->size);
+    *len = n;
+    return b;
+}
+
+/* The signal of an item made by out_encode() (the detail and data point
+ * into it), refused. */
+static void refuse_item(const uint8_t *b, size_t n)
+{
+    out_hdr h;
+    if (n < sizeof h)
+        return;
+    memcpy(&h, b, sizeof h);
+    oak__remote_sig s = {.op = h.op, .from = h.from, .to = h.to, .ref = h.ref};
+    refuse(&s);
+}
+
+/* At most this many bytes wait for a connection to one node; beyond,
+ * signals are refused (and messages lost), and that is logged. */
+enum { MAX_PENDING = 64 << 20 };
+
+/* The tag of the connector's requests: connect to the node (an int, its
+ * node_any() entry) and hand its queued items over. */
+#define TAG_CONNECT ((uint64_t)0x4F414B434F4E4E00)
+
+/* With no connection up to sig's node: queue sig for it, on the node's
+ * entry by name, until a connection comes up (which takes the queue, see
+ * conn_take_pending()) or the connect fails (connect_worker()). Returns
+ * 0 when sig is to be refused (it is for an old incarnation of a node
+ * that is up again), -1 when it is to be refused because the queue is
+ * full or memory is out, 1 when queued, and the entry's index + 2 when
+ * queued first: a connect is to be asked for. N.lock held. */
+static int queue_for_connect(int idx, const oak__remote_sig *sig)
+{
+    int a = nodes[idx].creation ? node_any(nodes[idx].name) : idx;
+    if (a < 0 || nodes[a].conn || !N.connector)
+        return 0;
+    uint8_t *b;
+    size_t n;
+    if (nodes[a].pending_bytes > MAX_PENDING || !(b = out_encode(sig, NULL, 0, &n)))
+        return -1;
+    pend *q = malloc(sizeof *q + n);
+    if (!q) {
+        free(b);
+        return -1;
+    }
+    memcpy(q->b, b, n);
+    free(b);
+    q->size = n;
+    q->next = NULL;
+    *nodes[a].pending_tail = q;
+    nodes[a].pending_tail = &q->next;
+    nodes[a].pending_bytes += n;
+    if (nodes[a].connecting)
+        return 1;
+    nodes[a].connecting = true;
+    return a + 2;
+}
+
+/* The queue of entry a, taken out (oldest first). N.lock held. */
+static pend *take_pending(int a)
+{
+    pend *q = nodes[a].pending;
+    nodes[a].pending = NULL;
+    nodes[a].pending_tail = &nodes[a].pending;
+    nodes[a].pending_bytes = 0;
+    nodes[a].connecting = false;
+    return q;
+}
 
 /* The hook (core/remote.h): a local process's message or signal for a
  * remote pid goes to the connection that is up to its node, as a message,
  * so that the signals of one process reach the peer in the order sent;
- * the hook never blocks. With no connection, a link ends at once with
- * noconnection and a monitor gives DOWN noconnection (Erlang's answer when
- * the node cannot be reached); messages are lost, as Erlang's. */
+ * the hook never blocks. With no connection, the signal waits in the
+ * node's queue while the connector makes one, as Erlang's auto-connect
+ * (the connection takes the queue before it takes any later signal, so
+ * the order holds); when that fails, the queue is refused (refuse()). */
 static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig);
+static void refuse_pending(pend *q);
 
 static void dist_hook(const oak__remote_sig *sig)
 {
-    int idx = (int)(sig->to >> OAK__NODE_SHIFT);
-    oak_pid conn_pid = OAK_NOPID;
+    int idx = (int)(sig->to >> OAK__NODE_SHIFT), queued = 0;
+    oak_pid conn_pid = OAK_NOPID, connector = OAK_NOPID;
     pthread_mutex_lock(&N.lock);
-    if (N.running && idx < nodes_used)
+    if (N.running && idx < nodes_used) {
         conn_pid = nodes[idx].conn;
+        if (!conn_pid)
+            queued = queue_for_connect(idx, sig);
+        connector = N.connector;
+    }
     pthread_mutex_unlock(&N.lock);
-    if (!conn_pid || hand_over(conn_pid, sig) != 0) {
-        oak__remote_sig r = {.from = sig->to, .to = sig->from, .ref = sig->ref,
-                             .reason = atom_noconnection()};
-        r.op = sig->op == OAK__R_LINK ? OAK__R_EXIT_LINK
-               : sig->op == OAK__R_MONITOR ? OAK__R_DOWN : 0;
-        if (r.op && r.to)
-            oak__remote_inject(&r);
+    if (conn_pid) {
+        if (hand_over(conn_pid, sig) != 0)
+            refuse(sig);
+    } else if (queued >= 2) {
+        int a = queued - 2;
+        oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = connector,
+                             .tag = TAG_CONNECT, .data = &a, .size = sizeof a};
+        if (oak__remote_inject(&w) != 0) {
+            /* No connector (the node stops): no connect will come. */
+            pthread_mutex_lock(&N.lock);
+            pend *q = take_pending(a);
+            pthread_mutex_unlock(&N.lock);
+            refuse_pending(q);
+        }
+    } else if (queued <= 0) {
+        if (queued < 0)
+            oak_log(OAK_LOG_ERROR, "dist_report", "node=%s event=pending_full lost=remote_signal",
+                    N.name);
+        refuse(sig);
     }
 }
 
@@ -818,21 +1059,13 @@ static void dist_hook(const oak__remote_sig *sig)
  * 0, or -ESRCH when the connection has ended meanwhile. */
 static int hand_over(oak_pid conn_pid, const oak__remote_sig *sig)
 {
-    size_t dlen = sig->detail ? strlen(sig->detail) + 1 : 0;
-    size_t n = sizeof(out_hdr) + dlen + sig->size;
     uint8_t small[512];
-    uint8_t *b = n <= sizeof small ? small : malloc(n);
+    size_t n;
+    uint8_t *b = out_encode(sig, small, sizeof small, &n);
     if (!b) {
         oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=remote_signal");
         return 0;
     }
-    out_hdr h = {sig->op, sig->reason, sig->from, sig->to, sig->ref, sig->tag, sig->size,
-                 (uint32_t)dlen, 0};
-    memcpy(b, &h, sizeof h);
-    if (dlen)
-        memcpy(b + sizeof h, sig->detail, dlen);
-    if (sig->size)
-        memcpy(b + sizeof h + dlen, sig->data, sig->size);
     oak__remote_sig w = {.op = OAK__R_SEND, .from = sig->from, .to = conn_pid,
                          .tag = TAG_DIST_OUT, .data = b, .size = n};
     int rc = oak__remote_inject(&w);
@@ -877,6 +1110,81 @@ static int send_with_reason(conn *c, oak_term_arena *a, int64_t op, int64_t pop,
     return conn_send(c, ctrl, payload ? reason : NULL);
 }
 
+/* The reply of a local gen_server (h->from) to the peer's call k:
+ * {Tag, Reply}, with Reply the reply's term (an OAK_TAG_TERM reply), `ok`
+ * for OAK_OK with no bytes (the reply when none was set), else
+ * {'$oak_msg', T, <<B>>}. It goes to the call's alias when Tag is
+ * [alias | Alias] (OTP 24's gen:call, so that a reply that comes after the
+ * caller gave up is dropped on its node), else to the caller. The message
+ * is spliced from the encoded Tag and Reply: 131, SMALL_TUPLE_EXT, 2,
+ * then each without its version byte. */
+static int call_reply(conn *c, oak_term_arena *a, const struct rcall *k, oak_term *from,
+                      oak_term *to, const out_hdr *h, const uint8_t *data)
+{
+    oak_term *tag;
+    if (oak_term_decode(a, k->tag, k->tlen, &tag, NULL) != 0)
+        return 0;
+    const uint8_t *rb = data;
+    size_t rn = h->size;
+    void *own = NULL;
+    if (!is_term_bytes(h->tag, data, h->size)) {
+        oak_term *t = h->tag == OAK_OK && h->size == 0 ? oak_term_atom(a, "ok")
+                                                       : oak_msg_term(a, h->tag, data, h->size);
+        if (!t || oak_term_encode_alloc(t, &own, &rn) != 0)
+            return 0;
+        rb = own;
+    }
+    size_t n = 3 + (k->tlen - 1) + (rn - 1);
+    uint8_t *m = malloc(n);
+    oak_term *ctrl = NULL;
+    if (m) {
+        m[0] = OAK_TERM_VERSION;
+        m[1] = 104; /* SMALL_TUPLE_EXT */
+        m[2] = 2;
+        memcpy(m + 3, k->tag + 1, k->tlen - 1u);
+        memcpy(m + 2 + k->tlen, rb + 1, rn - 1);
+        const oak_term *alias = NULL;
+        if (tag->type == OAK_TERM_LIST && tag->u.list.count == 1 &&
+            oak_term_atom_is(tag->u.list.items[0], "alias") &&
+            tag->u.list.tail->type == OAK_TERM_REF)
+            alias = tag->u.list.tail;
+        if (alias && (c->flags & OAK__DFLAG_ALIAS)) /* ALIAS_SEND {33, From, Alias} */
+            ctrl = oak_term_tuple3(a, oak_term_int(a, 33), from, (oak_term *)alias);
+        else
+            ctrl = send_ctrl(c, a, from, to);
+    }
+    int rc = ctrl ? conn_send_raw(c, ctrl, m, n) : 0;
+    free(m);
+    free(own);
+    return rc;
+}
+
+/* A local process's oak_gen_server_call() to the peer's process h->to
+ * (oak's call message, behaviours/gen_server.h: its request ref and
+ * header): sent as Erlang's {'$gen_call', {From, Ref}, Req}, Req the
+ * request's term (or {'$oak_msg', T, <<B>>}), with a plain reference as
+ * the tag; the call is kept until its reply comes (gen_reply_in()). The
+ * monitor went out before, as oak_send_request() sends it. */
+static int gen_call_out(conn *c, oak_term_arena *a, const out_hdr *h, const uint8_t *data,
+                        oak_term *from, oak_term *to)
+{
+    oak__gen_req_hdr hdr;
+    memcpy(&hdr, data, sizeof hdr);
+    const uint8_t *rb = data + sizeof hdr;
+    size_t rn = h->size - sizeof hdr;
+    oak_term *req;
+    if (!is_term_bytes(hdr.tag, rb, rn) || oak_term_decode(a, rb, rn, &req, NULL) != 0)
+        req = oak_msg_term(a, hdr.tag, rb, rn);
+    oak_term *msg = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"),
+                                    oak_term_tuple2(a, from, ref_term(a, h->ref)), req);
+    oak_term *ctrl = send_ctrl(c, a, from, to);
+    if (!msg || !ctrl || !call_room(c))
+        return 0;
+    c->calls[c->ncalls++] = (struct rcall){.ref = h->ref, .server = h->to, .caller = h->from,
+                                           .out = true};
+    return conn_send(c, ctrl, msg);
+}
+
 /* A message or signal of a local process for the peer (a TAG_DIST_OUT
  * message from dist_hook()). Returns < 0 when the socket failed. */
 static int conn_out(conn *c, const oak_msg *msg)
@@ -895,17 +1203,29 @@ static int conn_out(conn *c, const oak_msg *msg)
     int rc = 0;
     switch (h.op) {
     case OAK__R_SEND: {
-        oak_term *ctrl = c->flags & OAK__DFLAG_SEND_SENDER
-                             ? oak_term_tuple3(a, oak_term_int(a, 22), from, to)
-                             : oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+        struct rcall *k = h.ref ? call_find(c, h.ref, h.to, false) : NULL;
+        if (k) {
+            if (!k->gave_up)
+                rc = call_reply(c, a, k, from, to, &h, data);
+            calls_filter(c, call_not_ref, OAK_NOPID, h.ref);
+            break;
+        }
+        if (h.ref && !h.name && h.tag == oak_atom_from("$gen_call") &&
+            h.size >= sizeof(oak__gen_req_hdr)) {
+            rc = gen_call_out(c, a, &h, data, from, to);
+            break;
+        }
+        /* To a name: REG_SEND {6, From, '', ToName}. */
+        oak_term *ctrl = !h.name ? send_ctrl(c, a, from, to)
+                                 : oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), from,
+                                                                     oak_term_atom(a, ""),
+                                                                     oak_term_from_atom(a, h.name)});
         if (!ctrl)
             break;
-        if (h.tag == OAK_TAG_TERM && h.size > 0 && data[0] == OAK_TERM_VERSION) {
+        if (is_term_bytes(h.tag, data, h.size)) {
             rc = conn_send_raw(c, ctrl, data, h.size);
         } else {
-            /* Not a term: {'$oak_msg', Tag, <<Bytes>>} (node.h). */
-            oak_term *t = oak_term_tuple3(a, oak_term_atom(a, "$oak_msg"), oak_term_uint(a, h.tag),
-                                          oak_term_binary(a, data, h.size));
+            oak_term *t = oak_msg_term(a, h.tag, data, h.size);
             if (t)
                 rc = conn_send(c, ctrl, t);
         }
@@ -935,19 +1255,28 @@ static int conn_out(conn *c, const oak_msg *msg)
         break;
     }
     case OAK__R_MONITOR: {
+        /* By pid, or by name (MONITOR_P {19, From, Name, Ref}: the
+         * peer's MONITOR_P_EXIT then names the process by Name). */
         struct rmon *m = mon_add(c);
         if (m)
-            *m = (struct rmon){.local = h.from, .remote = h.to, .ref = h.ref};
-        oak_term *v[4] = {oak_term_int(a, 19), from, to, ref_term(a, h.ref)};
+            *m = (struct rmon){.local = h.from, .remote = h.to, .ref = h.ref, .name = h.name};
+        oak_term *v[4] = {oak_term_int(a, 19), from, h.name ? oak_term_from_atom(a, h.name) : to,
+                          ref_term(a, h.ref)};
         rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
         break;
     }
     case OAK__R_DEMONITOR: {
+        /* A caller that gave up its call (a timeout): the late reply is
+         * dropped (gen_reply_in()). */
+        for (size_t i = 0; i < c->ncalls; i++)
+            if (c->calls[i].out && c->calls[i].ref == h.ref)
+                c->calls[i].gave_up = true;
         struct rmon *m = mon_by_ref(c, false, h.ref);
         if (!m)
             break;
+        oak_term *v[4] = {oak_term_int(a, 20), from, m->name ? oak_term_from_atom(a, m->name) : to,
+                          ref_term(a, h.ref)};
         mon_del(c, m);
-        oak_term *v[4] = {oak_term_int(a, 20), from, to, ref_term(a, h.ref)};
         rc = conn_send(c, oak_term_tuple(a, 4, v), NULL);
         break;
     }
@@ -959,6 +1288,7 @@ static int conn_out(conn *c, const oak_msg *msg)
             break;
         oak_term *who = m->name ? oak_term_from_atom(a, m->name) : from;
         mon_del(c, m);
+        calls_filter(c, call_not_to, h.from, 0); /* no reply will come */
         oak_term *v[3] = {who, to, rref};
         rc = send_with_reason(c, a, 21, 28, v, 3, reason_term(a, h.reason, detail));
         break;
@@ -994,6 +1324,21 @@ static oak_pid remote_pid(const oak_term *t)
                : OAK_NOPID;
 }
 
+/* The tag and bytes of t when it is {'$oak_msg', Tag, <<Bytes>>}. */
+static bool oak_msg_of(const oak_term *t, uint64_t *tag, const void **data, size_t *size)
+{
+    if (t->type != OAK_TERM_TUPLE || t->u.tuple.arity != 3)
+        return false;
+    oak_term *const *v = t->u.tuple.items;
+    if (!oak_term_atom_is(v[0], "$oak_msg") || v[1]->type != OAK_TERM_INT || v[1]->u.i < 0 ||
+        v[2]->type != OAK_TERM_BINARY || v[2]->u.bin.bits != 8)
+        return false;
+    *tag = (uint64_t)v[1]->u.i;
+    *data = v[2]->u.bin.data;
+    *size = v[2]->u.bin.size;
+    return true;
+}
+
 /* Deliver a message from the peer: the raw term, or for
  * {'$oak_msg', Tag, <<Bytes>>} the tag and bytes. */
 static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint8_t *raw,
@@ -1006,15 +1351,114 @@ static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint
      * oak_receive_ref() finds it. */
     if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
         ref_of_term(msg->u.tuple.items[0], &s.ref);
-    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 3 &&
-        oak_term_atom_is(msg->u.tuple.items[0], "$oak_msg") &&
-        msg->u.tuple.items[1]->type == OAK_TERM_INT && msg->u.tuple.items[1]->u.i >= 0 &&
-        msg->u.tuple.items[2]->type == OAK_TERM_BINARY && msg->u.tuple.items[2]->u.bin.bits == 8) {
-        s.tag = (uint64_t)msg->u.tuple.items[1]->u.i;
-        s.data = msg->u.tuple.items[2]->u.bin.data;
-        s.size = msg->u.tuple.items[2]->u.bin.size;
+    oak_msg_of(msg, &s.tag, &s.data, &s.size);
+    oak__remote_inject(&s);
+}
+
+/* The peer's monitor of a local process by remote watcher `from` with
+ * the peer's reference t, or NULL. */
+static struct rmon *mon_in_of(conn *c, oak_pid from, const oak_term *t)
+{
+    uint8_t rref[64];
+    size_t rl;
+    if (!from || oak_term_encode(t, rref, sizeof rref, &rl) != 0)
+        return NULL;
+    for (size_t i = 0; i < c->nmons; i++) {
+        struct rmon *m = &c->mons[i];
+        if (m->in && m->remote == from && m->rlen == rl && memcmp(m->rref, rref, rl) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* A peer's gen_server call, {'$gen_call', {From, Tag}, Req} sent by From
+ * (what gen_server:call/2,3 sends), reaches the local process `to` as
+ * oak's own call (behaviours/gen_server.h): tag '$gen_call', the caller
+ * as `from`, a ref of ours, and Req as an OAK_TAG_TERM request (or, for
+ * {'$oak_msg', T, <<B>>}, tag T and bytes B). An oak gen_server answers it
+ * as a local call; the reply comes back through dist_hook() with that
+ * ref, and call_reply() sends {Tag, Reply}. The call is forgotten when
+ * its reply is sent (or dropped, when the caller's monitor of the server,
+ * gen:call's, named in Tag = [alias | Mref], ended before), or when the
+ * server dies. Returns
+ * false when msg is no such call: it is then delivered as it is. */
+static bool gen_call_in(conn *c, oak_pid to, oak_pid from, const oak_term *msg)
+{
+    if (!from || msg->type != OAK_TERM_TUPLE || msg->u.tuple.arity != 3)
+        return false;
+    oak_term *const *v = msg->u.tuple.items;
+    if (!oak_term_atom_is(v[0], "$gen_call") || v[1]->type != OAK_TERM_TUPLE ||
+        v[1]->u.tuple.arity != 2 || remote_pid(v[1]->u.tuple.items[0]) != from)
+        return false;
+    const oak_term *tag = v[1]->u.tuple.items[1], *req = v[2];
+    struct rcall k = {.ref = oak_make_ref(), .server = to, .caller = from};
+    size_t len;
+    if (oak_term_encode(tag, k.tag, sizeof k.tag, &len) != 0)
+        return false; /* a Tag this large is no gen:call's */
+    k.tlen = (uint8_t)len;
+    const struct rmon *m = tag->type == OAK_TERM_LIST && tag->u.list.count == 1
+                               ? mon_in_of(c, from, tag->u.list.tail)
+                               : NULL;
+    k.mon = m ? m->ref : 0;
+    oak__remote_sig s = {.op = OAK__R_SEND, .from = from, .to = to, .ref = k.ref,
+                         .tag = oak_atom_from("$gen_call")};
+    uint64_t rtag = OAK_TAG_TERM;
+    const void *rdata = NULL;
+    size_t rsize = 0;
+    bool bytes = oak_msg_of(req, &rtag, &rdata, &rsize);
+    if (!bytes && oak_term_encoded_size(req, &rsize) != 0)
+        return false;
+    oak__gen_req_hdr hdr = {rtag, 0, 0};
+    uint8_t *b = malloc(sizeof hdr + rsize);
+    if (!b || !call_room(c)) {
+        free(b);
+        oak_log(OAK_LOG_ERROR, "dist_report", "event=out_of_memory lost=gen_server_call");
+        return true;
+    }
+    memcpy(b, &hdr, sizeof hdr);
+    if (bytes)
+        memcpy(b + sizeof hdr, rdata, rsize);
+    else
+        oak_term_encode(req, b + sizeof hdr, rsize, &len);
+    s.data = b;
+    s.size = sizeof hdr + rsize;
+    if (oak__remote_inject(&s) == 0)
+        c->calls[c->ncalls++] = k;
+    free(b);
+    return true;
+}
+
+/* The reply {Ref, Reply} to a local process's call (gen_call_out()):
+ * delivered as oak's reply, Reply with the call's ref (an OAK_TAG_TERM
+ * message, or tag T and bytes B for {'$oak_msg', T, <<B>>}), so that
+ * oak_gen_server_call() takes it; dropped when the caller gave up (it
+ * demonitored: a timeout), as the alias would drop it between oak
+ * processes. Returns false when msg is no such reply. */
+static bool gen_reply_in(conn *c, oak_pid to, const oak_term *msg)
+{
+    oak_ref ref;
+    if (msg->type != OAK_TERM_TUPLE || msg->u.tuple.arity != 2 ||
+        !ref_of_term(msg->u.tuple.items[0], &ref))
+        return false;
+    struct rcall *k = call_find(c, ref, to, true);
+    if (!k)
+        return false;
+    bool drop = k->gave_up;
+    oak__remote_sig s = {.op = OAK__R_SEND, .from = k->server, .to = to, .ref = ref,
+                         .tag = OAK_TAG_TERM};
+    calls_filter(c, call_not_ref, OAK_NOPID, ref);
+    if (drop)
+        return true;
+    const oak_term *r = msg->u.tuple.items[1];
+    void *own = NULL;
+    if (!oak_msg_of(r, &s.tag, &s.data, &s.size)) {
+        if (oak_term_encode_alloc(r, &own, &s.size) != 0)
+            return true;
+        s.data = own;
     }
     oak__remote_inject(&s);
+    free(own);
+    return true;
 }
 
 /* One pass-through packet (after its 112). Malformed content is reported
@@ -1049,15 +1493,17 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
         } else if (has_msg && f[3]->type == OAK_TERM_ATOM) {
             /* Only names that exist here: a peer's names are not interned. */
             oak_pid to = local_target(f[3]);
-            if (to)
-                deliver_in(to, remote_pid(f[1]), msg, p + used, n - used);
+            oak_pid from = remote_pid(f[1]);
+            if (to && !gen_call_in(c, to, from, msg))
+                deliver_in(to, from, msg, p + used, n - used);
         }
     } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
                op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
         oak_pid to = local_target(f[2]);
-        bool sender = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4);
-        if (has_msg && to && f[2]->type == OAK_TERM_PID)
-            deliver_in(to, sender ? remote_pid(f[1]) : OAK_NOPID, msg, p + used, n - used);
+        oak_pid from = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4) ? remote_pid(f[1]) : OAK_NOPID;
+        if (has_msg && to && f[2]->type == OAK_TERM_PID && !gen_call_in(c, to, from, msg) &&
+            !gen_reply_in(c, to, msg))
+            deliver_in(to, from, msg, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
         /* net_kernel answers is_auth here, but is no process: not
          * monitored (the peer's DOWN comes with the connection's end). */
@@ -1086,19 +1532,13 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
         }
     } else if (op_is(ctrl, 20, 4)) { /* DEMONITOR_P {20, From, ToProc, Ref} */
         oak_pid from = remote_pid(f[1]);
-        uint8_t rref[64];
-        size_t rl;
-        if (from && oak_term_encode(f[3], rref, sizeof rref, &rl) == 0) {
-            for (size_t i = 0; i < c->nmons; i++) {
-                struct rmon *m = &c->mons[i];
-                if (m->in && m->remote == from && m->rlen == rl && memcmp(m->rref, rref, rl) == 0) {
-                    oak__remote_sig s = {.op = OAK__R_DEMONITOR, .from = from, .to = m->local,
-                                         .ref = m->ref};
-                    oak__remote_inject(&s);
-                    mon_del(c, m);
-                    break;
-                }
-            }
+        struct rmon *m = mon_in_of(c, from, f[3]);
+        if (m) {
+            oak__remote_sig s = {.op = OAK__R_DEMONITOR, .from = from, .to = m->local,
+                                 .ref = m->ref};
+            oak__remote_inject(&s);
+            calls_gave_up(c, m->ref);
+            mon_del(c, m);
         }
     } else if (op_is(ctrl, 21, 5) || (op_is(ctrl, 28, 4) && has_msg)) {
         /* MONITOR_P_EXIT {21, FromProc, ToPid, Ref, Reason}, or 28 with
@@ -1112,6 +1552,7 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
             s.reason = reason_of(op_is(ctrl, 21, 5) ? f[4] : msg, detail, sizeof detail);
             s.detail = detail[0] ? detail : NULL;
             mon_del(c, m);
+            calls_filter(c, call_not_ref, OAK_NOPID, ref); /* a call to it: no reply */
             oak__remote_inject(&s);
         }
     } else if (op_is(ctrl, 1, 3)) { /* LINK {1, From, To} */
@@ -1282,6 +1723,9 @@ static int conn_connect(const conn_arg *a, int *fd, const char **why)
     return oak__sock_connect(ip, port, a->deadline, fd);
 }
 
+static pend *conn_take_pending(const char *name);
+static int conn_pending(conn *c, pend *q, uint32_t creation);
+
 static void conn_main(void *arg)
 {
     const conn_arg *a = arg;
@@ -1308,6 +1752,7 @@ static void conn_main(void *arg)
         return;
 
     oak__hs_local local = {N.name, N.cookie, OAK_DIST_FLAGS, N.creation};
+    pend *pending = NULL;
     oak__hs_peer peer;
     memset(&peer, 0, sizeof peer);
     const char *why = "";
@@ -1342,6 +1787,7 @@ static void conn_main(void *arg)
         c->node = node_index(peer.name, peer.creation);
         if (c->node > 0)
             nodes[c->node].conn = oak_self();
+        pending = conn_take_pending(peer.name);
         N.conns[a->slot].flags = peer.flags;
         snprintf(N.conns[a->slot].peer, sizeof N.conns[a->slot].peer, "%s", peer.name);
         pthread_mutex_unlock(&N.lock);
@@ -1355,8 +1801,140 @@ static void conn_main(void *arg)
     }
     if (a->requester)
         oak_send_ref(a->requester, a->ref, tag_setup(), &rc, sizeof rc);
-    if (rc == 0)
+    if (rc == 0 && conn_pending(c, pending, peer.creation) == 0)
         conn_loop(c);
+}
+
+/* ---- auto-connect ------------------------------------------------------------ */
+
+/* A connection to node `name` is up: it becomes the connection of the
+ * node's entries by name, and takes what waits in their queues, in one
+ * step under the lock, so that nothing sent later (which dist_hook() now
+ * hands to it directly) can overtake those. N.lock held. */
+static pend *conn_take_pending(const char *name)
+{
+    pend *q = NULL;
+    for (int i = 1; i < nodes_used; i++) {
+        if (nodes[i].creation == 0 && strcmp(nodes[i].name, name) == 0) {
+            nodes[i].conn = oak_self();
+            q = take_pending(i); /* one entry per name */
+        }
+    }
+    return q;
+}
+
+/* Refuse the items of queue q and free it. */
+static void refuse_pending(pend *q)
+{
+    while (q) {
+        pend *next = q->next;
+        refuse_item(q->b, q->size);
+        free(q);
+        q = next;
+    }
+}
+
+/* Send what waited for this connection (conn_take_pending()), in order;
+ * items for pids of another incarnation of the peer are refused, as Erlang
+ * refuses them. Returns < 0 when the socket failed (the rest is refused). */
+static int conn_pending(conn *c, pend *q, uint32_t creation)
+{
+    int rc = 0;
+    while (q && rc == 0) {
+        pend *next = q->next;
+        out_hdr h;
+        memcpy(&h, q->b, sizeof h);
+        int idx = (int)(h.to >> OAK__NODE_SHIFT);
+        pthread_mutex_lock(&N.lock);
+        uint32_t want = idx < nodes_used ? nodes[idx].creation : 1;
+        pthread_mutex_unlock(&N.lock);
+        if (want && want != creation) {
+            refuse_item(q->b, q->size);
+        } else {
+            oak_msg m = {.tag = TAG_DIST_OUT, .data = q->b, .size = q->size};
+            rc = conn_out(c, &m);
+        }
+        free(q);
+        q = next;
+    }
+    refuse_pending(q);
+    return rc;
+}
+
+/* Have the connector connect to `node` (for oak_node_monitor()), unless
+ * that is under way or done. Returns false when it cannot be asked (no
+ * node runs, no connector, 255 nodes known). */
+static bool ask_connect(const char *node)
+{
+    pthread_mutex_lock(&N.lock);
+    int a = N.running && N.connector ? node_any(node) : -1;
+    bool ask = a > 0 && !nodes[a].conn && !nodes[a].connecting;
+    if (ask)
+        nodes[a].connecting = true;
+    oak_pid connector = N.connector;
+    pthread_mutex_unlock(&N.lock);
+    if (a <= 0 || !ask)
+        return a > 0;
+    oak__remote_sig w = {.op = OAK__R_SEND, .from = oak_self(), .to = connector,
+                         .tag = TAG_CONNECT, .data = &a, .size = sizeof a};
+    if (oak__remote_inject(&w) == 0)
+        return true;
+    pthread_mutex_lock(&N.lock);
+    pend *q = take_pending(a);
+    pthread_mutex_unlock(&N.lock);
+    refuse_pending(q);
+    return false;
+}
+
+/* Connect to the node of entry a (a TAG_CONNECT request) and then refuse
+ * whatever still waits for it: everything, when the connect failed; then
+ * its node monitors say nodedown. */
+static void connect_worker(void *arg)
+{
+    int a = *(int *)arg;
+    char name[OAK__NODE_NAME_MAX + 1];
+    pthread_mutex_lock(&N.lock);
+    memcpy(name, nodes[a].name, sizeof name);
+    pthread_mutex_unlock(&N.lock);
+    int rc = oak_node_ping(name, OAK_INFINITY);
+    pthread_mutex_lock(&N.lock);
+    oak_pid up = nodes[a].conn;
+    pend *q = take_pending(a);
+    pthread_mutex_unlock(&N.lock);
+    if (q && up)
+        oak_log(OAK_LOG_WARNING, "dist_report", "node=%s event=pending_refused peer=%s reason=%s",
+                N.name, name, "connection replaced");
+    else if (q)
+        oak_log(OAK_LOG_NOTICE, "dist_report", "node=%s event=pending_refused peer=%s reason=%s",
+                N.name, name, oak_strerror(rc));
+    refuse_pending(q);
+    if (!oak_node_is_connected(name))
+        tell_node_watchers(name);
+}
+
+/* The connector: for each TAG_CONNECT request from dist_hook(), a
+ * connect_worker(), linked, so that the connector's death at
+ * oak_node_stop() ends the connects under way. */
+static bool is_connect_request(const oak_msg *m, void *arg)
+{
+    return m->tag == TAG_CONNECT && m->size == sizeof(int);
+}
+
+static void connector_main(void *arg)
+{
+    for (;;) {
+        oak_msg *m;
+        if (oak_receive(&m, OAK_INFINITY, is_connect_request, NULL) != 0)
+            continue;
+        oak_spawn_opts o = {.flags = OAK_SPAWN_LINK, .arg_size = sizeof(int)};
+        if (oak_spawn(connect_worker, m->data, &o, NULL) != 0) {
+            pthread_mutex_lock(&N.lock);
+            pend *q = take_pending(*(int *)m->data);
+            pthread_mutex_unlock(&N.lock);
+            refuse_pending(q);
+        }
+        oak_msg_free(m);
+    }
 }
 
 /* ---- the acceptor ----------------------------------------------------------- */
@@ -1488,8 +2066,11 @@ int oak_node_start(const oak_node_opts *opts)
         pthread_mutex_unlock(&N.lock);
         return rc;
     }
+    oak_pid connector = OAK_NOPID;
+    oak_spawn(connector_main, NULL, NULL, &connector); /* without it: no auto-connect */
     pthread_mutex_lock(&N.lock);
     N.acceptor = pid;
+    N.connector = connector;
     pthread_mutex_unlock(&N.lock);
     oak_log(OAK_LOG_INFO, "dist_report", "node=%s event=started port=%u creation=%u",
             opts->name, (unsigned)port, (unsigned)creation);
@@ -1512,11 +2093,15 @@ int oak_node_stop(void)
         return -EPERM;
     pthread_mutex_lock(&N.lock);
     oak_pid acceptor = N.running ? N.acceptor : OAK_NOPID;
+    oak_pid connector = N.running ? N.connector : OAK_NOPID;
     N.running = false;
+    N.connector = OAK_NOPID;
     pthread_mutex_unlock(&N.lock);
     if (acceptor == OAK_NOPID)
         return -ENOENT;
     oak__remote_set(NULL);
+    if (connector)
+        kill_and_wait(connector); /* and its connects under way, linked */
     kill_and_wait(acceptor);
     /* No new connections now; end the ones there are. One that was spawned
      * but has not run yet ends by itself (its epoch is old). */
@@ -1540,6 +2125,13 @@ int oak_node_stop(void)
             kill_and_wait(pids[i]);
         if (unstarted)
             oak_sleep(5);
+    }
+    /* What still waited for a connection never reaches its node. */
+    for (int i = 1; i < MAX_NODES; i++) {
+        pthread_mutex_lock(&N.lock);
+        pend *q = i < nodes_used ? take_pending(i) : NULL;
+        pthread_mutex_unlock(&N.lock);
+        refuse_pending(q);
     }
     pthread_mutex_lock(&N.lock);
     N.acceptor = OAK_NOPID;
@@ -1653,6 +2245,67 @@ oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
     }
     pthread_mutex_unlock(&N.lock);
     return oak_term_pid(arena, name, PID_SLOT(pid), PID_GEN(pid), creation);
+}
+
+/* The pid that stands for node `node` by its name (pid 0 of its entry
+ * by name, node_any()) in *pid, or OAK_NOPID when it is this node's name.
+ * Returns 0, -EINVAL (not alive@host), -ENOENT (no node runs), -ENOSPC. */
+static int node_name_pid(const char *node, oak_pid *pid)
+{
+    char alive[256];
+    const char *host;
+    if (!node || split_name(node, alive, sizeof alive, &host))
+        return -EINVAL;
+    int rc = 0;
+    *pid = OAK_NOPID;
+    pthread_mutex_lock(&N.lock);
+    if (!N.running)
+        rc = -ENOENT;
+    else if (strcmp(node, N.name) != 0 && (rc = node_any(node)) > 0)
+        *pid = (oak_pid)rc << OAK__NODE_SHIFT;
+    pthread_mutex_unlock(&N.lock);
+    return rc < 0 ? rc : 0;
+}
+
+int oak_node_send_name(const char *node, oak_atom name, uint64_t tag, const void *data,
+                       size_t size)
+{
+    oak_pid self = oak_self(), to;
+    if (self == OAK_NOPID)
+        return -EPERM;
+    if (!oak_atom_name(name) || (tag >> 63) || (size && !data))
+        return -EINVAL;
+    int rc = node_name_pid(node, &to);
+    if (rc)
+        return rc;
+    if (to == OAK_NOPID)
+        return oak_send_name(name, tag, data, size);
+    oak__remote_sig sig = {.op = OAK__R_SEND, .from = self, .to = to, .tag = tag,
+                           .data = data, .size = size, .name = name};
+    dist_hook(&sig);
+    return 0;
+}
+
+oak_ref oak_node_monitor_name(const char *node, oak_atom name)
+{
+    oak_pid to;
+    if (oak_self() == OAK_NOPID || !oak_atom_name(name) || node_name_pid(node, &to) != 0)
+        return 0;
+    return to == OAK_NOPID ? oak_monitor_name(name) : oak__remote_monitor_name(to, name);
+}
+
+int oak_node_of(oak_pid pid, char *buf, size_t size)
+{
+    int idx = (int)(pid >> OAK__NODE_SHIFT), rc;
+    pthread_mutex_lock(&N.lock);
+    if (idx == 0)
+        rc = snprintf(buf, size, "%s", N.running ? N.name : "nonode@nohost");
+    else if (idx < nodes_used)
+        rc = snprintf(buf, size, "%s", nodes[idx].name);
+    else
+        rc = -EINVAL;
+    pthread_mutex_unlock(&N.lock);
+    return rc;
 }
 
 int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
