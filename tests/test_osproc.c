@@ -396,6 +396,35 @@ static void a_child_sees_only_0_1_2_and_the_fds_it_was_given(void **state)
 
 /* ---- setup: cwd, umask, rlimits, env, group ---------------------------------- */
 
+/* How many threads of this process do not have all of uid and gid 0 (real,
+ * effective, saved, fs): a program's child shares the runtime's memory
+ * until exec, and its change of user must stay its own. */
+static int threads_not_root(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    OT_CHECK(d != NULL);
+    int bad = 0, seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[64], line[128];
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread ended */
+        seen++;
+        while (fgets(line, sizeof line, f))
+            if ((strncmp(line, "Uid:", 4) == 0 || strncmp(line, "Gid:", 4) == 0) &&
+                strcmp(line + 4, "\t0\t0\t0\t0\n") != 0)
+                bad++;
+        fclose(f);
+    }
+    closedir(d);
+    OT_CHECK(seen > 1); /* the runtime's threads are there */
+    return bad;
+}
+
 static void setup_main(void *arg)
 {
     (void)arg;
@@ -441,6 +470,9 @@ static void setup_main(void *arg)
         oak_reason uw;
         OT_CHECK_INT_EQ(oak_osproc_start(&u, 0, NULL, &uw), -EACCES);
         rmdir(dir);
+        /* The child's user is its own: every thread of the runtime is
+         * still root. */
+        OT_CHECK_INT_EQ(threads_not_root(), 0);
     }
 
     /* An rlimit the kernel refuses is a start error naming the step. */
