@@ -198,17 +198,27 @@ static OAK_NORETURN void child_fail(int errfd, int err, int step, int index)
     _exit(127);
 }
 
-/* Every signal to its default action, by the raw call: glibc's sigaction
- * refuses its own two internal signals, whose handlers would otherwise
- * stay. An all-zero kernel sigaction is SIG_DFL with no flags and an
- * empty mask on every architecture (its fields only differ in order);
- * the kernel's signal set is 8 bytes. */
-static void child_default_signals(void)
+/* Every signal to its default action. A cloned child uses the raw call:
+ * glibc's sigaction refuses its own two internal signals, whose handlers
+ * would stay and could run in the runtime's memory. An all-zero kernel
+ * sigaction is SIG_DFL with no flags and an empty mask on every
+ * architecture (its fields only differ in order); the kernel's signal set
+ * is 8 bytes. A forked fn child keeps glibc's two handlers (threads it
+ * starts may need them), as it always did. */
+static void child_default_signals(bool cloned)
 {
     unsigned long ksa[4] = {0, 0, 0, 0};
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP)
+            continue;
+        if (cloned)
             syscall(SYS_rt_sigaction, s, ksa, NULL, (size_t)8);
+        else
+            sigaction(s, &sa, NULL);
+    }
 }
 
 /* Close every descriptor from lo up but keep. close_range where there is
@@ -235,7 +245,7 @@ static void close_from(int lo, int keep)
 static OAK_NORETURN void child_main(const plan *p)
 {
     const oak_osproc_opts *o = p->o;
-    child_default_signals();
+    child_default_signals(!o->fn);
     /* Dies with the thread that started it: a scheduler thread, which
      * lives as long as the runtime (see docs/design/osproc.md). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent)
