@@ -3,8 +3,9 @@
  *
  * Life of one OS child, as its mirror sees it:
  *
- *   STARTING  (mirror's init) fork; the child sets its group/session,
- *      |       death signal, descriptors, cwd, umask, rlimits, then execs.
+ *   STARTING  (mirror's init) clone (fork for fn); the child sets its
+ *      |       group/session, death signal, descriptors, cwd, umask,
+ *      |       rlimits, then execs.
  *      |       The mirror waits (oak_wait_fd) on a close-on-exec error pipe:
  *      |       end of file = exec done; a record = the errno of a step.
  *      |--exec failed--> reap the child; init fails {Errno, Path}
@@ -181,9 +182,10 @@ typedef struct err_rec {
  * take the lock of the thread list and mark every other thread of the
  * runtime for a credential change (a lock another thread may hold at the
  * clone, and writes to threads that keep running). So the child calls
- * the kernel directly for those; the other libc calls it makes are plain system-call wrappers.
- * The only memory of the runtime it writes is the mirror thread's errno,
- * which nobody reads before clone returns. */
+ * the kernel directly for those; the other libc calls it makes are
+ * plain system-call wrappers. The only memory of the runtime it writes
+ * is the mirror thread's errno, which nobody reads before clone
+ * returns. */
 static long sys_write(int fd, const void *buf, size_t n)
 {
     return syscall(SYS_write, fd, buf, n);
