@@ -425,6 +425,8 @@ static int threads_not_root(void)
     return bad;
 }
 
+static void ignore_signal(int sig) { (void)sig; }
+
 static void setup_main(void *arg)
 {
     (void)arg;
@@ -451,6 +453,37 @@ static void setup_main(void *arg)
         recv_line();
     OT_CHECK_STR_EQ(recv_line().text, "pgrp=1");
     recv_exit_of(mon);
+
+    /* The program starts with every signal at its default action and
+     * none blocked, though the runtime catches faults (its handlers) and
+     * this process ignores one signal and handles another. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, hnd = {.sa_handler = ignore_signal};
+    struct sigaction old_usr2, old_winch;
+    sigaction(SIGUSR2, &ign, &old_usr2);
+    sigaction(SIGWINCH, &hnd, &old_winch);
+    /* Its lines under a tag of their own: those after SigCgt, which are
+     * not read, can never be taken for the next program's. */
+    const uint64_t sig_tag = OAK_OSPROC_TAG_OUTPUT + 1;
+    const char *sigs[] = {"cat", "/proc/self/status", NULL};
+    oak_osproc_opts g = {.path = "cat", .argv = sigs, .stdout_mode = OAK_STDIO_PIPE,
+                         .output_to = oak_self(), .output_tag = sig_tag};
+    start_mon(&g, &mon);
+    int sig_lines = 0;
+    bool last = false;
+    while (!last) { /* SigBlk, SigIgn, SigCgt (cat installs no handler), in order */
+        oak_msg *m = OT_RECV_TAG(sig_tag, OT_LONG_MS);
+        const oak_osproc_line *l = m->data;
+        last = strncmp(l->text, "SigCgt:", 7) == 0;
+        if (strncmp(l->text, "SigBlk:", 7) == 0 || strncmp(l->text, "SigIgn:", 7) == 0 || last) {
+            OT_CHECK_STR_EQ(l->text + 7, "\t0000000000000000");
+            sig_lines++;
+        }
+        oak_msg_free(m);
+    }
+    OT_CHECK_INT_EQ(sig_lines, 3);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+    sigaction(SIGUSR2, &old_usr2, NULL);
+    sigaction(SIGWINCH, &old_winch, NULL);
 
     /* Another user, when running as root. */
     if (geteuid() == 0) {
