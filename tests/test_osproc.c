@@ -396,6 +396,37 @@ static void a_child_sees_only_0_1_2_and_the_fds_it_was_given(void **state)
 
 /* ---- setup: cwd, umask, rlimits, env, group ---------------------------------- */
 
+/* How many threads of this process do not have all of uid and gid 0 (real,
+ * effective, saved, fs): a program's child shares the runtime's memory
+ * until exec, and its change of user must stay its own. */
+static int threads_not_root(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    OT_CHECK(d != NULL);
+    int bad = 0, seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[64], line[128];
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread ended */
+        seen++;
+        while (fgets(line, sizeof line, f))
+            if ((strncmp(line, "Uid:", 4) == 0 || strncmp(line, "Gid:", 4) == 0) &&
+                strcmp(line + 4, "\t0\t0\t0\t0\n") != 0)
+                bad++;
+        fclose(f);
+    }
+    closedir(d);
+    OT_CHECK(seen > 1); /* the runtime's threads are there */
+    return bad;
+}
+
+static void ignore_signal(int sig) { (void)sig; }
+
 static void setup_main(void *arg)
 {
     (void)arg;
@@ -423,6 +454,37 @@ static void setup_main(void *arg)
     OT_CHECK_STR_EQ(recv_line().text, "pgrp=1");
     recv_exit_of(mon);
 
+    /* The program starts with every signal at its default action and
+     * none blocked, though the runtime catches faults (its handlers) and
+     * this process ignores one signal and handles another. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, hnd = {.sa_handler = ignore_signal};
+    struct sigaction old_usr2, old_winch;
+    sigaction(SIGUSR2, &ign, &old_usr2);
+    sigaction(SIGWINCH, &hnd, &old_winch);
+    /* Its lines under a tag of their own: those after SigCgt, which are
+     * not read, can never be taken for the next program's. */
+    const uint64_t sig_tag = OAK_OSPROC_TAG_OUTPUT + 1;
+    const char *sigs[] = {"cat", "/proc/self/status", NULL};
+    oak_osproc_opts g = {.path = "cat", .argv = sigs, .stdout_mode = OAK_STDIO_PIPE,
+                         .output_to = oak_self(), .output_tag = sig_tag};
+    start_mon(&g, &mon);
+    int sig_lines = 0;
+    bool last = false;
+    while (!last) { /* SigBlk, SigIgn, SigCgt (cat installs no handler), in order */
+        oak_msg *m = OT_RECV_TAG(sig_tag, OT_LONG_MS);
+        const oak_osproc_line *l = m->data;
+        last = strncmp(l->text, "SigCgt:", 7) == 0;
+        if (strncmp(l->text, "SigBlk:", 7) == 0 || strncmp(l->text, "SigIgn:", 7) == 0 || last) {
+            OT_CHECK_STR_EQ(l->text + 7, "\t0000000000000000");
+            sig_lines++;
+        }
+        oak_msg_free(m);
+    }
+    OT_CHECK_INT_EQ(sig_lines, 3);
+    OT_CHECK_ATOM_EQ(recv_exit_of(mon).reason, OAK_NORMAL);
+    sigaction(SIGUSR2, &old_usr2, NULL);
+    sigaction(SIGWINCH, &old_winch, NULL);
+
     /* Another user, when running as root. */
     if (geteuid() == 0) {
         const char *ids[] = {HELPER, "ids", NULL};
@@ -441,6 +503,9 @@ static void setup_main(void *arg)
         oak_reason uw;
         OT_CHECK_INT_EQ(oak_osproc_start(&u, 0, NULL, &uw), -EACCES);
         rmdir(dir);
+        /* The child's user is its own: every thread of the runtime is
+         * still root. */
+        OT_CHECK_INT_EQ(threads_not_root(), 0);
     }
 
     /* An rlimit the kernel refuses is a start error naming the step. */

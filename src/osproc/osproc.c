@@ -3,8 +3,9 @@
  *
  * Life of one OS child, as its mirror sees it:
  *
- *   STARTING  (mirror's init) fork; the child sets its group/session,
- *      |       death signal, descriptors, cwd, umask, rlimits, then execs.
+ *   STARTING  (mirror's init) clone (fork for fn); the child sets its
+ *      |       group/session, death signal, descriptors, cwd, umask,
+ *      |       rlimits, then execs.
  *      |       The mirror waits (oak_wait_fd) on a close-on-exec error pipe:
  *      |       end of file = exec done; a record = the errno of a step.
  *      |--exec failed--> reap the child; init fails {Errno, Path}
@@ -174,12 +175,52 @@ typedef struct err_rec {
     int index;              /* which rlimit */
 } err_rec;
 
+/* The child of a program shares the mirror's memory until exec
+ * (oak__reaper_spawn): glibc's write, close and open are cancellation
+ * points, which flip a flag in the calling thread's descriptor (the
+ * mirror's thread's), and its set*id wrappers, in a threaded process,
+ * take the lock of the thread list and mark every other thread of the
+ * runtime for a credential change (a lock another thread may hold at the
+ * clone, and writes to threads that keep running). So the child calls
+ * the kernel directly for those; the other libc calls it makes are
+ * plain system-call wrappers. The only memory of the runtime it writes
+ * is the mirror thread's errno, which nobody reads before clone
+ * returns. */
+static long sys_write(int fd, const void *buf, size_t n)
+{
+    return syscall(SYS_write, fd, buf, n);
+}
+
+static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+
 static OAK_NORETURN void child_fail(int errfd, int err, int step, int index)
 {
     err_rec r = {err, step, index};
-    ssize_t unused = write(errfd, &r, sizeof r);
-    (void)unused;
+    (void)sys_write(errfd, &r, sizeof r);
     _exit(127);
+}
+
+/* Every signal to its default action. A cloned child uses the raw call:
+ * glibc's sigaction refuses its own two internal signals, whose handlers
+ * would stay and could run in the runtime's memory. An all-zero kernel
+ * sigaction is SIG_DFL with no flags and an empty mask on every
+ * architecture (its fields only differ in order); the kernel's signal set
+ * is 8 bytes. A forked fn child keeps glibc's two handlers (threads it
+ * starts may need them), as it always did. */
+static void child_default_signals(bool cloned)
+{
+    unsigned long ksa[4] = {0, 0, 0, 0};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP)
+            continue;
+        if (cloned)
+            syscall(SYS_rt_sigaction, s, ksa, NULL, (size_t)8);
+        else
+            sigaction(s, &sa, NULL);
+    }
 }
 
 /* Close every descriptor from lo up but keep. close_range where there is
@@ -199,19 +240,16 @@ static void close_from(int lo, int keep)
             close(fd);
 }
 
-/* The forked child: only async-signal-safe calls (then, with fn, the
- * user's function under the same rule: see oak/osproc.h). */
+/* The child, cloned for a program (in the mirror's memory, on a stack of
+ * its own) or forked for fn: only system calls, no malloc, no lock, no
+ * write to memory it shares (then, with fn, the user's function under the
+ * rule of oak/osproc.h). It starts with every signal blocked. */
 static OAK_NORETURN void child_main(const plan *p)
 {
     const oak_osproc_opts *o = p->o;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &sa, NULL);
-    /* Dies with the thread that forked it: a scheduler thread, which lives
-     * as long as the runtime (see docs/design/osproc.md). */
+    child_default_signals(!o->fn);
+    /* Dies with the thread that started it: a scheduler thread, which
+     * lives as long as the runtime (see docs/design/osproc.md). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent)
         _exit(127);
     if (o->new_session || o->pty ? setsid() < 0 : setpgid(0, 0) < 0)
@@ -219,7 +257,7 @@ static OAK_NORETURN void child_main(const plan *p)
     if (p->cg_procs) {
         /* Into its cgroup leaf before it can fork: then everything it
          * starts is in there too. A failure leaves it where it is. */
-        int cfd = open(p->cg_procs, O_WRONLY | O_CLOEXEC);
+        int cfd = (int)syscall(SYS_openat, AT_FDCWD, p->cg_procs, O_WRONLY | O_CLOEXEC);
         if (cfd >= 0) {
             char num[16];
             int k = (int)sizeof num;
@@ -227,9 +265,8 @@ static OAK_NORETURN void child_main(const plan *p)
             do
                 num[--k] = (char)('0' + v % 10);
             while ((v /= 10) && k > 0);
-            ssize_t unused = write(cfd, num + k, sizeof num - (size_t)k);
-            (void)unused;
-            close(cfd);
+            (void)sys_write(cfd, num + k, sizeof num - (size_t)k);
+            sys_close(cfd);
         }
     }
 
@@ -272,8 +309,9 @@ static OAK_NORETURN void child_main(const plan *p)
         if (setrlimit(o->rlimits[i].resource, &rl) < 0)
             child_fail(errfd, errno, STEP_RLIMIT, (int)i);
     }
-    if (o->set_user && (setgroups(p->ngroups, p->groups) < 0 || setgid((gid_t)o->gid) < 0 ||
-                        setuid((uid_t)o->uid) < 0))
+    if (o->set_user && (syscall(SYS_setgroups, p->ngroups, p->groups) < 0 ||
+                        syscall(SYS_setgid, (gid_t)o->gid) < 0 ||
+                        syscall(SYS_setuid, (uid_t)o->uid) < 0))
         child_fail(errfd, errno, STEP_USER, 0);
     if (o->cwd && chdir(o->cwd) < 0)
         child_fail(errfd, errno, STEP_CWD, 0);
@@ -295,6 +333,8 @@ static OAK_NORETURN void child_main(const plan *p)
     execve(p->path, p->argv, p->envp);
     child_fail(errfd, errno, STEP_EXEC, 0);
 }
+
+static int child_entry(void *arg) { child_main(arg); }
 
 /* The name of what runs, in reasons and reports. */
 static const char *label(const oak_osproc_opts *o)
@@ -846,10 +886,17 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         p.cg_procs = cg_procs;
     pid_t pid = -1;
     if (rc == 0) {
+        /* A program: cloned, sharing our memory until exec (p, path,
+         * argv and envp stay put on this stack meanwhile). fn: forked,
+         * since it runs on and must not return into our memory. */
         oak__reaper_fork_lock();
-        pid = oak__reaper_fork();
-        if (pid == 0)
-            child_main(&p);
+        if (o->fn) {
+            pid = oak__reaper_fork();
+            if (pid == 0)
+                child_main(&p);
+        } else {
+            pid = oak__reaper_spawn(child_entry, &p);
+        }
         int e = errno;
         oak__reaper_fork_unlock(pid);
         if (pid < 0)

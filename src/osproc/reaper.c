@@ -45,6 +45,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -97,9 +98,12 @@ static struct {
     pid_t *known;        /* open-addressing set of unreaped program
                           * leaders (0 empty, -1 deleted); under lock */
     size_t known_cap, known_used; /* slots, and slots not empty; under lock */
+    char *spawn_stack;   /* top of the stack a program's child runs on
+                          * between clone and exec; mapped at the first
+                          * spawn, never unmapped; under lock */
 } R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1},
        PTHREAD_MUTEX_INITIALIZER, -1, -1, 0, false,
-       false, "", "", 0, NULL, 0, 0};
+       false, "", "", 0, NULL, 0, 0, NULL};
 
 static int64_t now_ms(void)
 {
@@ -120,6 +124,53 @@ pid_t oak__reaper_fork(void)
         errno = e;
     }
     return pid;
+}
+
+/* The child's stack for oak__reaper_spawn, above a guard page. Its code
+ * (osproc.c's child setup) needs a few KiB: a frame with the descriptor
+ * table and the libc system-call wrappers. */
+#define SPAWN_STACK_SIZE (64 * 1024)
+
+pid_t oak__reaper_spawn(int (*child)(void *), void *arg)
+{
+#if OAK_OSPROC_SPAWN_BY_FORK
+    pid_t pid = oak__reaper_fork();
+    if (pid == 0)
+        _exit(child(arg));
+    return pid;
+#else
+    long page = sysconf(_SC_PAGESIZE);
+    if (!R.spawn_stack) {
+        char *s = mmap(NULL, (size_t)page + SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (s == MAP_FAILED)
+            return -1;
+        if (mprotect(s, (size_t)page, PROT_NONE) < 0) {
+            int e = errno;
+            munmap(s, (size_t)page + SPAWN_STACK_SIZE);
+            errno = e;
+            return -1;
+        }
+        R.spawn_stack = s + page + SPAWN_STACK_SIZE;
+    }
+    /* Every signal blocked, glibc's internal ones too (sigfillset and
+     * pthread_sigmask leave those out): until the child has set every
+     * disposition to default, no handler of ours may run on its stack,
+     * in our memory. The raw call takes the kernel's 8-byte set. */
+    sigset_t all, old;
+    memset(&all, 0xff, sizeof all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, (size_t)8);
+    /* CLONE_VM: no page tables copied; CLONE_VFORK: this thread sleeps
+     * until the child has exec'd or exited, so the child has the stack
+     * and our memory to itself meanwhile, and the stack is free again
+     * when clone returns. Not CLONE_SIGHAND: the child's dispositions
+     * are its own copy. SIGCHLD: a normal child for waitid and pidfds. */
+    pid_t pid = clone(child, R.spawn_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    int e = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, (size_t)8);
+    errno = e;
+    return pid;
+#endif
 }
 
 /* ---- the set of known program leaders (under R.lock) ---------------------- */

@@ -67,4 +67,31 @@ void oak__reaper_group_done(pid_t pgid);
  * set its own. Returns what fork() returns, errno set. */
 pid_t oak__reaper_fork(void);
 
+/* Start a child that runs child(arg) and then execs (or _exits): with
+ * clone(CLONE_VM | CLONE_VFORK) on a stack of its own, so no page table
+ * is copied and the calling thread resumes once the child has exec'd or
+ * exited. The child shares the caller's memory: child may use only
+ * system calls (no malloc, stdio, locks, or glibc's set*id wrappers,
+ * which lock and mark every thread of the caller), writes no memory of the
+ * caller's, and must set every signal disposition to default before it
+ * unblocks a signal (it starts with all blocked). The caller holds
+ * oak__reaper_fork_lock() (which guards the one child stack). Returns the
+ * child's pid or -1, errno set. Sanitizer builds fork instead
+ * (OAK_OSPROC_SPAWN_BY_FORK): their runtimes would run on the child's
+ * stack with the calling thread's state. */
+pid_t oak__reaper_spawn(int (*child)(void *), void *arg);
+
+#ifndef OAK_OSPROC_SPAWN_BY_FORK
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define OAK_OSPROC_SPAWN_BY_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define OAK_OSPROC_SPAWN_BY_FORK 1
+#endif
+#endif
+#endif
+#ifndef OAK_OSPROC_SPAWN_BY_FORK
+#define OAK_OSPROC_SPAWN_BY_FORK 0
+#endif
+
 #endif
