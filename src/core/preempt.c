@@ -221,6 +221,25 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
+void oak__preempt_kick(oak_pid pid)
+{
+    if (!installed || !monitor_started)
+        return;
+    oak__runtime *rt = oak__rt;
+    oak__sched *self = oak__sched_self();
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *s = &rt->scheds[i];
+        /* Relaxed: a stale view sends a signal the handler ignores, or
+         * leaves the kick to the monitor's next sample. */
+        if (s == self || atomic_load_explicit(&s->running, memory_order_relaxed) != pid)
+            continue;
+        pid_t tid = atomic_load_explicit(&s->tid, memory_order_acquire);
+        if (tid && !in_blocking_call(tid))
+            pthread_kill(s->self, PREEMPT_SIGNAL);
+        return;
+    }
+}
+
 int oak__preempt_init(oak__runtime *rt)
 {
     if (rt->cfg.time_slice_ms < 0)

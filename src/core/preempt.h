@@ -22,6 +22,8 @@
 
 #include <stdbool.h>
 
+#include "oak/types.h"
+
 struct oak__runtime;
 struct oak__sched;
 
@@ -40,5 +42,12 @@ extern _Thread_local int oak__preempt_off;
 
 /* Is pc in code where a process may be preempted? */
 bool oak__preempt_safe_pc(const void *pc);
+
+/* An exit signal that may end process pid was just delivered: if another
+ * scheduler is running pid now, signal that thread, so that the exit acts
+ * at the next safe point instead of after the monitor's next sample (up
+ * to 2 ms later). A thread in a blocking system call is left alone, as the
+ * monitor leaves it. Does nothing with preemption off. */
+void oak__preempt_kick(oak_pid pid);
 
 #endif

@@ -323,8 +323,13 @@ void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind, oak_re
         oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=exit_signal");
         return;
     }
-    if (oak__deliver(m) < 0)
+    if (oak__deliver(m) < 0) {
         oak__msg_delete(m);
+        return;
+    }
+    /* A running target takes it now, not at its next yield. */
+    if (kind != OAK__SIG_DOWN && reason != OAK_NORMAL)
+        oak__preempt_kick(to);
 }
 
 /* A control signal; tag is 0 but for a monitor of a name on another node
@@ -1276,6 +1281,8 @@ static int oak_exit_pid_detail_in_runtime(oak_pid pid, oak_atom reason, const ch
     }
     if (pid == me)
         oak__drain(self); /* a signal to oneself takes effect at once */
+    else if (reason != OAK_NORMAL)
+        oak__preempt_kick(pid); /* a running target takes it now */
     return 0;
 }
 
