@@ -15,9 +15,9 @@
 #
 # Knobs (environment):
 #   BENCH_RUNS=3        runs of each program; the median is reported
-#   BENCH_BUDGET=520    seconds after which no run is started (the rest
+#   BENCH_BUDGET=760    seconds after which no run is started (the rest
 #                       are skipped, and said so)
-#   BENCH_LIMIT=585     seconds after which a run still going is stopped
+#   BENCH_LIMIT=820     seconds after which a run still going is stopped
 #                       (reported as cut by the time limit, not as failed)
 #   BENCH_START=<epoch> when the clock of both started (`make bench` passes
 #                       the time it started, so installs count too)
@@ -27,7 +27,7 @@
 #                  mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call
 #                  dist_rtt dist_msgs kv_ops echo_rtt conn_mem os_restart os_spawn"
 #   BENCH_KV_N=200000   requests of each redis-benchmark test (kv_ops)
-#   BENCH_NET_TIMEOUT=420  seconds for all the network figures together
+#   BENCH_NET_TIMEOUT=240  seconds for all the network figures together
 #   BENCH_OS_TIMEOUT=120   seconds for the OS-process figures together
 #   BENCH_QUICK=1       counts divided by 100 and one run: a smoke test whose
 #                       figures are not comparable with a full run
@@ -41,8 +41,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${BENCH_BUILD:-$ROOT/build-bench}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 RUNS=${BENCH_RUNS:-3}
-BUDGET=${BENCH_BUDGET:-520}
-LIMIT=${BENCH_LIMIT:-585}
+BUDGET=${BENCH_BUDGET:-760}
+LIMIT=${BENCH_LIMIT:-820}
 TIMEOUT=${BENCH_TIMEOUT:-120}
 IMPLS=${BENCH_IMPLS:-"oak erlang go caf"}
 FIGURES=${BENCH_FIGURES:-"spawn pingpong ring skynet call restart restart_quiet mem mem_100k mem_hibernated wake_hibernated kill_spinner fair_rtt blocking_call dist_rtt dist_msgs kv_ops echo_rtt conn_mem os_restart os_spawn"}
@@ -57,7 +57,7 @@ for f in $FIGURES; do
     esac
 done
 FIGURES=$OTHER_FIGURES
-NET_TIMEOUT=${BENCH_NET_TIMEOUT:-420}
+NET_TIMEOUT=${BENCH_NET_TIMEOUT:-240}
 OS_TIMEOUT=${BENCH_OS_TIMEOUT:-120}
 QUICK=${BENCH_QUICK:-0}
 JOBS=$(nproc 2>/dev/null || echo 2)
