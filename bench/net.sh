@@ -103,6 +103,15 @@ rss() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$1/status" 2>/dev/null; }
 
 free_port() { "$NETLOAD" port; }
 
+# serve IMPL KIND FIGURE: start IMPL's KIND server on a free port (in
+# $port), or print FIGURE's SKIP line for IMPL and fail.
+serve() {
+    port=$(free_port)
+    start "$1" "$2" "$port" && return 0
+    echo "SKIP $1.$3: $WHY"
+    return 1
+}
+
 [ -x "$NETLOAD" ] || { echo "SKIP *.net: bench/net/netload is not built"; exit 0; }
 
 kv_ops() {
@@ -111,11 +120,7 @@ kv_ops() {
         return
     fi
     for impl in ${KV_IMPLS:-oak oak1 redis go erlang}; do
-        port=$(free_port)
-        if ! start "$impl" kv "$port"; then
-            echo "SKIP $impl.kv_ops: $WHY"
-            continue
-        fi
+        serve "$impl" kv kv_ops || continue
         for p in 1 16; do
             suffix=""
             [ "$p" = 1 ] || suffix=_p$p
@@ -139,11 +144,7 @@ kv_ops() {
 
 echo_rtt() {
     for impl in oak go erlang; do
-        port=$(free_port)
-        if ! start "$impl" echo "$port"; then
-            echo "SKIP $impl.echo_rtt: $WHY"
-            continue
-        fi
+        serve "$impl" echo echo_rtt || continue
         if r=$(timeout -k 2 120 "$NETLOAD" rtt "$port" "$RTT_N" 32 2>>"$LOGS/net.$impl.echo.log"); then
             set -- $r
             echo "RESULT $impl.echo_rtt_p50 $1 us"
@@ -158,11 +159,7 @@ echo_rtt() {
 
 conn_mem() {
     for impl in oak go erlang; do
-        port=$(free_port)
-        if ! start "$impl" echo "$port"; then
-            echo "SKIP $impl.conn_mem: $WHY"
-            continue
-        fi
+        serve "$impl" echo conn_mem || continue
         "$NETLOAD" rtt "$port" 1 1 >/dev/null 2>&1 # one connection came and went
         pid=$(server_pid)
         before=$(rss "$pid")

@@ -314,6 +314,22 @@ static oak__msg *exit_item(oak_pid to, oak_pid from, enum oak__kind kind, oak_re
     return m;
 }
 
+/* Deliver an item of exit_item(); false (m deleted) when its target is
+ * dead. An exit signal that may end a target running on another scheduler
+ * makes it take the signal now, not at its next yield. */
+static bool deliver_exit_item(oak__msg *m, oak_atom reason)
+{
+    oak_pid to = m->to;
+    bool exit = m->kind != OAK__SIG_DOWN;
+    if (oak__deliver(m) < 0) {
+        oak__msg_delete(m);
+        return false;
+    }
+    if (exit && reason != OAK_NORMAL)
+        oak__preempt_kick(to);
+    return true;
+}
+
 void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind, oak_ref ref,
                            oak_atom reason, const char *detail, oak_atom name)
 {
@@ -323,13 +339,7 @@ void oak__send_exit_signal(oak_pid to, oak_pid from, enum oak__kind kind, oak_re
         oak_log(OAK_LOG_ERROR, "runtime", "event=out_of_memory lost=exit_signal");
         return;
     }
-    if (oak__deliver(m) < 0) {
-        oak__msg_delete(m);
-        return;
-    }
-    /* A running target takes it now, not at its next yield. */
-    if (kind != OAK__SIG_DOWN && reason != OAK_NORMAL)
-        oak__preempt_kick(to);
+    deliver_exit_item(m, reason);
 }
 
 /* A control signal; tag is 0 but for a monitor of a name on another node
@@ -1275,14 +1285,8 @@ static int oak_exit_pid_detail_in_runtime(oak_pid pid, oak_atom reason, const ch
     oak__msg *m = exit_item(pid, me, OAK__SIG_EXIT, 0, reason, detail, 0);
     if (!m)
         return -ENOMEM;
-    if (oak__deliver(m) < 0) {
-        oak__msg_delete(m);
-        return 0;
-    }
-    if (pid == me)
+    if (deliver_exit_item(m, reason) && pid == me)
         oak__drain(self); /* a signal to oneself takes effect at once */
-    else if (reason != OAK_NORMAL)
-        oak__preempt_kick(pid); /* a running target takes it now */
     return 0;
 }
 

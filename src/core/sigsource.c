@@ -255,14 +255,23 @@ static void on_subscriber_exit(void *arg)
     pthread_mutex_unlock(&lock);
 }
 
-int oak_signal_subscribe(int signo)
+/* The table index of signo for the calling process (*self), or -EINVAL
+ * for a signal that is not a source, -EPERM outside a process. */
+static int source_for_caller(int signo, oak_pid *self)
 {
     int i = index_of(signo);
     if (i < 0)
         return -EINVAL;
-    oak_pid self = oak_self();
-    if (self == OAK_NOPID)
-        return -EPERM;
+    *self = oak_self();
+    return *self == OAK_NOPID ? -EPERM : i;
+}
+
+int oak_signal_subscribe(int signo)
+{
+    oak_pid self;
+    int i = source_for_caller(signo, &self);
+    if (i < 0)
+        return i;
     pthread_mutex_lock(&lock);
     source *s = &table[i];
     int r = 0;
@@ -311,12 +320,10 @@ out:
 
 int oak_signal_unsubscribe(int signo)
 {
-    int i = index_of(signo);
+    oak_pid self;
+    int i = source_for_caller(signo, &self);
     if (i < 0)
-        return -EINVAL;
-    oak_pid self = oak_self();
-    if (self == OAK_NOPID)
-        return -EPERM;
+        return i;
     pthread_mutex_lock(&lock);
     int h = remove_sub((size_t)i, self);
     pthread_mutex_unlock(&lock);
