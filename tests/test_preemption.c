@@ -11,8 +11,13 @@
 
 #include <oak/supervisor.h>
 
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
+
+#include "../src/core/preempt.h"
 
 /* ThreadSanitizer builds are cooperative (docs/design/preemption.md). */
 #if defined(__SANITIZE_THREAD__)
@@ -549,6 +554,75 @@ static void process_woken_by_a_spinner_runs_without_preemption(void **state)
     OT_RUN_CFG(woken_main, NULL, &cfg);
 }
 
+/* ---- safe points ---------------------------------------------------------- */
+
+typedef struct code_range {
+    uintptr_t lo, hi;
+} code_range;
+
+/* The program's stub sections (.plt, .plt.sec, .plt.got), from its own
+ * section headers, at the addresses they are loaded at. */
+static int program_stubs(code_range *out, int max)
+{
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    OT_CHECK(fd >= 0);
+    ElfW(Ehdr) eh;
+    OT_CHECK(pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh);
+    ElfW(Shdr) *sh = calloc(eh.e_shnum, sizeof *sh);
+    OT_CHECK(sh != NULL);
+    OT_CHECK(pread(fd, sh, eh.e_shnum * sizeof *sh, (off_t)eh.e_shoff) ==
+             (ssize_t)(eh.e_shnum * sizeof *sh));
+    const ElfW(Shdr) *st = &sh[eh.e_shstrndx];
+    char *names = calloc(1, st->sh_size + 1);
+    OT_CHECK(names != NULL);
+    OT_CHECK(pread(fd, names, st->sh_size, (off_t)st->sh_offset) == (ssize_t)st->sh_size);
+    close(fd);
+    /* The program is the first object dl_iterate_phdr lists; _r_debug's
+     * first link map is the program too, with its load address. */
+    uintptr_t base = (uintptr_t)_r_debug.r_map->l_addr;
+    int n = 0;
+    for (unsigned i = 0; i < eh.e_shnum && n < max; i++)
+        if (strncmp(names + sh[i].sh_name, ".plt", 4) == 0 && sh[i].sh_size > 0)
+            out[n++] = (code_range){base + sh[i].sh_addr, base + sh[i].sh_addr + sh[i].sh_size};
+    free(names);
+    free(sh);
+    return n;
+}
+
+static OT_NOINLINE int user_code(int x) { return x * 3 + 1; }
+
+static void safe_points_main(void *arg)
+{
+    (void)arg;
+    code_range stubs[8];
+    int n = program_stubs(stubs, 8);
+    if (n == 0) {
+        fprintf(stderr, "the program has no stub sections (-fno-plt?): only code is checked\n");
+    }
+    /* liboak's calls into libc go through the program's stubs (the static
+     * library is part of the program): a signal that lands there comes
+     * from the middle of the runtime's code. */
+    for (int i = 0; i < n; i++) {
+        OT_CHECK(!oak__preempt_safe_pc((const void *)stubs[i].lo));
+        OT_CHECK(!oak__preempt_safe_pc((const void *)(stubs[i].hi - 1)));
+    }
+    OT_CHECK(oak__preempt_safe_pc((const void *)(uintptr_t)&user_code));
+    OT_CHECK(oak__preempt_safe_pc((const void *)(uintptr_t)&spin_forever));
+    OT_CHECK(!oak__preempt_safe_pc((const void *)(uintptr_t)&oak_send));
+    OT_CHECK(!oak__preempt_safe_pc((const void *)(uintptr_t)&oak_receive));
+    OT_CHECK(!oak__preempt_safe_pc((const void *)(uintptr_t)&memcpy));
+    OT_CHECK_INT_EQ(user_code(1), 4);
+}
+
+/* Safe points are the program's own code: never liboak's, never libc's,
+ * never the program's stubs into other modules. */
+static void safe_points_are_the_programs_code_but_its_stubs(void **state)
+{
+    (void)state;
+    SKIP_UNDER_TSAN(); /* no preemption: the ranges are never listed */
+    OT_RUN(safe_points_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +635,7 @@ int main(void)
         cmocka_unit_test(sleep_beside_a_spinner_wakes_without_preemption),
         cmocka_unit_test(receive_timeout_beside_a_spinner_fires_without_preemption),
         cmocka_unit_test(process_woken_by_a_spinner_runs_without_preemption),
+        cmocka_unit_test(safe_points_are_the_programs_code_but_its_stubs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,6 +94,71 @@ static bool wanted_module(const char *name, const char *const *modules)
     return false;
 }
 
+static void add_range(uintptr_t lo, uintptr_t hi)
+{
+    if (nranges < MAX_RANGES && lo < hi) {
+        ranges[nranges].lo = lo;
+        ranges[nranges].hi = hi;
+        nranges++;
+    }
+}
+
+static bool read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    return pread(fd, buf, n, (off_t)off) == (ssize_t)n;
+}
+
+/* Is a code section one of a module's stubs into other modules? The
+ * program's procedure linkage table holds liboak's calls into libc too
+ * (the static library is linked into the program): a pc there may be
+ * liboak's, halfway through a switch, so it is never a safe point. */
+static bool is_stub_section(const char *name)
+{
+    return strncmp(name, ".plt", 4) == 0 || strncmp(name, ".iplt", 5) == 0;
+}
+
+/* List the code sections of the ELF file at path, loaded at base, but its
+ * stubs. Sections, not segments: an executable segment holds the stubs as
+ * well as the code. False when the file cannot be read as ELF (the module
+ * is then not preemptible at all). */
+static bool add_sections(const char *path, uintptr_t base)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = false;
+    char *names = NULL;
+    ElfW(Shdr) *sh = NULL;
+    ElfW(Ehdr) eh;
+    if (!read_at(fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 || eh.e_shnum > 4096 ||
+        eh.e_shstrndx >= eh.e_shnum)
+        goto out;
+    sh = calloc(eh.e_shnum, sizeof *sh);
+    if (!sh || !read_at(fd, sh, eh.e_shnum * sizeof *sh, eh.e_shoff))
+        goto out;
+    const ElfW(Shdr) *st = &sh[eh.e_shstrndx];
+    if (st->sh_size == 0 || st->sh_size > ((uint64_t)1 << 20))
+        goto out;
+    names = malloc(st->sh_size + 1);
+    if (!names || !read_at(fd, names, st->sh_size, st->sh_offset))
+        goto out;
+    names[st->sh_size] = '\0';
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        uint64_t want = SHF_ALLOC | SHF_EXECINSTR;
+        if ((sh[i].sh_flags & want) != want || sh[i].sh_name >= st->sh_size ||
+            is_stub_section(names + sh[i].sh_name))
+            continue;
+        add_range(base + sh[i].sh_addr, base + sh[i].sh_addr + sh[i].sh_size);
+    }
+    ok = true;
+out:
+    free(names);
+    free(sh);
+    close(fd);
+    return ok;
+}
+
 static int add_ranges(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
@@ -101,14 +166,10 @@ static int add_ranges(struct dl_phdr_info *info, size_t size, void *data)
     if (!wanted_module(info->dlpi_name, modules))
         return 0;
     /* The vDSO has a name ("linux-vdso.so.1"); the program's is "". */
-    for (int i = 0; i < info->dlpi_phnum && nranges < MAX_RANGES; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        ranges[nranges].lo = info->dlpi_addr + ph->p_vaddr;
-        ranges[nranges].hi = ranges[nranges].lo + ph->p_memsz;
-        nranges++;
-    }
+    const char *path = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
+    if (!add_sections(path, info->dlpi_addr))
+        oak_log(OAK_LOG_WARNING, "runtime", "event=preemption_off module=%s cause=no_sections",
+                path);
     return 0;
 }
 
@@ -123,7 +184,9 @@ static void on_preempt(int sig, siginfo_t *si, void *uctx)
     if (!s || !oak__in_process || oak__preempt_off)
         goto out;
     oak__proc *p = s->current;
-    if (!p || p->in_cleanup)
+    /* Owning: the thread is in the runtime's switch or scheduling code
+     * (sched.h), which a stub's pc alone would not tell. */
+    if (!p || p->in_cleanup || atomic_load_explicit(&s->owning, memory_order_relaxed))
         goto out;
     ucontext_t *uc = uctx;
 #if defined(__x86_64__)
