@@ -65,15 +65,39 @@ enum {
 #define PID_SLOT(p) ((uint32_t)((p) & ((UINT64_C(1) << 28) - 1)))
 #define PID_GEN(p) ((uint32_t)(((p) >> 28) & ((UINT64_C(1) << 28) - 1)))
 
+/* Big-endian words, as the packets carry them. */
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)(v >> 32));
+    wr32(p + 4, (uint32_t)v);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 /* What oak offers: OTP 25's mandatory set, what OTP 26 adds to it, and
- * what oak answers or drops safely. Not offered: the atom cache and
- * fragments (DFLAG_DIST_HDR_ATOM_CACHE, DFLAG_FRAGMENTS), spawn. */
+ * what oak answers or drops safely. Not offered: the atom cache
+ * (DFLAG_DIST_HDR_ATOM_CACHE), spawn. With fragments, erts sends every
+ * message after a distribution header with no atom cache references. */
 #define OAK_DIST_FLAGS                                                                     \
     (OAK__DFLAG_MANDATORY | OAK__DFLAG_PUBLISHED | OAK__DFLAG_DIST_MONITOR |               \
      OAK__DFLAG_DIST_MONITOR_NAME | OAK__DFLAG_SMALL_ATOM_TAGS | OAK__DFLAG_SEND_SENDER |  \
      OAK__DFLAG_BIG_SEQTRACE_LABELS | OAK__DFLAG_EXIT_PAYLOAD | OAK__DFLAG_UNLINK_ID |     \
      OAK__DFLAG_V4_NC | OAK__DFLAG_ALIAS | OAK__DFLAG_MANDATORY_25_DIGEST |                \
-     OAK__DFLAG_UNICODE_IO)
+     OAK__DFLAG_UNICODE_IO | OAK__DFLAG_FRAGMENTS)
 
 typedef enum { SLOT_FREE = 0, SLOT_PENDING, SLOT_UP } slot_state;
 
@@ -494,6 +518,13 @@ typedef struct conn {
                    uint8_t tag[125]; } *calls;
     size_t ncalls, capcalls;
     uint32_t unlink_id;
+    /* Fragmented messages being received (conn_fragment()): the
+     * sequence's id, the fragment id it expects next, and what came so
+     * far: a version byte, the control term and the message's first
+     * bytes, both without their own version bytes (as after a normal
+     * distribution header). frag_bytes: their lengths together. */
+    struct rseq { uint64_t id, next; uint8_t *b; size_t len, cap; } *seqs;
+    size_t nseqs, capseqs, frag_bytes;
 } conn;
 
 static void conn_noconnection(conn *c);
@@ -514,6 +545,9 @@ static void conn_cleanup(void *p)
     if (c->fd >= 0)
         close(c->fd);
     free(c->buf);
+    for (size_t i = 0; i < c->nseqs; i++)
+        free(c->seqs[i].b);
+    free(c->seqs);
     /* A writer killed in the middle left the turn taken: give it back
      * (release: the next holder sees this slot's state). */
     atomic_store_explicit(&N.conns[c->slot].writing, 0, memory_order_release);
@@ -574,11 +608,25 @@ static int slot_write(int slot, int fd, const void *b, size_t n, int64_t deadlin
     return rc;
 }
 
-/* A packet of the control term and, when msg is not NULL, the message,
- * or else the rlen bytes at raw (a message encoded already): a new
- * malloc()ed buffer in *out, its length in *len. */
+/* A packet: the 4-byte length, then either 112 (pass through) and the
+ * control term and maybe the message, each with its version byte; or,
+ * when the peer takes fragments (erts then wants a distribution header on
+ * every message), 131, 68, 0 (no atom cache references) and the two
+ * terms without their version bytes.
+ * The bare control term is cl bytes at ctrl, the bare message ml bytes at
+ * msg (both in b), for packet_write()'s fragments. */
+typedef struct packet {
+    uint8_t *b;
+    size_t len;
+    const uint8_t *ctrl, *msg;
+    size_t cl, ml;
+} packet;
+
+/* A packet for a peer with `flags` of the control term and, when msg is
+ * not NULL, the message, or else the rlen bytes at raw (a message encoded
+ * already, with its version byte), in a new malloc()ed buffer. */
 static int packet_build_with(const oak_term *ctrl, const oak_term *msg, const void *raw,
-                             size_t rlen, uint8_t **out, size_t *len)
+                             size_t rlen, uint64_t flags, packet *pk)
 {
     size_t n1, n2 = msg ? 0 : rlen;
     int rc = oak_term_encoded_size(ctrl, &n1);
@@ -588,48 +636,112 @@ static int packet_build_with(const oak_term *ctrl, const oak_term *msg, const vo
         return rc;
     if (n1 + n2 > MAX_PACKET)
         return -EOVERFLOW;
-    size_t total = 1 + n1 + n2, used;
+    bool hdr = flags & OAK__DFLAG_FRAGMENTS;
+    /* (Without a message, the header's three bytes are one more than 112
+     * and the control term's version byte.) */
+    size_t total = 1 + n1 + n2 + (hdr && n2 == 0), used;
     uint8_t *b = malloc(4 + total);
     if (!b)
         return -ENOMEM;
-    b[0] = (uint8_t)(total >> 24);
-    b[1] = (uint8_t)(total >> 16);
-    b[2] = (uint8_t)(total >> 8);
-    b[3] = (uint8_t)total;
-    b[4] = 112;
-    rc = oak_term_encode(ctrl, b + 5, n1, &used);
-    if (rc == 0 && msg)
-        rc = oak_term_encode(msg, b + 5 + n1, n2, &used);
-    else if (rc == 0 && n2)
-        memcpy(b + 5 + n1, raw, n2);
+    /* The message goes first, its version byte right after a control term
+     * at b + 5; with the header the control term sits a byte later, and
+     * its last byte then takes the message's version byte's place. */
+    uint8_t *m = b + 5 + n1;
+    rc = 0;
+    if (msg)
+        rc = oak_term_encode(msg, m, n2, &used);
+    else if (n2)
+        memcpy(m, raw, n2);
+    if (rc == 0)
+        rc = oak_term_encode(ctrl, b + 5 + hdr, n1, &used);
     if (rc) {
         free(b);
         return rc;
     }
-    *out = b;
-    *len = 4 + total;
+    wr32(b, (uint32_t)total);
+    b[4] = hdr ? OAK_TERM_VERSION : 112;
+    if (hdr) {
+        b[5] = 68; /* DIST_HEADER */
+        b[6] = 0;  /* NumberOfAtomCacheRefs, in place of the version byte */
+    }
+    *pk = (packet){b, 4 + total, b + 6 + hdr, b + 6 + n1, n1 - 1, n2 ? n2 - 1 : 0};
     return 0;
 }
 
-static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out, size_t *len)
+static int packet_build(const oak_term *ctrl, const oak_term *msg, uint64_t flags, packet *pk)
 {
-    return packet_build_with(ctrl, msg, NULL, 0, out, len);
+    return packet_build_with(ctrl, msg, NULL, 0, flags, pk);
+}
+
+/* A message longer than this goes out in fragments when the peer takes
+ * them (DFLAG_FRAGMENTS), as erts cuts its own (ERTS_DIST_FRAGMENT_SIZE):
+ * so that a large message does not hold the socket while other
+ * processes' small ones wait. */
+enum { FRAG_SIZE = 64 * 1024 };
+
+/* The sequence ids of fragmented messages sent: one per message, unique
+ * on every connection (erts uses the sender's pid; any id works as long
+ * as two sequences under way on a connection differ). */
+static _Atomic uint64_t frag_seq_last;
+
+/* Write pk (packet_build()) to slot's socket: whole, or when the peer
+ * takes fragments and the message is longer than FRAG_SIZE, as a
+ * fragmented message (erl_ext_dist.md, "Distribution Header for
+ * fragmented messages"): 131, 69, SequenceId, FragmentId = the number of
+ * fragments, no atom cache refs (0), the control term and the message's
+ * first FRAG_SIZE bytes, both without their version bytes; then 131, 70,
+ * SequenceId, FragmentId counting down to 1, and the next bytes. Each
+ * fragment is a packet of its own, written in turn with the other
+ * writers, whose packets may come between. */
+static int packet_write(int slot, int fd, uint64_t flags, const packet *pk, int64_t deadline)
+{
+    if (!(flags & OAK__DFLAG_FRAGMENTS) || pk->ml <= FRAG_SIZE)
+        return slot_write(slot, fd, pk->b, pk->len, deadline);
+    const uint8_t *ctrl = pk->ctrl, *msg = pk->msg;
+    size_t cl = pk->cl, ml = pk->ml;
+    uint64_t count = (ml + FRAG_SIZE - 1) / FRAG_SIZE;
+    uint64_t seq = atomic_fetch_add_explicit(&frag_seq_last, 1, memory_order_relaxed) + 1;
+    uint8_t *f = malloc(4 + 19 + cl + FRAG_SIZE);
+    if (!f)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t k = count; k >= 1 && rc == 0; k--) {
+        size_t off = (size_t)(count - k) * FRAG_SIZE;
+        size_t part = ml - off < FRAG_SIZE ? ml - off : FRAG_SIZE, h = 22;
+        f[4] = OAK_TERM_VERSION;
+        f[5] = k == count ? 69 : 70;
+        wr64(f + 6, seq);
+        wr64(f + 14, k);
+        if (k == count) {
+            f[22] = 0; /* NumberOfAtomCacheRefs */
+            memcpy(f + 23, ctrl, cl);
+            h = 23 + cl;
+        }
+        memcpy(f + h, msg + off, part);
+        wr32(f, (uint32_t)(h - 4 + part));
+        rc = slot_write(slot, fd, f, h + part, deadline);
+    }
+    free(f);
+    return rc;
+}
+
+/* Write pk, built for c, and free it. */
+static int conn_write(conn *c, packet *pk)
+{
+    int rc = packet_write(c->slot, c->fd, c->flags, pk, oak__sock_deadline(N.tick_ms));
+    free(pk->b);
+    if (rc == 0)
+        c->last_write = oak_now_ms();
+    return rc;
 }
 
 /* Send one packet: the control term and, when msg is not NULL, the
  * message. */
 static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
 {
-    uint8_t *b;
-    size_t len;
-    int rc = packet_build(ctrl, msg, &b, &len);
-    if (rc)
-        return rc;
-    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
-    free(b);
-    if (rc == 0)
-        c->last_write = oak_now_ms();
-    return rc;
+    packet pk;
+    int rc = packet_build(ctrl, msg, c->flags, &pk);
+    return rc ? rc : conn_write(c, &pk);
 }
 
 static bool op_is(const oak_term *ctrl, int64_t op, size_t arity)
@@ -1081,16 +1193,9 @@ static oak_term *any_pid_term(oak_term_arena *a, oak_pid pid) { return oak_node_
  * version byte), written in turn with the other writers. */
 static int conn_send_raw(conn *c, const oak_term *ctrl, const void *raw, size_t rlen)
 {
-    uint8_t *b;
-    size_t len;
-    int rc = packet_build_with(ctrl, NULL, raw, rlen, &b, &len);
-    if (rc)
-        return rc;
-    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
-    free(b);
-    if (rc == 0)
-        c->last_write = oak_now_ms();
-    return rc;
+    packet pk;
+    int rc = packet_build_with(ctrl, NULL, raw, rlen, c->flags, &pk);
+    return rc ? rc : conn_write(c, &pk);
 }
 
 /* An op with the reason as a payload (EXIT_PAYLOAD) or as the last
@@ -1461,9 +1566,13 @@ static bool gen_reply_in(conn *c, oak_pid to, const oak_term *msg)
     return true;
 }
 
-/* One pass-through packet (after its 112). Malformed content is reported
- * and dropped; only a failed write ends the connection (rc < 0). */
-static int conn_packet(conn *c, const uint8_t *p, size_t n)
+/* One distribution message: the control term and maybe the message, p
+ * at the control term's version byte. With `bare` (after a distribution
+ * header) the message has no version byte of its own: it is given one in
+ * place of the control term's last byte, decoded by then. Malformed
+ * content is reported and dropped; only a failed write ends the
+ * connection (rc < 0). */
+static int conn_packet(conn *c, uint8_t *p, size_t n, bool bare)
 {
     oak_term_arena *a = oak_term_arena_new();
     if (!a)
@@ -1485,6 +1594,8 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
     rc = 0;
     /* The message after the control term, checked before it is passed
      * on: a receiver is promised a well-formed term. */
+    if (bare && used < n)
+        p[--used] = OAK_TERM_VERSION;
     bool has_msg = used < n && oak_term_decode(a, p + used, n - used, &msg, NULL) == 0;
     if (op_is(ctrl, 6, 4) || op_is(ctrl, 16, 5)) { /* REG_SEND(_TT) {6, From, _, ToName} */
         if (oak_term_atom_is(f[3], "net_kernel")) {
@@ -1602,13 +1713,148 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
     return rc == -ENOMEM || rc == -ELOOP || rc == -EOVERFLOW ? 0 : rc;
 }
 
+static void frag_report(const conn *c, const char *what, uint64_t seq)
+{
+    oak_log(OAK_LOG_WARNING, "dist_report",
+            "node=%s event=bad_fragment peer=%s reason=%s (sequence %llu)", N.name, c->peer,
+            what, (unsigned long long)seq);
+}
+
+static struct rseq *seq_find(conn *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->nseqs; i++)
+        if (c->seqs[i].id == id)
+            return &c->seqs[i];
+    return NULL;
+}
+
+static void seq_drop(conn *c, struct rseq *q)
+{
+    c->frag_bytes -= q->len;
+    free(q->b);
+    *q = c->seqs[--c->nseqs];
+}
+
+/* At most this many fragmented messages are under way on a connection
+ * (erts sends one per sending process at a time). */
+enum { MAX_SEQS = 1024 };
+
+/* Append n bytes at p to sequence q, its buffer grown by doubling as
+ * they come. Returns 0, or < 0 when the connection's fragments would
+ * hold more than MAX_PACKET bytes (then it closes) or memory is out. */
+static int seq_append(conn *c, struct rseq *q, const uint8_t *p, size_t n)
+{
+    if (c->frag_bytes + n > MAX_PACKET) {
+        frag_report(c, "fragments beyond the packet limit", q->id);
+        return -EPROTO;
+    }
+    if (q->cap - q->len < n) {
+        size_t ncap = q->cap ? q->cap : 1024;
+        while (ncap - q->len < n)
+            ncap *= 2;
+        uint8_t *b = realloc(q->b, ncap);
+        if (!b)
+            return -ENOMEM;
+        q->b = b;
+        q->cap = ncap;
+    }
+    memcpy(q->b + q->len, p, n);
+    q->len += n;
+    c->frag_bytes += n;
+    return 0;
+}
+
+/* A fragment (header 69 starts a sequence, 70 continues it) of `count`
+ * or `frag` (the id, counting down to 1). The message is passed on when
+ * its last fragment has come, in order. A fragment that does not fit
+ * (no such sequence, out of order, a start of a sequence under way) is
+ * reported and its sequence dropped; the connection stays. */
+static int conn_fragment(conn *c, bool start, uint64_t id, uint64_t frag, const uint8_t *p,
+                         size_t n)
+{
+    struct rseq *q = seq_find(c, id);
+    if (start) {
+        if (q) {
+            frag_report(c, "a sequence started twice", id);
+            seq_drop(c, q);
+        }
+        if (c->nseqs == MAX_SEQS) {
+            frag_report(c, "too many sequences under way", id);
+            return 0;
+        }
+        q = room_for_one(c->seqs, c->nseqs, &c->capseqs, sizeof *q);
+        if (!q)
+            return -ENOMEM;
+        c->seqs = q;
+        q = &c->seqs[c->nseqs++];
+        *q = (struct rseq){.id = id, .next = frag};
+    } else if (!q || q->next != frag) {
+        frag_report(c, q ? "a fragment out of order" : "a fragment of no sequence", id);
+        if (q)
+            seq_drop(c, q);
+        return 0;
+    }
+    static const uint8_t version = OAK_TERM_VERSION;
+    int rc = start ? seq_append(c, q, &version, 1) : 0;
+    if (rc == 0)
+        rc = seq_append(c, q, p, n);
+    if (rc) {
+        seq_drop(c, q);
+        return rc;
+    }
+    if (--q->next > 0)
+        return 0;
+    struct rseq done = *q;
+    *q = c->seqs[--c->nseqs];
+    c->frag_bytes -= done.len;
+    rc = conn_packet(c, done.b, done.len, true);
+    free(done.b);
+    return rc;
+}
+
+/* One packet (not a tick), n bytes at p: pass through (112, then the
+ * terms with their version bytes), or a distribution header without atom
+ * cache references (131, 68, 0, then the terms without version bytes:
+ * what erts sends a node that takes fragments and no atom cache), or a
+ * fragment (131, 69 or 70). */
+static int conn_frame(conn *c, uint8_t *p, size_t n)
+{
+    if (p[0] == 112)
+        return conn_packet(c, p + 1, n - 1, false);
+    const char *why = "neither pass-through nor a distribution header";
+    if (n >= 3 && p[0] == OAK_TERM_VERSION && p[1] == 68) {
+        if (p[2] == 0) {
+            p[2] = OAK_TERM_VERSION;
+            return conn_packet(c, p + 2, n - 2, true);
+        }
+        why = "atom cache references (not offered)";
+    } else if (n >= 19 && p[0] == OAK_TERM_VERSION && (p[1] == 69 || p[1] == 70)) {
+        uint64_t id = rd64(p + 2), frag = rd64(p + 10);
+        if (frag == 0) {
+            why = "fragment id 0";
+        } else if (p[1] == 70) {
+            return conn_fragment(c, false, id, frag, p + 18, n - 18);
+        } else if (p[18] != 0) {
+            why = "atom cache references (not offered)";
+        } else if (frag == 1) {
+            p[18] = OAK_TERM_VERSION;
+            return conn_packet(c, p + 18, n - 18, true);
+        } else {
+            return conn_fragment(c, true, id, frag, p + 19, n - 19);
+        }
+    }
+    oak_log(OAK_LOG_WARNING, "dist_report", "node=%s event=bad_packet peer=%s reason=%s",
+            N.name, c->peer, why);
+    return 0;
+}
+
 /* Take the complete packets out of c->buf. Returns < 0 to close. */
 static int conn_packets(conn *c)
 {
     size_t off = 0;
     int rc = 0;
     while (rc == 0 && c->len - off >= 4) {
-        const uint8_t *p = c->buf + off;
+        uint8_t *p = c->buf + off;
         size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
         if (n > MAX_PACKET) {
             oak_log(OAK_LOG_WARNING, "dist_report",
@@ -1630,14 +1876,8 @@ static int conn_packets(conn *c)
             }
             break;
         }
-        if (n > 0) {
-            if (p[4] == 112)
-                rc = conn_packet(c, p + 5, n - 1);
-            else
-                oak_log(OAK_LOG_WARNING, "dist_report",
-                        "node=%s event=bad_packet peer=%s reason=type %u is not pass-through",
-                        N.name, c->peer, p[4]);
-        }
+        if (n > 0)
+            rc = conn_frame(c, p + 4, n);
         off += 4 + n;
     }
     memmove(c->buf, c->buf + off, c->len - off);
@@ -2418,12 +2658,11 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
         ctrl = oak_term_tuple3(a, oak_term_int(a, 22), me, (oak_term *)to);
     else /* SEND {2, '', To} */
         ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), (oak_term *)to);
-    uint8_t *b = NULL;
-    size_t len = 0;
-    int rc = ctrl ? packet_build(ctrl, msg, &b, &len) : -ENOMEM;
+    packet pk = {NULL};
+    int rc = ctrl ? packet_build(ctrl, msg, flags, &pk) : -ENOMEM;
     if (rc == 0)
-        rc = slot_write(slot, fd, b, len, OAK_INFINITY);
-    free(b);
+        rc = packet_write(slot, fd, flags, &pk, OAK_INFINITY);
+    free(pk.b);
     close(fd);
     oak_term_arena_free(a);
     /* A send to a connection that is going down is lost, as in Erlang. */
