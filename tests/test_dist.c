@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call names simultaneous sname fragments
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call names simultaneous sname fragments aliases
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1876,6 +1876,116 @@ static void large_terms_travel_in_fragments_both_ways(void **state)
     run_with_epmd(fragments_main);
 }
 
+/* ---- aliases across nodes ------------------------------------------------------ */
+
+/* The next OAK_TAG_TERM message, decoded into a; *ref its ref. */
+static oak_term *next_term(oak_term_arena *a, oak_ref *ref)
+{
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_LONG_MS, is_term_msg, NULL), 0);
+    oak_term *t = term_of(a, m);
+    *ref = m->ref;
+    oak_msg_free(m);
+    return t;
+}
+
+/* The next term is {Tag, X}: X. */
+static oak_term *next_tagged(oak_term_arena *a, const char *tag, oak_ref *ref)
+{
+    oak_term *t = next_term(a, ref);
+    char text[256];
+    oak_term_format(t, text, sizeof text);
+    if (!(t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+          oak_term_atom_is(t->u.tuple.items[0], tag)))
+        fprintf(stderr, "got %s, wanted {%s, _}\n", text, tag);
+    OT_CHECK(t->type == OAK_TERM_TUPLE && t->u.tuple.arity == 2 &&
+             oak_term_atom_is(t->u.tuple.items[0], tag));
+    return t->u.tuple.items[1];
+}
+
+static void alias_owner(void *arg)
+{
+    oak_term_arena *a = oak_term_arena_new();
+    oak_term *t = oak_node_alias_to_term(a, oak_alias());
+    send_name_term("e71@127.0.0.1", "asink", oak_term_tuple2(a, oak_term_atom(a, "dead_alias"), t));
+    oak_term_arena_free(a);
+}
+
+/* erl's aliases (alias/0, monitor's {alias, reply_demonitor}) take
+ * oak's ALIAS_SEND while active; oak's aliases take erl's, while active;
+ * and oak_node_send() to an alias of this node. */
+static void aliases_main(void *arg)
+{
+    start_node(0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("atest"), oak_self()), 0);
+    child e;
+    erl_start(&e, "e71@127.0.0.1", COOKIE, NULL,
+              "register(asink, self()), N = '" OAK_NODE "', {atest, N} ! {hello, self()}, "
+              "O = receive {oak_pid, P} -> P end, "
+              "A = alias(), O ! {alias, A}, "
+              "R1 = receive {via_alias, A} -> ok after 5000 -> lost end, "
+              "unalias(A), O ! {alias_again, A}, "
+              "R2 = receive {via_alias, A} -> got after 500 -> dropped end, "
+              "M = monitor(process, O, [{alias, reply_demonitor}]), O ! {mon_alias, M}, "
+              "R3 = receive {reply, M} -> ok after 5000 -> lost end, "
+              "R4 = erlang:demonitor(M, [info]), "
+              "OA = receive {oak_alias, X} -> X end, OA ! {to_alias, 1}, O ! {done, 1}, "
+              "receive unaliased -> ok end, OA ! {to_alias, 2}, O ! {done, 2}, "
+              "DA = receive {dead_alias, Y} -> Y end, DA ! {to_alias, 3}, O ! {done, 3}, "
+              "io:format(\"aliases=~p~n\", [[R1, R2, R3, R4]])");
+    oak_term_arena *a = oak_term_arena_new();
+    oak_ref ref;
+    next_tagged(a, "hello", &ref);
+    oak_term *me = oak_node_pid_to_term(a, oak_self());
+    send_name_term("e71@127.0.0.1", "asink", oak_term_tuple2(a, oak_term_atom(a, "oak_pid"), me));
+    /* erl's alias: reached while active, dropped after unalias/1. */
+    for (int i = 0; i < 2; i++) {
+        oak_term *al = next_tagged(a, i ? "alias_again" : "alias", &ref);
+        OT_CHECK(al->type == OAK_TERM_REF);
+        OT_CHECK_INT_EQ(oak_node_send(al, oak_term_tuple2(a, oak_term_atom(a, "via_alias"), al)), 0);
+    }
+    oak_term *mon = next_tagged(a, "mon_alias", &ref);
+    OT_CHECK_INT_EQ(oak_node_send(mon, oak_term_tuple2(a, oak_term_atom(a, "reply"), mon)), 0);
+    /* oak's alias: erl's message carries it as the ref; after
+     * oak_unalias() it is dropped, and so is one to a dead process's. */
+    oak_ref al = oak_alias();
+    oak_term *at = oak_node_alias_to_term(a, al);
+    OT_CHECK(at != NULL);
+    send_name_term("e71@127.0.0.1", "asink", oak_term_tuple2(a, oak_term_atom(a, "oak_alias"), at));
+    oak_term *t = next_tagged(a, "to_alias", &ref);
+    OT_CHECK(oak_term_equal(t, oak_term_int(a, 1)));
+    OT_CHECK_UINT_EQ(ref, al);
+    OT_CHECK(oak_term_equal(next_tagged(a, "done", &ref), oak_term_int(a, 1)));
+    OT_CHECK_INT_EQ(oak_unalias(al), 0);
+    send_name_term("e71@127.0.0.1", "asink", oak_term_atom(a, "unaliased"));
+    OT_CHECK(oak_term_equal(next_tagged(a, "done", &ref), oak_term_int(a, 2)));
+    oak_pid owner;
+    OT_CHECK_INT_EQ(oak_spawn(alias_owner, NULL, NULL, &owner), 0);
+    OT_CHECK(oak_term_equal(next_tagged(a, "done", &ref), oak_term_int(a, 3)));
+    OT_CHECK(child_read_until(&e, "aliases=", OT_LONG_MS * 2));
+    OT_CHECK(child_read_until(&e, "\n", OT_LONG_MS));
+    OT_CHECK(strstr(e.text, "aliases=[ok,dropped,ok,false]") != NULL);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    /* An alias of this node through oak_node_send(), active and not. */
+    oak_ref al2 = oak_alias();
+    oak_term *t2 = oak_node_alias_to_term(a, al2);
+    OT_CHECK_INT_EQ(oak_node_send(t2, oak_term_atom(a, "local")), 0);
+    OT_CHECK(oak_term_atom_is(next_term(a, &ref), "local"));
+    OT_CHECK_UINT_EQ(ref, al2);
+    OT_CHECK_INT_EQ(oak_unalias(al2), 0);
+    OT_CHECK_INT_EQ(oak_node_send(t2, oak_term_atom(a, "late")), 0);
+    oak_msg *m;
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, is_term_msg, NULL), -ETIMEDOUT);
+    OT_CHECK(oak_node_alias_to_term(a, 0) == NULL);
+    oak_term_arena_free(a);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void aliases_work_across_nodes(void **state)
+{
+    run_with_epmd(aliases_main);
+}
+
 typedef struct group {
     const char *name;
     void (*fn)(void **);
@@ -1906,6 +2016,7 @@ int main(int argc, char **argv)
         {"simultaneous", simultaneous_connects_leave_one_connection},
         {"sname", short_names_work_both_ways},
         {"fragments", large_terms_travel_in_fragments_both_ways},
+        {"aliases", aliases_work_across_nodes},
     };
     int failed = 0, ran = 0;
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {

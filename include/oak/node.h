@@ -191,8 +191,21 @@ OAK_API oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid);
  * thread. */
 OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
 
-/* Send term msg to `to`: a pid term, or the tuple {Name, Node} of two
- * atoms (a registered name on a node), as Erlang's `To ! Msg`. On another
+/* An alias of the calling process (oak_alias(), oak_monitor_alias()) as
+ * a reference term that other nodes can send to, as Erlang's aliases:
+ * `Alias ! Msg` on an Erlang node (ALIAS_SEND), or oak_node_send() to it,
+ * delivers an OAK_TAG_TERM message (see the mapping above) whose ref is
+ * the alias, only while the alias is active (oak_unalias() ends it; a
+ * message to it afterwards is dropped). NULL when no node runs, alias is
+ * 0, out of memory, or outside a process. */
+OAK_API oak_term *oak_node_alias_to_term(oak_term_arena *arena, oak_ref alias);
+
+/* Send term msg to `to`: a pid term, the tuple {Name, Node} of two atoms
+ * (a registered name on a node), or a reference that is an alias (an
+ * Erlang process's alias/0 or monitor's alias, or
+ * oak_node_alias_to_term()'s), as Erlang's `To ! Msg`: to an alias it
+ * goes as ALIAS_SEND, and is dropped by the alias's node when the alias
+ * is no longer active (or that node has no aliases). On another
  * node it goes over the connection to it, which is made first when there
  * is none (as oak_node_ping(), blocking up to the handshake); on this node
  * it is delivered as an OAK_TAG_TERM message. Messages from one process to

@@ -832,6 +832,32 @@ static bool ref_of_term(const oak_term *t, oak_ref *ref)
     return *ref != 0;
 }
 
+/* An alias of a process here goes out as a five-word reference: the
+ * alias in words 0 and 1, this mark in word 2, the owner's slot and
+ * generation in words 3 and 4, so that a peer's ALIAS_SEND to it finds
+ * its process (Erlang's aliases carry their process too). */
+enum { ALIAS_MARK = 0x0A11A5 };
+
+static oak_term *alias_term(oak_term_arena *a, oak_pid owner, oak_ref alias)
+{
+    uint32_t ids[5] = {(uint32_t)alias, (uint32_t)(alias >> 32), ALIAS_MARK, PID_SLOT(owner),
+                       PID_GEN(owner)};
+    return oak_term_ref(a, N.name, N.creation, ids, 5);
+}
+
+/* The owner and alias of t, when it is one of alias_term()'s. N.name and
+ * N.creation read: the node runs. */
+static bool alias_of_term(const oak_term *t, oak_pid *owner, oak_ref *alias)
+{
+    if (t->type != OAK_TERM_REF || t->u.ref.n != 5 || t->u.ref.ids[2] != ALIAS_MARK ||
+        t->u.ref.creation != N.creation || strcmp(t->u.ref.node.name, N.name) != 0 ||
+        t->u.ref.ids[3] >> 28 || t->u.ref.ids[4] >> 28 || t->u.ref.ids[3] == 0)
+        return false;
+    *alias = (oak_ref)t->u.ref.ids[0] | (oak_ref)t->u.ref.ids[1] << 32;
+    *owner = (oak_pid)t->u.ref.ids[3] | (oak_pid)t->u.ref.ids[4] << 28;
+    return *alias != 0;
+}
+
 /* An exit reason as a term: the atom, or {Atom, <<"detail">>}. */
 static oak_term *reason_term(oak_term_arena *a, oak_atom r, const char *detail)
 {
@@ -1446,15 +1472,16 @@ static bool oak_msg_of(const oak_term *t, uint64_t *tag, const void **data, size
 
 /* Deliver a message from the peer: the raw term, or for
  * {'$oak_msg', Tag, <<Bytes>>} the tag and bytes. */
-static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint8_t *raw,
-                       size_t rlen)
+static void deliver_in(oak_pid to, oak_pid from, oak_ref alias, const oak_term *msg,
+                       const uint8_t *raw, size_t rlen)
 {
-    oak__remote_sig s = {.op = OAK__R_SEND, .from = from ? from : oak_self(), .to = to,
+    oak__remote_sig s = {.op = alias ? OAK__R_ALIAS_SEND : OAK__R_SEND,
+                         .from = from ? from : oak_self(), .to = to, .ref = alias,
                          .tag = OAK_TAG_TERM, .data = raw, .size = rlen};
     /* {Ref, Reply} with one of our references (a gen_server call's reply,
      * oak_node_call()) carries it as the message's ref, so that
      * oak_receive_ref() finds it. */
-    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
+    if (!alias && msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
         ref_of_term(msg->u.tuple.items[0], &s.ref);
     oak_msg_of(msg, &s.tag, &s.data, &s.size);
     oak__remote_inject(&s);
@@ -1606,7 +1633,7 @@ static int conn_packet(conn *c, uint8_t *p, size_t n, bool bare)
             oak_pid to = local_target(f[3]);
             oak_pid from = remote_pid(f[1]);
             if (to && !gen_call_in(c, to, from, msg))
-                deliver_in(to, from, msg, p + used, n - used);
+                deliver_in(to, from, 0, msg, p + used, n - used);
         }
     } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
                op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
@@ -1614,7 +1641,15 @@ static int conn_packet(conn *c, uint8_t *p, size_t n, bool bare)
         oak_pid from = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4) ? remote_pid(f[1]) : OAK_NOPID;
         if (has_msg && to && f[2]->type == OAK_TERM_PID && !gen_call_in(c, to, from, msg) &&
             !gen_reply_in(c, to, msg))
-            deliver_in(to, from, msg, p + used, n - used);
+            deliver_in(to, from, 0, msg, p + used, n - used);
+    } else if (op_is(ctrl, 33, 3) || op_is(ctrl, 34, 4)) {
+        /* ALIAS_SEND(_TT) {33, From, Alias}: to the alias's owner, which
+         * takes it only while the alias is active (a deactivated alias,
+         * a dead owner, a reference that is no alias of ours: dropped). */
+        oak_pid to, from = remote_pid(f[1]);
+        oak_ref alias;
+        if (has_msg && alias_of_term(f[2], &to, &alias))
+            deliver_in(to, from, alias, msg, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
         /* net_kernel answers is_auth here, but is no process: not
          * monitored (the peer's DOWN comes with the connection's end). */
@@ -2487,6 +2522,17 @@ oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
     return oak_term_pid(arena, name, PID_SLOT(pid), PID_GEN(pid), creation);
 }
 
+oak_term *oak_node_alias_to_term(oak_term_arena *arena, oak_ref alias)
+{
+    oak_pid self = oak_self();
+    if (!arena || !alias || self == OAK_NOPID)
+        return NULL;
+    pthread_mutex_lock(&N.lock);
+    oak_term *t = N.running ? alias_term(arena, self, alias) : NULL;
+    pthread_mutex_unlock(&N.lock);
+    return t;
+}
+
 /* The pid that stands for node `node` by its name (pid 0 of its entry
  * by name, node_any()) in *pid, or OAK_NOPID when it is this node's name.
  * Returns 0, -EINVAL (not alive@host), -ENOENT (no node runs), -ENOSPC. */
@@ -2573,8 +2619,8 @@ int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
 /* to's node and, for {Name, Node}, the name. */
 static int dest_of(const oak_term *to, const oak_term_atom_name **node, const oak_term **name)
 {
-    if (to->type == OAK_TERM_PID) {
-        *node = &to->u.pid.node;
+    if (to->type == OAK_TERM_PID || to->type == OAK_TERM_REF) {
+        *node = to->type == OAK_TERM_PID ? &to->u.pid.node : &to->u.ref.node;
         *name = NULL;
         return 0;
     }
@@ -2629,10 +2675,19 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
         }
         void *b;
         size_t len;
+        oak_ref alias = 0;
+        if (to->type == OAK_TERM_REF) {
+            pthread_mutex_lock(&N.lock);
+            if (!alias_of_term(to, &pid, &alias))
+                pid = OAK_NOPID;
+            pthread_mutex_unlock(&N.lock);
+        }
         int rc = oak_term_encode_alloc(msg, &b, &len);
         if (rc)
             return rc;
-        if (pid)
+        if (pid && alias)
+            rc = oak_send_alias(pid, alias, OAK_TAG_TERM, b, len);
+        else if (pid)
             rc = oak_send(pid, OAK_TAG_TERM, b, len);
         free(b);
         return rc == -ESRCH ? 0 : rc;
@@ -2651,7 +2706,14 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
     oak_term_arena *a = oak_term_arena_new();
     oak_term *me = a ? oak_node_pid_to_term(a, oak_self()) : NULL;
     oak_term *ctrl;
-    if (name) /* REG_SEND {6, From, '', ToName} */
+    if (to->type == OAK_TERM_REF && !(flags & OAK__DFLAG_ALIAS)) {
+        close(fd); /* a node without aliases has none: lost, as erts drops it */
+        oak_term_arena_free(a);
+        return 0;
+    }
+    if (to->type == OAK_TERM_REF) /* ALIAS_SEND {33, From, Alias} */
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 33), me, (oak_term *)to);
+    else if (name) /* REG_SEND {6, From, '', ToName} */
         ctrl = oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), me, oak_term_atom(a, ""),
                                                    (oak_term *)name});
     else if (flags & OAK__DFLAG_SEND_SENDER) /* SEND_SENDER {22, From, To} */
