@@ -6,7 +6,7 @@
  * (`epmd -kill`), and every erl it starts is ended and reaped by it.
  * Skipped (exit 77) when erl is not installed.
  *
- * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call names simultaneous sname fragments aliases
+ * ctest groups: epmd ping_from_erl ping_to_erl wrong_cookie cookie ticks garbage messages echo order nodes remote gen_call names simultaneous sname fragments aliases call_name
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1192,6 +1192,12 @@ static void echo_main(void *arg)
     OT_CHECK_UINT_EQ(m->tag, OAK_TAG_TERM);
     OT_CHECK(oak_term_equal(term_of(a, m), oak_term_int(a, 5)));
     oak_msg_free(m);
+    /* By name, {counter, Node}, oak to oak. */
+    OT_CHECK_INT_EQ(oak_node_gen_server_call(OAK_NODE, oak_atom_from("counter"), OAK_TAG_TERM, next,
+                                             next_len, &m, OT_LONG_MS, NULL),
+                    0);
+    OT_CHECK(oak_term_equal(term_of(a, m), oak_term_int(a, 6)));
+    oak_msg_free(m);
     OT_CHECK_INT_EQ(oak_gen_server_call(counter, 7, "x", 1, &m, OT_LONG_MS, NULL), 0);
     OT_CHECK(oak_term_equal(term_of(a, m), oak_term_tuple2(a, oak_term_atom(a, "error"),
                                                           oak_term_atom(a, "bad_request"))));
@@ -1986,6 +1992,63 @@ static void aliases_work_across_nodes(void **state)
     run_with_epmd(aliases_main);
 }
 
+/* ---- calls to {Name, Node} ----------------------------------------------------- */
+
+/* oak_node_gen_server_call() to erl's net_kernel by name, to a name
+ * nobody has, to a process that answers too late (the late reply is
+ * dropped), and to a node that is not there. */
+static void call_name_main(void *arg)
+{
+    start_node(0);
+    OT_CHECK_INT_EQ(oak_register(oak_atom_from("ctl"), oak_self()), 0);
+    child e;
+    erl_start(&e, "e72@127.0.0.1", COOKIE, NULL,
+              "register(quiet, self()), N = '" OAK_NODE "', {ctl, N} ! ready, "
+              "receive {'$gen_call', From, late_please} -> timer:sleep(800), "
+              "gen_server:reply(From, late) end, {ctl, N} ! done");
+    oak_term_arena *a = oak_term_arena_new();
+    oak_ref ref;
+    OT_CHECK(oak_term_atom_is(next_term(a, &ref), "ready"));
+    const char *erl = "e72@127.0.0.1";
+    uint8_t req[128];
+    size_t len;
+    oak_term *auth = oak_term_tuple2(a, oak_term_atom(a, "is_auth"), oak_term_atom(a, OAK_NODE));
+    OT_CHECK_INT_EQ(oak_term_encode(auth, req, sizeof req, &len), 0);
+    oak_msg *m;
+    oak_reason why;
+    OT_CHECK_INT_EQ(oak_node_gen_server_call(erl, oak_atom_from("net_kernel"), OAK_TAG_TERM, req,
+                                             len, &m, OT_LONG_MS, &why),
+                    0);
+    OT_CHECK_UINT_EQ(m->tag, OAK_TAG_TERM);
+    OT_CHECK(oak_term_atom_is(term_of(a, m), "yes"));
+    oak_msg_free(m);
+    OT_CHECK_INT_EQ(oak_node_gen_server_call(erl, oak_atom_from("no_such"), OAK_TAG_TERM, req, len,
+                                             &m, OT_LONG_MS, &why),
+                    -ESRCH);
+    OT_CHECK_ATOM_EQ(why.atom, OAK_NOPROC);
+    OT_CHECK_INT_EQ(oak_term_encode(oak_term_atom(a, "late_please"), req, sizeof req, &len), 0);
+    OT_CHECK_INT_EQ(oak_node_gen_server_call(erl, oak_atom_from("quiet"), OAK_TAG_TERM, req, len,
+                                             &m, 300, &why),
+                    -ETIMEDOUT);
+    OT_CHECK_ATOM_EQ(why.atom, OAK_TIMEOUT);
+    /* done comes after the late reply, from the same process. */
+    OT_CHECK(oak_term_atom_is(next_term(a, &ref), "done"));
+    OT_CHECK_INT_EQ(oak_receive(&m, OT_SETTLE_MS, NULL, NULL), -ETIMEDOUT);
+    OT_CHECK_INT_EQ(oak_node_gen_server_call("nobody@127.0.0.1", oak_atom_from("x"), OAK_TAG_TERM,
+                                             req, len, &m, OT_LONG_MS, &why),
+                    -ENOTCONN);
+    OT_CHECK_INT_EQ(oak_node_gen_server_call("bad", oak_atom_from("x"), 1, NULL, 0, &m, 100, NULL),
+                    -EINVAL);
+    oak_term_arena_free(a);
+    OT_CHECK_INT_EQ(child_end(&e), 0);
+    OT_CHECK_INT_EQ(oak_node_stop(), 0);
+}
+
+static void calls_to_a_name_on_another_node(void **state)
+{
+    run_with_epmd(call_name_main);
+}
+
 typedef struct group {
     const char *name;
     void (*fn)(void **);
@@ -2017,6 +2080,7 @@ int main(int argc, char **argv)
         {"sname", short_names_work_both_ways},
         {"fragments", large_terms_travel_in_fragments_both_ways},
         {"aliases", aliases_work_across_nodes},
+        {"call_name", calls_to_a_name_on_another_node},
     };
     int failed = 0, ran = 0;
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {

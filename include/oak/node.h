@@ -43,6 +43,8 @@
 #ifndef OAK_NODE_H
 #define OAK_NODE_H
 
+#include "gen_server.h"
+#include "message.h"
 #include "term.h"
 #include "types.h"
 
@@ -263,6 +265,30 @@ OAK_API int oak_node_of(oak_pid pid, char *buf, size_t size);
  * Blocks. Process context. */
 OAK_API int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
                           oak_term **reply, int64_t timeout_ms);
+
+/* oak_gen_server_call() to the process registered as `name` on node
+ * `node`, as gen_server:call({Name, Node}, Req, Timeout): an Erlang
+ * gen_server (the request goes as {'$gen_call', {self(), Ref}, Req}, see
+ * the mapping above) or an oak one on another oak node. Monitors the name
+ * there (MONITOR_P by name), sends the call (REG_SEND) and waits up to
+ * timeout_ms (OAK_INFINITY: no limit) for the reply, *reply as
+ * oak_gen_server_call()'s (an OAK_TAG_TERM message for a term); a reply
+ * after the timeout is dropped. With no connection to node, one is made
+ * (auto-connect). For this node's own name it is oak_gen_server_call() to
+ * oak_whereis(name). Returns 0, or
+ *   -ETIMEDOUT   no reply in time (why: timeout)
+ *   -ESRCH       nobody has the name there (why: noproc)
+ *   -ENOTCONN    the node cannot be reached or the connection was lost
+ *                (why: noconnection)
+ *   -ECONNRESET  the server exited before it replied (why: its reason)
+ *   -EINVAL      node not alive@host, name not an atom, reply NULL, req
+ *                NULL with size > 0, a runtime tag, a bad timeout
+ *   -ENOENT (no node runs), -ENOSPC (255 other nodes are known), -ENOMEM,
+ *   -EPERM outside a process.
+ * why may be NULL. Blocks. Process context. */
+OAK_API int oak_node_gen_server_call(const char *node, oak_atom name, uint64_t tag,
+                                     const void *req, size_t size, oak_msg **reply,
+                                     int64_t timeout_ms, oak_reason *why);
 
 #ifdef __cplusplus
 }

@@ -759,6 +759,17 @@ static oak_term *send_ctrl(const conn *c, oak_term_arena *a, oak_term *from, oak
     return oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
 }
 
+/* The control term of a send to `to`, or when name is set to the process
+ * registered as name on to's node (REG_SEND {6, From, '', Name}). */
+static oak_term *send_to_ctrl(const conn *c, oak_term_arena *a, oak_term *from, oak_term *to,
+                              oak_atom name)
+{
+    if (!name)
+        return send_ctrl(c, a, from, to);
+    oak_term *v[4] = {oak_term_int(a, 6), from, oak_term_atom(a, ""), oak_term_from_atom(a, name)};
+    return oak_term_tuple(a, 4, v);
+}
+
 /* Is an oak message (tag, size bytes at data) an encoded term? */
 static bool is_term_bytes(uint64_t tag, const uint8_t *data, size_t size)
 {
@@ -1308,7 +1319,7 @@ static int gen_call_out(conn *c, oak_term_arena *a, const out_hdr *h, const uint
         req = oak_msg_term(a, hdr.tag, rb, rn);
     oak_term *msg = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"),
                                     oak_term_tuple2(a, from, ref_term(a, h->ref)), req);
-    oak_term *ctrl = send_ctrl(c, a, from, to);
+    oak_term *ctrl = send_to_ctrl(c, a, from, to, h->name);
     if (!msg || !ctrl || !call_room(c))
         return 0;
     c->calls[c->ncalls++] = (struct rcall){.ref = h->ref, .server = h->to, .caller = h->from,
@@ -1341,16 +1352,11 @@ static int conn_out(conn *c, const oak_msg *msg)
             calls_filter(c, call_not_ref, OAK_NOPID, h.ref);
             break;
         }
-        if (h.ref && !h.name && h.tag == oak_atom_from("$gen_call") &&
-            h.size >= sizeof(oak__gen_req_hdr)) {
+        if (h.ref && h.tag == oak_atom_from("$gen_call") && h.size >= sizeof(oak__gen_req_hdr)) {
             rc = gen_call_out(c, a, &h, data, from, to);
             break;
         }
-        /* To a name: REG_SEND {6, From, '', ToName}. */
-        oak_term *ctrl = !h.name ? send_ctrl(c, a, from, to)
-                                 : oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), from,
-                                                                     oak_term_atom(a, ""),
-                                                                     oak_term_from_atom(a, h.name)});
+        oak_term *ctrl = send_to_ctrl(c, a, from, to, h.name);
         if (!ctrl)
             break;
         if (is_term_bytes(h.tag, data, h.size)) {
@@ -2732,6 +2738,65 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
 }
 
 /* ---- calling an Erlang gen_server ------------------------------------------ */
+
+int oak_node_gen_server_call(const char *node, oak_atom name, uint64_t tag, const void *req,
+                             size_t size, oak_msg **reply, int64_t timeout_ms, oak_reason *why)
+{
+    oak_reason dummy;
+    if (!why)
+        why = &dummy;
+    oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    oak_pid self = oak_self(), to;
+    if (!self)
+        return -EPERM;
+    if (!reply || !oak_atom_name(name) || (size && !req) || (tag >> 63) ||
+        (timeout_ms < 0 && timeout_ms != OAK_INFINITY))
+        return -EINVAL;
+    *reply = NULL;
+    int rc = node_name_pid(node, &to);
+    if (rc)
+        return rc;
+    if (to == OAK_NOPID) /* this node */
+        return oak_gen_server_call(oak_whereis(name), tag, req, size, reply, timeout_ms, why);
+    /* As oak_send_request(), by name: the monitor (MONITOR_P by name),
+     * then the call (REG_SEND) with the monitor's ref; the connection
+     * turns it into Erlang's call and the reply into oak's. */
+    oak_ref ref = oak__remote_monitor_name(to, name);
+    if (!ref)
+        return -ENOMEM;
+    oak__gen_req_hdr hdr = {tag, 0, 0};
+    uint8_t *b = malloc(sizeof hdr + size);
+    if (!b) {
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        return -ENOMEM;
+    }
+    memcpy(b, &hdr, sizeof hdr);
+    if (size)
+        memcpy(b + sizeof hdr, req, size);
+    oak__remote_sig sig = {.op = OAK__R_SEND, .from = self, .to = to, .ref = ref,
+                           .tag = oak_atom_from("$gen_call"), .data = b,
+                           .size = sizeof hdr + size, .name = name};
+    dist_hook(&sig);
+    free(b);
+    oak_msg *m;
+    rc = oak_receive_ref(&m, ref, timeout_ms);
+    if (rc) {
+        /* The demonitor makes the connection drop a late reply. */
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        if (rc == -ETIMEDOUT)
+            oak_reason_set(why, OAK_TIMEOUT, NULL);
+        return rc;
+    }
+    if (m->tag == OAK_TAG_DOWN) {
+        oak__reason_of(m, why);
+        oak_msg_free(m);
+        return why->atom == OAK_NOPROC ? -ESRCH
+               : why->atom == atom_noconnection() ? -ENOTCONN : -ECONNRESET;
+    }
+    oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+    *reply = m;
+    return 0;
+}
 
 int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
                   oak_term **reply, int64_t timeout_ms)
