@@ -24,9 +24,12 @@
  * starts after the node was stopped (its epoch is old) ends at once.
  *
  * Connected packets (after the handshake): a 4-byte length, then either
- * nothing (a tick) or 112 (pass through), the control message and maybe a
- * message, each a term with its version byte. oak offers no atom cache
- * (DFLAG_DIST_HDR_ATOM_CACHE), so peers send this form.
+ * nothing (a tick), or 112 (pass through), the control message and maybe
+ * a message, each a term with its version byte; or, with a peer that
+ * takes fragments (DFLAG_FRAGMENTS), a distribution header without atom
+ * cache references (131, 68, 0) or a fragment (131, 69 / 70), and the
+ * terms without version bytes (see conn_frame(), packet_write()). oak
+ * offers no atom cache (DFLAG_DIST_HDR_ATOM_CACHE).
  */
 #include <errno.h>
 #include <fcntl.h>
