@@ -213,9 +213,10 @@ OAK_API oak_term *oak_node_alias_to_term(oak_term_arena *arena, oak_ref alias);
  * it is delivered as an OAK_TAG_TERM message. Messages from one process to
  * another arrive in order. Returns 0, also when no such process exists or
  * the connection goes down (as in Erlang, the message is then lost), or
- * -EINVAL (not a pid or {Name, Node}), -ENOENT (no node runs), the errors
- * of oak_node_ping(), of oak_term_encode() (-ELOOP, -EOVERFLOW), -ENOMEM,
- * -EPERM outside a process. May block while the socket is full. */
+ * -EINVAL (not a pid, {Name, Node} or a reference), -ENOENT (no node
+ * runs), the errors of oak_node_ping(), of oak_term_encode() (-ELOOP,
+ * -EOVERFLOW), -ENOMEM, -EPERM outside a process. May block while the
+ * socket is full. */
 OAK_API int oak_node_send(const oak_term *to, const oak_term *msg);
 
 /* Send a message (tag and a copy of size bytes, as oak_send(): see the
