@@ -43,6 +43,8 @@
 #ifndef OAK_NODE_H
 #define OAK_NODE_H
 
+#include "gen_server.h"
+#include "message.h"
 #include "term.h"
 #include "types.h"
 
@@ -191,16 +193,30 @@ OAK_API oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid);
  * thread. */
 OAK_API int oak_node_term_to_pid(const oak_term *t, oak_pid *pid);
 
-/* Send term msg to `to`: a pid term, or the tuple {Name, Node} of two
- * atoms (a registered name on a node), as Erlang's `To ! Msg`. On another
+/* An alias of the calling process (oak_alias(), oak_monitor_alias()) as
+ * a reference term that other nodes can send to, as Erlang's aliases:
+ * `Alias ! Msg` on an Erlang node (ALIAS_SEND), or oak_node_send() to it,
+ * delivers an OAK_TAG_TERM message (see the mapping above) whose ref is
+ * the alias, only while the alias is active (oak_unalias() ends it; a
+ * message to it afterwards is dropped). NULL when no node runs, alias is
+ * 0, out of memory, or outside a process. */
+OAK_API oak_term *oak_node_alias_to_term(oak_term_arena *arena, oak_ref alias);
+
+/* Send term msg to `to`: a pid term, the tuple {Name, Node} of two atoms
+ * (a registered name on a node), or a reference that is an alias (an
+ * Erlang process's alias/0 or monitor's alias, or
+ * oak_node_alias_to_term()'s), as Erlang's `To ! Msg`: to an alias it
+ * goes as ALIAS_SEND, and is dropped by the alias's node when the alias
+ * is no longer active (or that node has no aliases). On another
  * node it goes over the connection to it, which is made first when there
  * is none (as oak_node_ping(), blocking up to the handshake); on this node
  * it is delivered as an OAK_TAG_TERM message. Messages from one process to
  * another arrive in order. Returns 0, also when no such process exists or
  * the connection goes down (as in Erlang, the message is then lost), or
- * -EINVAL (not a pid or {Name, Node}), -ENOENT (no node runs), the errors
- * of oak_node_ping(), of oak_term_encode() (-ELOOP, -EOVERFLOW), -ENOMEM,
- * -EPERM outside a process. May block while the socket is full. */
+ * -EINVAL (not a pid, {Name, Node} or a reference), -ENOENT (no node
+ * runs), the errors of oak_node_ping(), of oak_term_encode() (-ELOOP,
+ * -EOVERFLOW), -ENOMEM, -EPERM outside a process. May block while the
+ * socket is full. */
 OAK_API int oak_node_send(const oak_term *to, const oak_term *msg);
 
 /* Send a message (tag and a copy of size bytes, as oak_send(): see the
@@ -250,6 +266,30 @@ OAK_API int oak_node_of(oak_pid pid, char *buf, size_t size);
  * Blocks. Process context. */
 OAK_API int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
                           oak_term **reply, int64_t timeout_ms);
+
+/* oak_gen_server_call() to the process registered as `name` on node
+ * `node`, as gen_server:call({Name, Node}, Req, Timeout): an Erlang
+ * gen_server (the request goes as {'$gen_call', {self(), Ref}, Req}, see
+ * the mapping above) or an oak one on another oak node. Monitors the name
+ * there (MONITOR_P by name), sends the call (REG_SEND) and waits up to
+ * timeout_ms (OAK_INFINITY: no limit) for the reply, *reply as
+ * oak_gen_server_call()'s (an OAK_TAG_TERM message for a term); a reply
+ * after the timeout is dropped. With no connection to node, one is made
+ * (auto-connect). For this node's own name it is oak_gen_server_call() to
+ * oak_whereis(name). Returns 0, or
+ *   -ETIMEDOUT   no reply in time (why: timeout)
+ *   -ESRCH       nobody has the name there (why: noproc)
+ *   -ENOTCONN    the node cannot be reached or the connection was lost
+ *                (why: noconnection)
+ *   -ECONNRESET  the server exited before it replied (why: its reason)
+ *   -EINVAL      node not alive@host, name not an atom, reply NULL, req
+ *                NULL with size > 0, a runtime tag, a bad timeout
+ *   -ENOENT (no node runs), -ENOSPC (255 other nodes are known), -ENOMEM,
+ *   -EPERM outside a process.
+ * why may be NULL. Blocks. Process context. */
+OAK_API int oak_node_gen_server_call(const char *node, oak_atom name, uint64_t tag,
+                                     const void *req, size_t size, oak_msg **reply,
+                                     int64_t timeout_ms, oak_reason *why);
 
 #ifdef __cplusplus
 }

@@ -69,9 +69,11 @@ int oak__remote_inject(const oak__remote_sig *sig)
     uint16_t kind;
     switch (sig->op) {
     case OAK__R_SEND:
-        if ((sig->tag >> 63) || (sig->size && !sig->data))
+    case OAK__R_ALIAS_SEND:
+        if ((sig->tag >> 63) || (sig->size && !sig->data) ||
+            (sig->op == OAK__R_ALIAS_SEND && !sig->ref))
             return -EINVAL;
-        kind = OAK__MSG;
+        kind = sig->op == OAK__R_SEND ? OAK__MSG : OAK__ALIAS_MSG;
         size = sig->size;
         break;
     case OAK__R_LINK: kind = OAK__SIG_LINK; break;
@@ -91,7 +93,7 @@ int oak__remote_inject(const oak__remote_sig *sig)
     m->pub.from = sig->from;
     m->pub.ref = sig->ref;
     m->pub.tag = sig->tag;
-    if (kind == OAK__MSG) {
+    if (kind == OAK__MSG || kind == OAK__ALIAS_MSG) {
         if (size)
             memcpy(m->payload, sig->data, size);
     } else if (size) {

@@ -40,6 +40,9 @@ enum oak__remote_op {
     OAK__R_EXIT,      /* exit/2 from `from`: reason, detail            */
     OAK__R_EXIT_LINK, /* `from` died (reason, detail), linked to `to`  */
     OAK__R_DOWN,      /* `from`, monitored by `to` with ref, died      */
+    OAK__R_ALIAS_SEND, /* a message to `to`'s alias ref (inject only): as
+                        * oak_send_alias(), delivered while the alias is
+                        * active                                       */
 };
 
 typedef struct oak__remote_sig {

@@ -24,9 +24,12 @@
  * starts after the node was stopped (its epoch is old) ends at once.
  *
  * Connected packets (after the handshake): a 4-byte length, then either
- * nothing (a tick) or 112 (pass through), the control message and maybe a
- * message, each a term with its version byte. oak offers no atom cache
- * (DFLAG_DIST_HDR_ATOM_CACHE), so peers send this form.
+ * nothing (a tick), or 112 (pass through), the control message and maybe
+ * a message, each a term with its version byte; or, with a peer that
+ * takes fragments (DFLAG_FRAGMENTS), a distribution header without atom
+ * cache references (131, 68, 0) or a fragment (131, 69 / 70), and the
+ * terms without version bytes (see conn_frame(), packet_write()). oak
+ * offers no atom cache (DFLAG_DIST_HDR_ATOM_CACHE).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,15 +68,39 @@ enum {
 #define PID_SLOT(p) ((uint32_t)((p) & ((UINT64_C(1) << 28) - 1)))
 #define PID_GEN(p) ((uint32_t)(((p) >> 28) & ((UINT64_C(1) << 28) - 1)))
 
+/* Big-endian words, as the packets carry them. */
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)(v >> 32));
+    wr32(p + 4, (uint32_t)v);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 /* What oak offers: OTP 25's mandatory set, what OTP 26 adds to it, and
- * what oak answers or drops safely. Not offered: the atom cache and
- * fragments (DFLAG_DIST_HDR_ATOM_CACHE, DFLAG_FRAGMENTS), spawn. */
+ * what oak answers or drops safely. Not offered: the atom cache
+ * (DFLAG_DIST_HDR_ATOM_CACHE), spawn. With fragments, erts sends every
+ * message after a distribution header with no atom cache references. */
 #define OAK_DIST_FLAGS                                                                     \
     (OAK__DFLAG_MANDATORY | OAK__DFLAG_PUBLISHED | OAK__DFLAG_DIST_MONITOR |               \
      OAK__DFLAG_DIST_MONITOR_NAME | OAK__DFLAG_SMALL_ATOM_TAGS | OAK__DFLAG_SEND_SENDER |  \
      OAK__DFLAG_BIG_SEQTRACE_LABELS | OAK__DFLAG_EXIT_PAYLOAD | OAK__DFLAG_UNLINK_ID |     \
      OAK__DFLAG_V4_NC | OAK__DFLAG_ALIAS | OAK__DFLAG_MANDATORY_25_DIGEST |                \
-     OAK__DFLAG_UNICODE_IO)
+     OAK__DFLAG_UNICODE_IO | OAK__DFLAG_FRAGMENTS)
 
 typedef enum { SLOT_FREE = 0, SLOT_PENDING, SLOT_UP } slot_state;
 
@@ -494,6 +521,13 @@ typedef struct conn {
                    uint8_t tag[125]; } *calls;
     size_t ncalls, capcalls;
     uint32_t unlink_id;
+    /* Fragmented messages being received (conn_fragment()): the
+     * sequence's id, the fragment id it expects next, and what came so
+     * far: a version byte, the control term and the message's first
+     * bytes, both without their own version bytes (as after a normal
+     * distribution header). frag_bytes: their lengths together. */
+    struct rseq { uint64_t id, next; uint8_t *b; size_t len, cap; } *seqs;
+    size_t nseqs, capseqs, frag_bytes;
 } conn;
 
 static void conn_noconnection(conn *c);
@@ -514,6 +548,9 @@ static void conn_cleanup(void *p)
     if (c->fd >= 0)
         close(c->fd);
     free(c->buf);
+    for (size_t i = 0; i < c->nseqs; i++)
+        free(c->seqs[i].b);
+    free(c->seqs);
     /* A writer killed in the middle left the turn taken: give it back
      * (release: the next holder sees this slot's state). */
     atomic_store_explicit(&N.conns[c->slot].writing, 0, memory_order_release);
@@ -574,11 +611,25 @@ static int slot_write(int slot, int fd, const void *b, size_t n, int64_t deadlin
     return rc;
 }
 
-/* A packet of the control term and, when msg is not NULL, the message,
- * or else the rlen bytes at raw (a message encoded already): a new
- * malloc()ed buffer in *out, its length in *len. */
+/* A packet: the 4-byte length, then either 112 (pass through) and the
+ * control term and maybe the message, each with its version byte; or,
+ * when the peer takes fragments (erts then wants a distribution header on
+ * every message), 131, 68, 0 (no atom cache references) and the two
+ * terms without their version bytes.
+ * The bare control term is cl bytes at ctrl, the bare message ml bytes at
+ * msg (both in b), for packet_write()'s fragments. */
+typedef struct packet {
+    uint8_t *b;
+    size_t len;
+    const uint8_t *ctrl, *msg;
+    size_t cl, ml;
+} packet;
+
+/* A packet for a peer with `flags` of the control term and, when msg is
+ * not NULL, the message, or else the rlen bytes at raw (a message encoded
+ * already, with its version byte), in a new malloc()ed buffer. */
 static int packet_build_with(const oak_term *ctrl, const oak_term *msg, const void *raw,
-                             size_t rlen, uint8_t **out, size_t *len)
+                             size_t rlen, uint64_t flags, packet *pk)
 {
     size_t n1, n2 = msg ? 0 : rlen;
     int rc = oak_term_encoded_size(ctrl, &n1);
@@ -588,48 +639,112 @@ static int packet_build_with(const oak_term *ctrl, const oak_term *msg, const vo
         return rc;
     if (n1 + n2 > MAX_PACKET)
         return -EOVERFLOW;
-    size_t total = 1 + n1 + n2, used;
+    bool hdr = flags & OAK__DFLAG_FRAGMENTS;
+    /* (Without a message, the header's three bytes are one more than 112
+     * and the control term's version byte.) */
+    size_t total = 1 + n1 + n2 + (hdr && n2 == 0), used;
     uint8_t *b = malloc(4 + total);
     if (!b)
         return -ENOMEM;
-    b[0] = (uint8_t)(total >> 24);
-    b[1] = (uint8_t)(total >> 16);
-    b[2] = (uint8_t)(total >> 8);
-    b[3] = (uint8_t)total;
-    b[4] = 112;
-    rc = oak_term_encode(ctrl, b + 5, n1, &used);
-    if (rc == 0 && msg)
-        rc = oak_term_encode(msg, b + 5 + n1, n2, &used);
-    else if (rc == 0 && n2)
-        memcpy(b + 5 + n1, raw, n2);
+    /* The message goes first, its version byte right after a control term
+     * at b + 5; with the header the control term sits a byte later, and
+     * its last byte then takes the message's version byte's place. */
+    uint8_t *m = b + 5 + n1;
+    rc = 0;
+    if (msg)
+        rc = oak_term_encode(msg, m, n2, &used);
+    else if (n2)
+        memcpy(m, raw, n2);
+    if (rc == 0)
+        rc = oak_term_encode(ctrl, b + 5 + hdr, n1, &used);
     if (rc) {
         free(b);
         return rc;
     }
-    *out = b;
-    *len = 4 + total;
+    wr32(b, (uint32_t)total);
+    b[4] = hdr ? OAK_TERM_VERSION : 112;
+    if (hdr) {
+        b[5] = 68; /* DIST_HEADER */
+        b[6] = 0;  /* NumberOfAtomCacheRefs, in place of the version byte */
+    }
+    *pk = (packet){b, 4 + total, b + 6 + hdr, b + 6 + n1, n1 - 1, n2 ? n2 - 1 : 0};
     return 0;
 }
 
-static int packet_build(const oak_term *ctrl, const oak_term *msg, uint8_t **out, size_t *len)
+static int packet_build(const oak_term *ctrl, const oak_term *msg, uint64_t flags, packet *pk)
 {
-    return packet_build_with(ctrl, msg, NULL, 0, out, len);
+    return packet_build_with(ctrl, msg, NULL, 0, flags, pk);
+}
+
+/* A message longer than this goes out in fragments when the peer takes
+ * them (DFLAG_FRAGMENTS), as erts cuts its own (ERTS_DIST_FRAGMENT_SIZE):
+ * so that a large message does not hold the socket while other
+ * processes' small ones wait. */
+enum { FRAG_SIZE = 64 * 1024 };
+
+/* The sequence ids of fragmented messages sent: one per message, unique
+ * on every connection (erts uses the sender's pid; any id works as long
+ * as two sequences under way on a connection differ). */
+static _Atomic uint64_t frag_seq_last;
+
+/* Write pk (packet_build()) to slot's socket: whole, or when the peer
+ * takes fragments and the message is longer than FRAG_SIZE, as a
+ * fragmented message (erl_ext_dist.md, "Distribution Header for
+ * fragmented messages"): 131, 69, SequenceId, FragmentId = the number of
+ * fragments, no atom cache refs (0), the control term and the message's
+ * first FRAG_SIZE bytes, both without their version bytes; then 131, 70,
+ * SequenceId, FragmentId counting down to 1, and the next bytes. Each
+ * fragment is a packet of its own, written in turn with the other
+ * writers, whose packets may come between. */
+static int packet_write(int slot, int fd, uint64_t flags, const packet *pk, int64_t deadline)
+{
+    if (!(flags & OAK__DFLAG_FRAGMENTS) || pk->ml <= FRAG_SIZE)
+        return slot_write(slot, fd, pk->b, pk->len, deadline);
+    const uint8_t *ctrl = pk->ctrl, *msg = pk->msg;
+    size_t cl = pk->cl, ml = pk->ml;
+    uint64_t count = (ml + FRAG_SIZE - 1) / FRAG_SIZE;
+    uint64_t seq = atomic_fetch_add_explicit(&frag_seq_last, 1, memory_order_relaxed) + 1;
+    uint8_t *f = malloc(4 + 19 + cl + FRAG_SIZE);
+    if (!f)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t k = count; k >= 1 && rc == 0; k--) {
+        size_t off = (size_t)(count - k) * FRAG_SIZE;
+        size_t part = ml - off < FRAG_SIZE ? ml - off : FRAG_SIZE, h = 22;
+        f[4] = OAK_TERM_VERSION;
+        f[5] = k == count ? 69 : 70;
+        wr64(f + 6, seq);
+        wr64(f + 14, k);
+        if (k == count) {
+            f[22] = 0; /* NumberOfAtomCacheRefs */
+            memcpy(f + 23, ctrl, cl);
+            h = 23 + cl;
+        }
+        memcpy(f + h, msg + off, part);
+        wr32(f, (uint32_t)(h - 4 + part));
+        rc = slot_write(slot, fd, f, h + part, deadline);
+    }
+    free(f);
+    return rc;
+}
+
+/* Write pk, built for c, and free it. */
+static int conn_write(conn *c, packet *pk)
+{
+    int rc = packet_write(c->slot, c->fd, c->flags, pk, oak__sock_deadline(N.tick_ms));
+    free(pk->b);
+    if (rc == 0)
+        c->last_write = oak_now_ms();
+    return rc;
 }
 
 /* Send one packet: the control term and, when msg is not NULL, the
  * message. */
 static int conn_send(conn *c, const oak_term *ctrl, const oak_term *msg)
 {
-    uint8_t *b;
-    size_t len;
-    int rc = packet_build(ctrl, msg, &b, &len);
-    if (rc)
-        return rc;
-    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
-    free(b);
-    if (rc == 0)
-        c->last_write = oak_now_ms();
-    return rc;
+    packet pk;
+    int rc = packet_build(ctrl, msg, c->flags, &pk);
+    return rc ? rc : conn_write(c, &pk);
 }
 
 static bool op_is(const oak_term *ctrl, int64_t op, size_t arity)
@@ -645,6 +760,17 @@ static oak_term *send_ctrl(const conn *c, oak_term_arena *a, oak_term *from, oak
     if (c->flags & OAK__DFLAG_SEND_SENDER)
         return oak_term_tuple3(a, oak_term_int(a, 22), from, to);
     return oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), to);
+}
+
+/* The control term of a send to `to`, or when name is set to the process
+ * registered as name on to's node (REG_SEND {6, From, '', Name}). */
+static oak_term *send_to_ctrl(const conn *c, oak_term_arena *a, oak_term *from, oak_term *to,
+                              oak_atom name)
+{
+    if (!name)
+        return send_ctrl(c, a, from, to);
+    oak_term *v[4] = {oak_term_int(a, 6), from, oak_term_atom(a, ""), oak_term_from_atom(a, name)};
+    return oak_term_tuple(a, 4, v);
 }
 
 /* Is an oak message (tag, size bytes at data) an encoded term? */
@@ -718,6 +844,32 @@ static bool ref_of_term(const oak_term *t, oak_ref *ref)
         return false;
     *ref = (oak_ref)t->u.ref.ids[0] | (oak_ref)t->u.ref.ids[1] << 32;
     return *ref != 0;
+}
+
+/* An alias of a process here goes out as a five-word reference: the
+ * alias in words 0 and 1, this mark in word 2, the owner's slot and
+ * generation in words 3 and 4, so that a peer's ALIAS_SEND to it finds
+ * its process (Erlang's aliases carry their process too). */
+enum { ALIAS_MARK = 0x0A11A5 };
+
+static oak_term *alias_term(oak_term_arena *a, oak_pid owner, oak_ref alias)
+{
+    uint32_t ids[5] = {(uint32_t)alias, (uint32_t)(alias >> 32), ALIAS_MARK, PID_SLOT(owner),
+                       PID_GEN(owner)};
+    return oak_term_ref(a, N.name, N.creation, ids, 5);
+}
+
+/* The owner and alias of t, when it is one of alias_term()'s. N.name and
+ * N.creation read: the node runs. */
+static bool alias_of_term(const oak_term *t, oak_pid *owner, oak_ref *alias)
+{
+    if (t->type != OAK_TERM_REF || t->u.ref.n != 5 || t->u.ref.ids[2] != ALIAS_MARK ||
+        t->u.ref.creation != N.creation || strcmp(t->u.ref.node.name, N.name) != 0 ||
+        t->u.ref.ids[3] >> 28 || t->u.ref.ids[4] >> 28 || t->u.ref.ids[3] == 0)
+        return false;
+    *alias = (oak_ref)t->u.ref.ids[0] | (oak_ref)t->u.ref.ids[1] << 32;
+    *owner = (oak_pid)t->u.ref.ids[3] | (oak_pid)t->u.ref.ids[4] << 28;
+    return *alias != 0;
 }
 
 /* An exit reason as a term: the atom, or {Atom, <<"detail">>}. */
@@ -1081,16 +1233,9 @@ static oak_term *any_pid_term(oak_term_arena *a, oak_pid pid) { return oak_node_
  * version byte), written in turn with the other writers. */
 static int conn_send_raw(conn *c, const oak_term *ctrl, const void *raw, size_t rlen)
 {
-    uint8_t *b;
-    size_t len;
-    int rc = packet_build_with(ctrl, NULL, raw, rlen, &b, &len);
-    if (rc)
-        return rc;
-    rc = slot_write(c->slot, c->fd, b, len, oak__sock_deadline(N.tick_ms));
-    free(b);
-    if (rc == 0)
-        c->last_write = oak_now_ms();
-    return rc;
+    packet pk;
+    int rc = packet_build_with(ctrl, NULL, raw, rlen, c->flags, &pk);
+    return rc ? rc : conn_write(c, &pk);
 }
 
 /* An op with the reason as a payload (EXIT_PAYLOAD) or as the last
@@ -1177,7 +1322,7 @@ static int gen_call_out(conn *c, oak_term_arena *a, const out_hdr *h, const uint
         req = oak_msg_term(a, hdr.tag, rb, rn);
     oak_term *msg = oak_term_tuple3(a, oak_term_atom(a, "$gen_call"),
                                     oak_term_tuple2(a, from, ref_term(a, h->ref)), req);
-    oak_term *ctrl = send_ctrl(c, a, from, to);
+    oak_term *ctrl = send_to_ctrl(c, a, from, to, h->name);
     if (!msg || !ctrl || !call_room(c))
         return 0;
     c->calls[c->ncalls++] = (struct rcall){.ref = h->ref, .server = h->to, .caller = h->from,
@@ -1210,16 +1355,11 @@ static int conn_out(conn *c, const oak_msg *msg)
             calls_filter(c, call_not_ref, OAK_NOPID, h.ref);
             break;
         }
-        if (h.ref && !h.name && h.tag == oak_atom_from("$gen_call") &&
-            h.size >= sizeof(oak__gen_req_hdr)) {
+        if (h.ref && h.tag == oak_atom_from("$gen_call") && h.size >= sizeof(oak__gen_req_hdr)) {
             rc = gen_call_out(c, a, &h, data, from, to);
             break;
         }
-        /* To a name: REG_SEND {6, From, '', ToName}. */
-        oak_term *ctrl = !h.name ? send_ctrl(c, a, from, to)
-                                 : oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), from,
-                                                                     oak_term_atom(a, ""),
-                                                                     oak_term_from_atom(a, h.name)});
+        oak_term *ctrl = send_to_ctrl(c, a, from, to, h.name);
         if (!ctrl)
             break;
         if (is_term_bytes(h.tag, data, h.size)) {
@@ -1341,15 +1481,16 @@ static bool oak_msg_of(const oak_term *t, uint64_t *tag, const void **data, size
 
 /* Deliver a message from the peer: the raw term, or for
  * {'$oak_msg', Tag, <<Bytes>>} the tag and bytes. */
-static void deliver_in(oak_pid to, oak_pid from, const oak_term *msg, const uint8_t *raw,
-                       size_t rlen)
+static void deliver_in(oak_pid to, oak_pid from, oak_ref alias, const oak_term *msg,
+                       const uint8_t *raw, size_t rlen)
 {
-    oak__remote_sig s = {.op = OAK__R_SEND, .from = from ? from : oak_self(), .to = to,
+    oak__remote_sig s = {.op = alias ? OAK__R_ALIAS_SEND : OAK__R_SEND,
+                         .from = from ? from : oak_self(), .to = to, .ref = alias,
                          .tag = OAK_TAG_TERM, .data = raw, .size = rlen};
     /* {Ref, Reply} with one of our references (a gen_server call's reply,
      * oak_node_call()) carries it as the message's ref, so that
      * oak_receive_ref() finds it. */
-    if (msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
+    if (!alias && msg->type == OAK_TERM_TUPLE && msg->u.tuple.arity == 2)
         ref_of_term(msg->u.tuple.items[0], &s.ref);
     oak_msg_of(msg, &s.tag, &s.data, &s.size);
     oak__remote_inject(&s);
@@ -1461,9 +1602,13 @@ static bool gen_reply_in(conn *c, oak_pid to, const oak_term *msg)
     return true;
 }
 
-/* One pass-through packet (after its 112). Malformed content is reported
- * and dropped; only a failed write ends the connection (rc < 0). */
-static int conn_packet(conn *c, const uint8_t *p, size_t n)
+/* One distribution message: the control term and maybe the message, p
+ * at the control term's version byte. With `bare` (after a distribution
+ * header) the message has no version byte of its own: it is given one in
+ * place of the control term's last byte, decoded by then. Malformed
+ * content is reported and dropped; only a failed write ends the
+ * connection (rc < 0). */
+static int conn_packet(conn *c, uint8_t *p, size_t n, bool bare)
 {
     oak_term_arena *a = oak_term_arena_new();
     if (!a)
@@ -1485,6 +1630,8 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
     rc = 0;
     /* The message after the control term, checked before it is passed
      * on: a receiver is promised a well-formed term. */
+    if (bare && used < n)
+        p[--used] = OAK_TERM_VERSION;
     bool has_msg = used < n && oak_term_decode(a, p + used, n - used, &msg, NULL) == 0;
     if (op_is(ctrl, 6, 4) || op_is(ctrl, 16, 5)) { /* REG_SEND(_TT) {6, From, _, ToName} */
         if (oak_term_atom_is(f[3], "net_kernel")) {
@@ -1495,7 +1642,7 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
             oak_pid to = local_target(f[3]);
             oak_pid from = remote_pid(f[1]);
             if (to && !gen_call_in(c, to, from, msg))
-                deliver_in(to, from, msg, p + used, n - used);
+                deliver_in(to, from, 0, msg, p + used, n - used);
         }
     } else if (op_is(ctrl, 2, 3) || op_is(ctrl, 12, 4) || op_is(ctrl, 22, 3) ||
                op_is(ctrl, 23, 4)) { /* SEND(_TT), SEND_SENDER(_TT) {op, _, To} */
@@ -1503,7 +1650,15 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
         oak_pid from = op_is(ctrl, 22, 3) || op_is(ctrl, 23, 4) ? remote_pid(f[1]) : OAK_NOPID;
         if (has_msg && to && f[2]->type == OAK_TERM_PID && !gen_call_in(c, to, from, msg) &&
             !gen_reply_in(c, to, msg))
-            deliver_in(to, from, msg, p + used, n - used);
+            deliver_in(to, from, 0, msg, p + used, n - used);
+    } else if (op_is(ctrl, 33, 3) || op_is(ctrl, 34, 4)) {
+        /* ALIAS_SEND(_TT) {33, From, Alias}: to the alias's owner, which
+         * takes it only while the alias is active (a deactivated alias,
+         * a dead owner, a reference that is no alias of ours: dropped). */
+        oak_pid to, from = remote_pid(f[1]);
+        oak_ref alias;
+        if (has_msg && alias_of_term(f[2], &to, &alias))
+            deliver_in(to, from, alias, msg, p + used, n - used);
     } else if (op_is(ctrl, 19, 4)) { /* MONITOR_P {19, From, ToProc, Ref} */
         /* net_kernel answers is_auth here, but is no process: not
          * monitored (the peer's DOWN comes with the connection's end). */
@@ -1602,13 +1757,148 @@ static int conn_packet(conn *c, const uint8_t *p, size_t n)
     return rc == -ENOMEM || rc == -ELOOP || rc == -EOVERFLOW ? 0 : rc;
 }
 
+static void frag_report(const conn *c, const char *what, uint64_t seq)
+{
+    oak_log(OAK_LOG_WARNING, "dist_report",
+            "node=%s event=bad_fragment peer=%s reason=%s (sequence %llu)", N.name, c->peer,
+            what, (unsigned long long)seq);
+}
+
+static struct rseq *seq_find(conn *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->nseqs; i++)
+        if (c->seqs[i].id == id)
+            return &c->seqs[i];
+    return NULL;
+}
+
+static void seq_drop(conn *c, struct rseq *q)
+{
+    c->frag_bytes -= q->len;
+    free(q->b);
+    *q = c->seqs[--c->nseqs];
+}
+
+/* At most this many fragmented messages are under way on a connection
+ * (erts sends one per sending process at a time). */
+enum { MAX_SEQS = 1024 };
+
+/* Append n bytes at p to sequence q, its buffer grown by doubling as
+ * they come. Returns 0, or < 0 when the connection's fragments would
+ * hold more than MAX_PACKET bytes (then it closes) or memory is out. */
+static int seq_append(conn *c, struct rseq *q, const uint8_t *p, size_t n)
+{
+    if (c->frag_bytes + n > MAX_PACKET) {
+        frag_report(c, "fragments beyond the packet limit", q->id);
+        return -EPROTO;
+    }
+    if (q->cap - q->len < n) {
+        size_t ncap = q->cap ? q->cap : 1024;
+        while (ncap - q->len < n)
+            ncap *= 2;
+        uint8_t *b = realloc(q->b, ncap);
+        if (!b)
+            return -ENOMEM;
+        q->b = b;
+        q->cap = ncap;
+    }
+    memcpy(q->b + q->len, p, n);
+    q->len += n;
+    c->frag_bytes += n;
+    return 0;
+}
+
+/* A fragment (header 69 starts a sequence, 70 continues it) of `count`
+ * or `frag` (the id, counting down to 1). The message is passed on when
+ * its last fragment has come, in order. A fragment that does not fit
+ * (no such sequence, out of order, a start of a sequence under way) is
+ * reported and its sequence dropped; the connection stays. */
+static int conn_fragment(conn *c, bool start, uint64_t id, uint64_t frag, const uint8_t *p,
+                         size_t n)
+{
+    struct rseq *q = seq_find(c, id);
+    if (start) {
+        if (q) {
+            frag_report(c, "a sequence started twice", id);
+            seq_drop(c, q);
+        }
+        if (c->nseqs == MAX_SEQS) {
+            frag_report(c, "too many sequences under way", id);
+            return 0;
+        }
+        q = room_for_one(c->seqs, c->nseqs, &c->capseqs, sizeof *q);
+        if (!q)
+            return -ENOMEM;
+        c->seqs = q;
+        q = &c->seqs[c->nseqs++];
+        *q = (struct rseq){.id = id, .next = frag};
+    } else if (!q || q->next != frag) {
+        frag_report(c, q ? "a fragment out of order" : "a fragment of no sequence", id);
+        if (q)
+            seq_drop(c, q);
+        return 0;
+    }
+    static const uint8_t version = OAK_TERM_VERSION;
+    int rc = start ? seq_append(c, q, &version, 1) : 0;
+    if (rc == 0)
+        rc = seq_append(c, q, p, n);
+    if (rc) {
+        seq_drop(c, q);
+        return rc;
+    }
+    if (--q->next > 0)
+        return 0;
+    struct rseq done = *q;
+    *q = c->seqs[--c->nseqs];
+    c->frag_bytes -= done.len;
+    rc = conn_packet(c, done.b, done.len, true);
+    free(done.b);
+    return rc;
+}
+
+/* One packet (not a tick), n bytes at p: pass through (112, then the
+ * terms with their version bytes), or a distribution header without atom
+ * cache references (131, 68, 0, then the terms without version bytes:
+ * what erts sends a node that takes fragments and no atom cache), or a
+ * fragment (131, 69 or 70). */
+static int conn_frame(conn *c, uint8_t *p, size_t n)
+{
+    if (p[0] == 112)
+        return conn_packet(c, p + 1, n - 1, false);
+    const char *why = "neither pass-through nor a distribution header";
+    if (n >= 3 && p[0] == OAK_TERM_VERSION && p[1] == 68) {
+        if (p[2] == 0) {
+            p[2] = OAK_TERM_VERSION;
+            return conn_packet(c, p + 2, n - 2, true);
+        }
+        why = "atom cache references (not offered)";
+    } else if (n >= 19 && p[0] == OAK_TERM_VERSION && (p[1] == 69 || p[1] == 70)) {
+        uint64_t id = rd64(p + 2), frag = rd64(p + 10);
+        if (frag == 0) {
+            why = "fragment id 0";
+        } else if (p[1] == 70) {
+            return conn_fragment(c, false, id, frag, p + 18, n - 18);
+        } else if (p[18] != 0) {
+            why = "atom cache references (not offered)";
+        } else if (frag == 1) {
+            p[18] = OAK_TERM_VERSION;
+            return conn_packet(c, p + 18, n - 18, true);
+        } else {
+            return conn_fragment(c, true, id, frag, p + 19, n - 19);
+        }
+    }
+    oak_log(OAK_LOG_WARNING, "dist_report", "node=%s event=bad_packet peer=%s reason=%s",
+            N.name, c->peer, why);
+    return 0;
+}
+
 /* Take the complete packets out of c->buf. Returns < 0 to close. */
 static int conn_packets(conn *c)
 {
     size_t off = 0;
     int rc = 0;
     while (rc == 0 && c->len - off >= 4) {
-        const uint8_t *p = c->buf + off;
+        uint8_t *p = c->buf + off;
         size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
         if (n > MAX_PACKET) {
             oak_log(OAK_LOG_WARNING, "dist_report",
@@ -1630,14 +1920,8 @@ static int conn_packets(conn *c)
             }
             break;
         }
-        if (n > 0) {
-            if (p[4] == 112)
-                rc = conn_packet(c, p + 5, n - 1);
-            else
-                oak_log(OAK_LOG_WARNING, "dist_report",
-                        "node=%s event=bad_packet peer=%s reason=type %u is not pass-through",
-                        N.name, c->peer, p[4]);
-        }
+        if (n > 0)
+            rc = conn_frame(c, p + 4, n);
         off += 4 + n;
     }
     memmove(c->buf, c->buf + off, c->len - off);
@@ -2247,6 +2531,17 @@ oak_term *oak_node_pid_to_term(oak_term_arena *arena, oak_pid pid)
     return oak_term_pid(arena, name, PID_SLOT(pid), PID_GEN(pid), creation);
 }
 
+oak_term *oak_node_alias_to_term(oak_term_arena *arena, oak_ref alias)
+{
+    oak_pid self = oak_self();
+    if (!arena || !alias || self == OAK_NOPID)
+        return NULL;
+    pthread_mutex_lock(&N.lock);
+    oak_term *t = N.running ? alias_term(arena, self, alias) : NULL;
+    pthread_mutex_unlock(&N.lock);
+    return t;
+}
+
 /* The pid that stands for node `node` by its name (pid 0 of its entry
  * by name, node_any()) in *pid, or OAK_NOPID when it is this node's name.
  * Returns 0, -EINVAL (not alive@host), -ENOENT (no node runs), -ENOSPC. */
@@ -2333,8 +2628,8 @@ int oak_node_term_to_pid(const oak_term *t, oak_pid *pid)
 /* to's node and, for {Name, Node}, the name. */
 static int dest_of(const oak_term *to, const oak_term_atom_name **node, const oak_term **name)
 {
-    if (to->type == OAK_TERM_PID) {
-        *node = &to->u.pid.node;
+    if (to->type == OAK_TERM_PID || to->type == OAK_TERM_REF) {
+        *node = to->type == OAK_TERM_PID ? &to->u.pid.node : &to->u.ref.node;
         *name = NULL;
         return 0;
     }
@@ -2389,10 +2684,19 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
         }
         void *b;
         size_t len;
+        oak_ref alias = 0;
+        if (to->type == OAK_TERM_REF) {
+            pthread_mutex_lock(&N.lock);
+            if (!alias_of_term(to, &pid, &alias))
+                pid = OAK_NOPID;
+            pthread_mutex_unlock(&N.lock);
+        }
         int rc = oak_term_encode_alloc(msg, &b, &len);
         if (rc)
             return rc;
-        if (pid)
+        if (pid && alias)
+            rc = oak_send_alias(pid, alias, OAK_TAG_TERM, b, len);
+        else if (pid)
             rc = oak_send(pid, OAK_TAG_TERM, b, len);
         free(b);
         return rc == -ESRCH ? 0 : rc;
@@ -2411,19 +2715,25 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
     oak_term_arena *a = oak_term_arena_new();
     oak_term *me = a ? oak_node_pid_to_term(a, oak_self()) : NULL;
     oak_term *ctrl;
-    if (name) /* REG_SEND {6, From, '', ToName} */
+    if (to->type == OAK_TERM_REF && !(flags & OAK__DFLAG_ALIAS)) {
+        close(fd); /* a node without aliases has none: lost, as erts drops it */
+        oak_term_arena_free(a);
+        return 0;
+    }
+    if (to->type == OAK_TERM_REF) /* ALIAS_SEND {33, From, Alias} */
+        ctrl = oak_term_tuple3(a, oak_term_int(a, 33), me, (oak_term *)to);
+    else if (name) /* REG_SEND {6, From, '', ToName} */
         ctrl = oak_term_tuple(a, 4, (oak_term *[]){oak_term_int(a, 6), me, oak_term_atom(a, ""),
                                                    (oak_term *)name});
     else if (flags & OAK__DFLAG_SEND_SENDER) /* SEND_SENDER {22, From, To} */
         ctrl = oak_term_tuple3(a, oak_term_int(a, 22), me, (oak_term *)to);
     else /* SEND {2, '', To} */
         ctrl = oak_term_tuple3(a, oak_term_int(a, 2), oak_term_atom(a, ""), (oak_term *)to);
-    uint8_t *b = NULL;
-    size_t len = 0;
-    int rc = ctrl ? packet_build(ctrl, msg, &b, &len) : -ENOMEM;
+    packet pk = {NULL};
+    int rc = ctrl ? packet_build(ctrl, msg, flags, &pk) : -ENOMEM;
     if (rc == 0)
-        rc = slot_write(slot, fd, b, len, OAK_INFINITY);
-    free(b);
+        rc = packet_write(slot, fd, flags, &pk, OAK_INFINITY);
+    free(pk.b);
     close(fd);
     oak_term_arena_free(a);
     /* A send to a connection that is going down is lost, as in Erlang. */
@@ -2431,6 +2741,65 @@ int oak_node_send(const oak_term *to, const oak_term *msg)
 }
 
 /* ---- calling an Erlang gen_server ------------------------------------------ */
+
+int oak_node_gen_server_call(const char *node, oak_atom name, uint64_t tag, const void *req,
+                             size_t size, oak_msg **reply, int64_t timeout_ms, oak_reason *why)
+{
+    oak_reason dummy;
+    if (!why)
+        why = &dummy;
+    oak_reason_set(why, OAK_ATOM_NONE, NULL);
+    oak_pid self = oak_self(), to;
+    if (!self)
+        return -EPERM;
+    if (!reply || !oak_atom_name(name) || (size && !req) || (tag >> 63) ||
+        (timeout_ms < 0 && timeout_ms != OAK_INFINITY))
+        return -EINVAL;
+    *reply = NULL;
+    int rc = node_name_pid(node, &to);
+    if (rc)
+        return rc;
+    if (to == OAK_NOPID) /* this node */
+        return oak_gen_server_call(oak_whereis(name), tag, req, size, reply, timeout_ms, why);
+    /* As oak_send_request(), by name: the monitor (MONITOR_P by name),
+     * then the call (REG_SEND) with the monitor's ref; the connection
+     * turns it into Erlang's call and the reply into oak's. */
+    oak_ref ref = oak__remote_monitor_name(to, name);
+    if (!ref)
+        return -ENOMEM;
+    oak__gen_req_hdr hdr = {tag, 0, 0};
+    uint8_t *b = malloc(sizeof hdr + size);
+    if (!b) {
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        return -ENOMEM;
+    }
+    memcpy(b, &hdr, sizeof hdr);
+    if (size)
+        memcpy(b + sizeof hdr, req, size);
+    oak__remote_sig sig = {.op = OAK__R_SEND, .from = self, .to = to, .ref = ref,
+                           .tag = oak_atom_from("$gen_call"), .data = b,
+                           .size = sizeof hdr + size, .name = name};
+    dist_hook(&sig);
+    free(b);
+    oak_msg *m;
+    rc = oak_receive_ref(&m, ref, timeout_ms);
+    if (rc) {
+        /* The demonitor makes the connection drop a late reply. */
+        oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+        if (rc == -ETIMEDOUT)
+            oak_reason_set(why, OAK_TIMEOUT, NULL);
+        return rc;
+    }
+    if (m->tag == OAK_TAG_DOWN) {
+        oak__reason_of(m, why);
+        oak_msg_free(m);
+        return why->atom == OAK_NOPROC ? -ESRCH
+               : why->atom == atom_noconnection() ? -ENOTCONN : -ECONNRESET;
+    }
+    oak_demonitor(ref, OAK_DEMONITOR_FLUSH);
+    *reply = m;
+    return 0;
+}
 
 int oak_node_call(oak_pid server, const oak_term *req, oak_term_arena *arena,
                   oak_term **reply, int64_t timeout_ms)
