@@ -911,7 +911,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     m->notify_sock = nsock;
     if (rc < 0) {
         close_fd(&errp[0]);
-        oak__reaper_cgroup_free(m->cg);
+        oak__reaper_cgroup_release(m->cg);
         m->cg = 0;
         return fail(gs, -rc, "spawn", label(o));
     }
@@ -924,7 +924,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         oak__reaper_reaped(pid);
-        oak__reaper_cgroup_free(m->cg);
+        oak__reaper_cgroup_release(m->cg);
         m->cg = 0;
         close_fd(&errp[0]);
         return fail(gs, e, "pidfd_open", label(o));
@@ -951,7 +951,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         close_fd(&m->pidfd);
         m->unreaped = false;
         oak__reaper_reaped(pid);
-        oak__reaper_cgroup_free(m->cg);
+        oak__reaper_cgroup_release(m->cg);
         m->cg = 0;
         char what[32];
         switch (er.step) {
@@ -1045,11 +1045,16 @@ static void reap(mirror *m, oak_reason *r)
     close_fd(&m->pidfd);
     m->unreaped = false;
     oak__reaper_reaped(m->os_pid);
-    oak__reaper_cgroup_kill(m->cg);
-    if (kill(-m->os_pid, 0) == 0 || m->cg)
+    /* Usually nothing is left (the leader was the group): the leaf is
+     * given back here and the reaper thread is not involved. Otherwise
+     * the leaf's cgroup.kill reaches what left the group, and the reaper
+     * drains both. */
+    if (kill(-m->os_pid, 0) == 0 || !oak__reaper_cgroup_release(m->cg)) {
+        oak__reaper_cgroup_kill(m->cg);
         oak__reaper_drain(m->os_pid, m->cg); /* the reaper tells the watchdog */
-    else if (m->watched)
+    } else if (m->watched) {
         oak__reaper_group_done(m->os_pid);
+    }
     m->watched = false;
     m->cg = 0; /* the reaper's now */
     if (si.si_pid < 0)

@@ -368,15 +368,31 @@ static void cg_path(unsigned cg, const char *file, char *buf, size_t size)
         snprintf(buf, size, "%s/p-%u", R.cg_base, cg);
 }
 
+/* Empty leaves kept for the next programs (under leaf_lock): making a
+ * leaf and removing it again cost more than a spawn of a small program
+ * (mkdir and rmdir, and the kernel's work to set a new cgroup up and to
+ * take it down), so a leaf whose processes are all gone is reused. A
+ * zombie is not a member (its cgroup is still named in /proc/PID/cgroup,
+ * which is all the stray pass needs). */
+#define LEAF_POOL 64
+static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned leaf_pool[LEAF_POOL];
+static size_t leaf_free;
+
 unsigned oak__reaper_cgroup_new(char *procs, size_t size)
 {
     if (!R.cg_base[0])
         return 0;
-    unsigned cg = atomic_fetch_add_explicit(&R.cg_next, 1, memory_order_relaxed) + 1;
-    char dir[sizeof R.cg_base + 32];
-    cg_path(cg, NULL, dir, sizeof dir);
-    if (mkdir(dir, 0755) < 0)
-        return 0;
+    pthread_mutex_lock(&leaf_lock);
+    unsigned cg = leaf_free ? leaf_pool[--leaf_free] : 0;
+    pthread_mutex_unlock(&leaf_lock);
+    if (!cg) {
+        cg = atomic_fetch_add_explicit(&R.cg_next, 1, memory_order_relaxed) + 1;
+        char dir[sizeof R.cg_base + 32];
+        cg_path(cg, NULL, dir, sizeof dir);
+        if (mkdir(dir, 0755) < 0)
+            return 0;
+    }
     cg_path(cg, "cgroup.procs", procs, size);
     return cg;
 }
@@ -395,19 +411,43 @@ void oak__reaper_cgroup_kill(unsigned cg)
     }
 }
 
-/* Remove the leaf; true once it is gone (it holds no process). */
-static bool cg_remove(unsigned cg)
+/* Does leaf cg hold no live process? cgroup.events says "populated 0".
+ * Unreadable: taken as populated (rmdir then decides). */
+static bool cg_empty(unsigned cg)
 {
+    char path[sizeof R.cg_base + 48], buf[128];
+    cg_path(cg, "cgroup.events", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    return strstr(buf, "populated 0") != NULL;
+}
+
+/* Give back leaf cg once it is empty: into the pool, or removed when the
+ * pool is full. True once it is given back (false: it still holds a
+ * process). */
+static bool cg_release(unsigned cg)
+{
+    if (cg_empty(cg)) {
+        pthread_mutex_lock(&leaf_lock);
+        bool kept = leaf_free < LEAF_POOL;
+        if (kept)
+            leaf_pool[leaf_free++] = cg;
+        pthread_mutex_unlock(&leaf_lock);
+        if (kept)
+            return true;
+    }
     char dir[sizeof R.cg_base + 32];
     cg_path(cg, NULL, dir, sizeof dir);
     return rmdir(dir) == 0 || errno == ENOENT;
 }
 
-void oak__reaper_cgroup_free(unsigned cg)
-{
-    if (cg)
-        cg_remove(cg);
-}
+bool oak__reaper_cgroup_release(unsigned cg) { return !cg || cg_release(cg); }
 
 /* ---- the watchdog process -------------------------------------------------- */
 
@@ -658,7 +698,7 @@ static bool drain(const entry *e)
     }
     if (e->cg)
         reap_strays();
-    return kill(-e->pgid, 0) < 0 && errno == ESRCH && (!e->cg || cg_remove(e->cg));
+    return kill(-e->pgid, 0) < 0 && errno == ESRCH && (!e->cg || cg_release(e->cg));
 }
 
 static void *reaper_main(void *unused)

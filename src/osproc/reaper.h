@@ -45,7 +45,8 @@ void oak__reaper_fork_lock(void);
 void oak__reaper_fork_unlock(pid_t pid);
 void oak__reaper_reaped(pid_t pid);
 
-/* A new cgroup leaf for a program, with the path of its cgroup.procs in
+/* A cgroup leaf for a program, empty (a fresh one, or one given back by
+ * oak__reaper_cgroup_release()), with the path of its cgroup.procs in
  * procs (for the child to write its pid to). Returns its number, or 0
  * when there is no writable cgroup v2. Any thread. */
 unsigned oak__reaper_cgroup_new(char *procs, size_t size);
@@ -53,9 +54,12 @@ unsigned oak__reaper_cgroup_new(char *procs, size_t size);
 /* Write 1 to leaf cg's cgroup.kill (nothing for 0). Any thread. */
 void oak__reaper_cgroup_kill(unsigned cg);
 
-/* Remove leaf cg, which no program entered or whose program never ran
- * (nothing for 0). Any thread. */
-void oak__reaper_cgroup_free(unsigned cg);
+/* Give leaf cg back once it holds no live process (a zombie does not
+ * count): it is kept for a later oak__reaper_cgroup_new(), or removed.
+ * Returns true once given back (and for 0), false while it still holds a
+ * process (then it is still the caller's: oak__reaper_drain() it). Any
+ * thread. */
+bool oak__reaper_cgroup_release(unsigned cg);
 
 /* Tell the watchdog that group pgid is live / is gone. Any thread; does
  * not block (a full pipe drops the note, and the drop is logged). */
