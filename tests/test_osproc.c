@@ -320,6 +320,15 @@ static void stdin_main(void *arg)
     OT_CHECK_INT_EQ(oak_osproc_write(pid, "hello\nworld\n", 12, OT_LONG_MS), 0);
     OT_CHECK_STR_EQ(recv_line().text, "hello");
     OT_CHECK_STR_EQ(recv_line().text, "world");
+    /* Idle past its hibernate_after (OAK_GEN_IDLE_HIBERNATE_MS), the
+     * mirror has given its stack up; it wakes for the next request with
+     * its state, and its program's output still comes. */
+    int os_pid = oak_osproc_os_pid(pid);
+    OT_CHECK_INT_GT(os_pid, 0);
+    oak_sleep(OAK_GEN_IDLE_HIBERNATE_MS + 300);
+    OT_CHECK_INT_EQ(oak_osproc_os_pid(pid), os_pid);
+    OT_CHECK_INT_EQ(oak_osproc_write(pid, "again\n", 6, OT_LONG_MS), 0);
+    OT_CHECK_STR_EQ(recv_line().text, "again");
     /* More than a pipe holds, while the program drains it. */
     size_t big = 256 * 1024;
     char *buf = malloc(big);

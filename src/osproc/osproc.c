@@ -1340,13 +1340,13 @@ int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags, oak_pid *pid,
         return rc;
     }
     tags();
-    /* No hibernate_after yet: a gen_server that dies soon after an idle
-     * wait was armed trips a race in the core's lazy timers under TSan
-     * (docs/design/osproc.md, "Open points"). */
+    /* An idle mirror (its program runs, nothing is asked of it) gives
+     * its stack up, as oak's own behaviours do. */
     oak_gen_server_opts go = {
         .flags = flags & OAK_GEN_LINK,
         .name = opts->name,
         .stack_size = opts->stack_size,
+        .hibernate_after_ms = OAK_GEN_IDLE_HIBERNATE_MS,
     };
     oak_reason r = {0};
     rc = oak_gen_server_start(&mirror_cb, (void *)opts, &go, pid, &r);
