@@ -889,18 +889,20 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         /* A program: cloned, sharing our memory until exec (p, path,
          * argv and envp stay put on this stack meanwhile). fn: forked,
          * since it runs on and must not return into our memory. */
-        oak__reaper_fork_lock();
-        if (o->fn) {
-            pid = oak__reaper_fork();
-            if (pid == 0)
-                child_main(&p);
-        } else {
-            pid = oak__reaper_spawn(child_entry, &p);
+        rc = oak__reaper_spawn_begin(m->cg);
+        if (rc == 0) {
+            if (o->fn) {
+                pid = oak__reaper_fork();
+                if (pid == 0)
+                    child_main(&p);
+            } else {
+                pid = oak__reaper_spawn(child_entry, &p);
+            }
+            int e = errno;
+            oak__reaper_spawn_end(m->cg, pid);
+            if (pid < 0)
+                rc = -e;
         }
-        int e = errno;
-        oak__reaper_fork_unlock(pid);
-        if (pid < 0)
-            rc = -e;
     }
     for (int i = 0; i < 3; i++)
         close_fd(&child_end[i]);
