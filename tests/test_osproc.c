@@ -649,6 +649,29 @@ static void grandchild_main(void *arg)
         int escaped = atoi(recv_line().text);
         OT_CHECK_INT_GT(escaped, 0);
         recv_exit_of(mon);
+        /* Leaves are reused, but only once empty: the next program's leaf
+         * holds that program alone, even while the escaped one is still
+         * being killed. (Shell builtins only: no other process of it.) */
+        const char *own[] = {"/bin/sh", "-c",
+                             "while read l; do case $l in 0::*) echo \"${l#0::}\";; esac; done"
+                             " </proc/self/cgroup; exec " HELPER " sleep",
+                             NULL};
+        oak_osproc_opts w = {.path = "/bin/sh", .argv = own, .stdout_mode = OAK_STDIO_PIPE,
+                             .output_to = oak_self()};
+        oak_pid next = start_mon(&w, &mon);
+        char procs[700];
+        OT_CHECK(cgroup2_file(recv_line().text, "cgroup.procs", procs, sizeof procs));
+        FILE *f = fopen(procs, "r");
+        OT_CHECK(f != NULL);
+        int members[4], n = 0;
+        while (f && n < 4 && fscanf(f, "%d", &members[n]) == 1)
+            n++;
+        if (f)
+            fclose(f);
+        OT_CHECK_INT_EQ(n, 1);
+        OT_CHECK_INT_EQ(members[0], oak_osproc_os_pid(next));
+        OT_CHECK_INT_EQ(oak_osproc_stop(next), 0);
+        recv_exit_of(mon);
         OT_EVENTUALLY(os_gone(escaped), OT_LONG_MS);
         OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);
     }
