@@ -320,6 +320,15 @@ static void stdin_main(void *arg)
     OT_CHECK_INT_EQ(oak_osproc_write(pid, "hello\nworld\n", 12, OT_LONG_MS), 0);
     OT_CHECK_STR_EQ(recv_line().text, "hello");
     OT_CHECK_STR_EQ(recv_line().text, "world");
+    /* Idle past its hibernate_after (OAK_GEN_IDLE_HIBERNATE_MS), the
+     * mirror has given its stack up; it wakes for the next request with
+     * its state, and its program's output still comes. */
+    int os_pid = oak_osproc_os_pid(pid);
+    OT_CHECK_INT_GT(os_pid, 0);
+    oak_sleep(OAK_GEN_IDLE_HIBERNATE_MS + 300);
+    OT_CHECK_INT_EQ(oak_osproc_os_pid(pid), os_pid);
+    OT_CHECK_INT_EQ(oak_osproc_write(pid, "again\n", 6, OT_LONG_MS), 0);
+    OT_CHECK_STR_EQ(recv_line().text, "again");
     /* More than a pipe holds, while the program drains it. */
     size_t big = 256 * 1024;
     char *buf = malloc(big);
@@ -639,6 +648,29 @@ static void grandchild_main(void *arg)
         start_mon(&e, &mon);
         int escaped = atoi(recv_line().text);
         OT_CHECK_INT_GT(escaped, 0);
+        recv_exit_of(mon);
+        /* Leaves are reused, but only once empty: the next program's leaf
+         * holds that program alone, even while the escaped one is still
+         * being killed. (Shell builtins only: no other process of it.) */
+        const char *own[] = {"/bin/sh", "-c",
+                             "while read l; do case $l in 0::*) echo \"${l#0::}\";; esac; done"
+                             " </proc/self/cgroup; exec " HELPER " sleep",
+                             NULL};
+        oak_osproc_opts w = {.path = "/bin/sh", .argv = own, .stdout_mode = OAK_STDIO_PIPE,
+                             .output_to = oak_self()};
+        oak_pid next = start_mon(&w, &mon);
+        char procs[700];
+        OT_CHECK(cgroup2_file(recv_line().text, "cgroup.procs", procs, sizeof procs));
+        FILE *f = fopen(procs, "r");
+        OT_CHECK(f != NULL);
+        int members[4], n = 0;
+        while (f && n < 4 && fscanf(f, "%d", &members[n]) == 1)
+            n++;
+        if (f)
+            fclose(f);
+        OT_CHECK_INT_EQ(n, 1);
+        OT_CHECK_INT_EQ(members[0], oak_osproc_os_pid(next));
+        OT_CHECK_INT_EQ(oak_osproc_stop(next), 0);
         recv_exit_of(mon);
         OT_EVENTUALLY(os_gone(escaped), OT_LONG_MS);
         OT_EVENTUALLY(zombie_children() == 0, OT_LONG_MS);

@@ -447,6 +447,91 @@ static void timed_receives_under_churn_never_end_early_or_hang(void **state)
     OT_RUN(churn_main, NULL);
 }
 
+/* ---- reused control blocks --------------------------------------------------------------- */
+
+/* A timed wait is listed on its scheduler and armed only at that
+ * scheduler's next look at its timers. A process whose wait a message
+ * ends at once, and that dies soon after, may leave the entry in the list
+ * while its control block is reused by a spawn (on another scheduler,
+ * too): the old entry must never arm, end or delay the new incarnation's
+ * wait. Drivers on several schedulers run batches of workers that park in
+ * a timed receive; most are woken at once by a message, every eighth must
+ * time out, none early. (The data race of this path that TSan once found,
+ * a spawn clearing and restoring the wait's number under another
+ * scheduler's atomic read, shows in test_osproc's `many` group, whose
+ * mirrors hibernate; this test asserts the behaviour.) */
+enum { REUSE_DRIVERS = 4, REUSE_BATCH = 16 };
+#ifdef OAK_TEST_UNDER_TSAN
+enum { REUSE_ROUNDS = 60 };
+#else
+enum { REUSE_ROUNDS = 300 };
+#endif
+
+typedef struct reuse_arg {
+    oak_pid driver;
+    int64_t timeout_ms;
+} reuse_arg;
+
+static void reuse_worker(void *arg)
+{
+    reuse_arg a = *(reuse_arg *)arg;
+    uint64_t want = OT_TAG_DATA;
+    oak_msg *m = NULL;
+    int64_t t0 = ot_now_ns();
+    int rc = oak_receive(&m, a.timeout_ms, ot_match_tag, &want);
+    if (rc == 0) {
+        oak_msg_free(m);
+        /* Alive a little longer, perhaps elsewhere: its old scheduler
+         * looks at its list meanwhile. */
+        oak_sleep(1);
+    }
+    /* 0: ended by the message; 1: timed out, not early; 2: anything else */
+    uint64_t how = rc == 0 ? 0 : rc == -ETIMEDOUT && ot_ms_since(t0) >= a.timeout_ms - 1 ? 1 : 2;
+    OT_SEND_U64(a.driver, OT_TAG_REPORT, how);
+}
+
+static void reuse_driver(void *arg)
+{
+    oak_pid parent = (oak_pid)(uintptr_t)arg;
+    uint64_t ended = 0, timed_out = 0, wrong = 0;
+    for (int r = 0; r < REUSE_ROUNDS; r++) {
+        oak_pid w[REUSE_BATCH];
+        for (int i = 0; i < REUSE_BATCH; i++) {
+            reuse_arg a = {oak_self(), i % 8 == 7 ? 2 : 60000};
+            w[i] = OT_SPAWN_COPY(reuse_worker, &a, 0);
+        }
+        oak_yield(); /* they park (and are listed) meanwhile */
+        for (int i = 0; i < REUSE_BATCH; i++)
+            if (i % 8 != 7)
+                oak_send(w[i], OT_TAG_DATA, NULL, 0);
+        for (int i = 0; i < REUSE_BATCH; i++) {
+            uint64_t how = OT_RECV_U64(OT_TAG_REPORT, OT_LONG_MS);
+            ended += how == 0;
+            timed_out += how == 1;
+            wrong += how == 2;
+        }
+    }
+    OT_CHECK_UINT_EQ(wrong, 0);
+    OT_CHECK_UINT_EQ(ended + timed_out, (uint64_t)REUSE_ROUNDS * REUSE_BATCH);
+    OT_CHECK_UINT_EQ(timed_out, (uint64_t)REUSE_ROUNDS * REUSE_BATCH / 8);
+    OT_SEND_U64(parent, OT_TAG_DONE, 0);
+}
+
+static void reuse_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < REUSE_DRIVERS; i++)
+        OT_SPAWN(reuse_driver, (void *)(uintptr_t)oak_self(), 0);
+    for (int i = 0; i < REUSE_DRIVERS; i++)
+        OT_RECV_U64(OT_TAG_DONE, 4 * OT_LONG_MS);
+}
+
+static void reused_control_blocks_keep_their_timed_waits_apart(void **state)
+{
+    (void)state;
+    OT_RUN(reuse_main, NULL);
+}
+
 /* ---- timeouts beyond the clock ------------------------------------------------------------ */
 
 /* Every timeout >= 0 is valid; those too long for the clock to hold as a
@@ -518,6 +603,7 @@ int main(void)
         cmocka_unit_test(receive_timeout_holds_while_other_messages_keep_waking_it),
         cmocka_unit_test(timed_receives_ended_by_messages_leave_no_timer_behind),
         cmocka_unit_test(timed_receives_under_churn_never_end_early_or_hang),
+        cmocka_unit_test(reused_control_blocks_keep_their_timed_waits_apart),
         cmocka_unit_test(timeouts_too_long_for_the_clock_wait_forever),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -889,18 +889,20 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         /* A program: cloned, sharing our memory until exec (p, path,
          * argv and envp stay put on this stack meanwhile). fn: forked,
          * since it runs on and must not return into our memory. */
-        oak__reaper_fork_lock();
-        if (o->fn) {
-            pid = oak__reaper_fork();
-            if (pid == 0)
-                child_main(&p);
-        } else {
-            pid = oak__reaper_spawn(child_entry, &p);
+        rc = oak__reaper_spawn_begin(m->cg);
+        if (rc == 0) {
+            if (o->fn) {
+                pid = oak__reaper_fork();
+                if (pid == 0)
+                    child_main(&p);
+            } else {
+                pid = oak__reaper_spawn(child_entry, &p);
+            }
+            int e = errno;
+            oak__reaper_spawn_end(m->cg, pid);
+            if (pid < 0)
+                rc = -e;
         }
-        int e = errno;
-        oak__reaper_fork_unlock(pid);
-        if (pid < 0)
-            rc = -e;
     }
     for (int i = 0; i < 3; i++)
         close_fd(&child_end[i]);
@@ -911,7 +913,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
     m->notify_sock = nsock;
     if (rc < 0) {
         close_fd(&errp[0]);
-        oak__reaper_cgroup_free(m->cg);
+        oak__reaper_cgroup_release(m->cg);
         m->cg = 0;
         return fail(gs, -rc, "spawn", label(o));
     }
@@ -924,7 +926,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         oak__reaper_reaped(pid);
-        oak__reaper_cgroup_free(m->cg);
+        oak__reaper_cgroup_release(m->cg);
         m->cg = 0;
         close_fd(&errp[0]);
         return fail(gs, e, "pidfd_open", label(o));
@@ -951,7 +953,7 @@ static int mirror_init(oak_gen_server *gs, void *arg, void **state)
         close_fd(&m->pidfd);
         m->unreaped = false;
         oak__reaper_reaped(pid);
-        oak__reaper_cgroup_free(m->cg);
+        oak__reaper_cgroup_release(m->cg);
         m->cg = 0;
         char what[32];
         switch (er.step) {
@@ -1045,11 +1047,16 @@ static void reap(mirror *m, oak_reason *r)
     close_fd(&m->pidfd);
     m->unreaped = false;
     oak__reaper_reaped(m->os_pid);
-    oak__reaper_cgroup_kill(m->cg);
-    if (kill(-m->os_pid, 0) == 0 || m->cg)
+    /* Usually nothing is left (the leader was the group): the leaf is
+     * given back here and the reaper thread is not involved. Otherwise
+     * the leaf's cgroup.kill reaches what left the group, and the reaper
+     * drains both. */
+    if (kill(-m->os_pid, 0) == 0 || !oak__reaper_cgroup_release(m->cg)) {
+        oak__reaper_cgroup_kill(m->cg);
         oak__reaper_drain(m->os_pid, m->cg); /* the reaper tells the watchdog */
-    else if (m->watched)
+    } else if (m->watched) {
         oak__reaper_group_done(m->os_pid);
+    }
     m->watched = false;
     m->cg = 0; /* the reaper's now */
     if (si.si_pid < 0)
@@ -1335,13 +1342,13 @@ int oak_osproc_start(const oak_osproc_opts *opts, unsigned flags, oak_pid *pid,
         return rc;
     }
     tags();
-    /* No hibernate_after yet: a gen_server that dies soon after an idle
-     * wait was armed trips a race in the core's lazy timers under TSan
-     * (docs/design/osproc.md, "Open points"). */
+    /* An idle mirror (its program runs, nothing is asked of it) gives
+     * its stack up, as oak's own behaviours do. */
     oak_gen_server_opts go = {
         .flags = flags & OAK_GEN_LINK,
         .name = opts->name,
         .stack_size = opts->stack_size,
+        .hibernate_after_ms = OAK_GEN_IDLE_HIBERNATE_MS,
     };
     oak_reason r = {0};
     rc = oak_gen_server_start(&mirror_cb, (void *)opts, &go, pid, &r);

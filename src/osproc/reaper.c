@@ -34,9 +34,10 @@
  * reparented to the runtime (subreaper). With a cgroup, the thread reaps
  * such strays: every child of the runtime whose cgroup is a program's leaf
  * and that is not a known program leader (the `known` set, filled under
- * `lock` across the fork, so a fresh child is never taken for a stray) is
- * reaped with waitid(P_PID, WNOHANG) if it has exited; the pass runs at
- * each wake-up, at least once a second.
+ * `lock` right after the clone) is reaped with waitid(P_PID, WNOHANG) if
+ * it has exited; a leaf whose spawn is in flight (cloned, pid not known
+ * yet) is left alone, so a fresh child is never taken for a stray. The
+ * pass runs at each wake-up, at least once a second.
  */
 #include "osproc/reaper.h"
 
@@ -98,12 +99,12 @@ static struct {
     pid_t *known;        /* open-addressing set of unreaped program
                           * leaders (0 empty, -1 deleted); under lock */
     size_t known_cap, known_used; /* slots, and slots not empty; under lock */
-    char *spawn_stack;   /* top of the stack a program's child runs on
-                          * between clone and exec; mapped at the first
-                          * spawn, never unmapped; under lock */
+    unsigned *inflight;  /* cgroup leaves of spawns in flight (cloned or
+                          * about to be, pid not yet known); under lock */
+    size_t ninflight, inflight_cap; /* under lock */
 } R = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, {-1, -1},
        PTHREAD_MUTEX_INITIALIZER, -1, -1, 0, false,
-       false, "", "", 0, NULL, 0, 0, NULL};
+       false, "", "", 0, NULL, 0, 0, NULL, 0, 0};
 
 static int64_t now_ms(void)
 {
@@ -131,6 +132,60 @@ pid_t oak__reaper_fork(void)
  * table and the libc system-call wrappers. */
 #define SPAWN_STACK_SIZE (64 * 1024)
 
+#if !OAK_OSPROC_SPAWN_BY_FORK
+/* Child stacks not in use (their tops), under stack_lock. A spawn takes
+ * one for as long as its clone lasts (until the child has exec'd), so
+ * there are as many as spawns ever ran at once, at most one per thread
+ * that spawns; they are never unmapped. */
+static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **stack_free;
+static size_t stack_nfree, stack_cap, stack_count;
+
+static char *stack_take(void)
+{
+    pthread_mutex_lock(&stack_lock);
+    char *top = stack_nfree ? stack_free[--stack_nfree] : NULL;
+    /* Room to give every stack back, so stack_give never fails. */
+    bool room = top || stack_count < stack_cap;
+    if (!room) {
+        size_t cap = stack_cap ? 2 * stack_cap : 8;
+        char **v = realloc(stack_free, cap * sizeof *v);
+        if (v) {
+            stack_free = v;
+            stack_cap = cap;
+            room = true;
+        }
+    }
+    if (!top && room)
+        stack_count++; /* counted now: mapped below, outside the lock */
+    pthread_mutex_unlock(&stack_lock);
+    if (!room)
+        errno = ENOMEM;
+    if (top || !room)
+        return top;
+    long page = sysconf(_SC_PAGESIZE);
+    char *s = mmap(NULL, (size_t)page + SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (s != MAP_FAILED && mprotect(s, (size_t)page, PROT_NONE) == 0)
+        return s + page + SPAWN_STACK_SIZE;
+    int e = errno;
+    if (s != MAP_FAILED)
+        munmap(s, (size_t)page + SPAWN_STACK_SIZE);
+    pthread_mutex_lock(&stack_lock);
+    stack_count--;
+    pthread_mutex_unlock(&stack_lock);
+    errno = e;
+    return NULL;
+}
+
+static void stack_give(char *top)
+{
+    pthread_mutex_lock(&stack_lock);
+    stack_free[stack_nfree++] = top;
+    pthread_mutex_unlock(&stack_lock);
+}
+#endif
+
 pid_t oak__reaper_spawn(int (*child)(void *), void *arg)
 {
 #if OAK_OSPROC_SPAWN_BY_FORK
@@ -139,20 +194,9 @@ pid_t oak__reaper_spawn(int (*child)(void *), void *arg)
         _exit(child(arg));
     return pid;
 #else
-    long page = sysconf(_SC_PAGESIZE);
-    if (!R.spawn_stack) {
-        char *s = mmap(NULL, (size_t)page + SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (s == MAP_FAILED)
-            return -1;
-        if (mprotect(s, (size_t)page, PROT_NONE) < 0) {
-            int e = errno;
-            munmap(s, (size_t)page + SPAWN_STACK_SIZE);
-            errno = e;
-            return -1;
-        }
-        R.spawn_stack = s + page + SPAWN_STACK_SIZE;
-    }
+    char *stack = stack_take();
+    if (!stack)
+        return -1;
     /* Every signal blocked, glibc's internal ones too (sigfillset and
      * pthread_sigmask leave those out): until the child has set every
      * disposition to default, no handler of ours may run on its stack,
@@ -165,9 +209,10 @@ pid_t oak__reaper_spawn(int (*child)(void *), void *arg)
      * and our memory to itself meanwhile, and the stack is free again
      * when clone returns. Not CLONE_SIGHAND: the child's dispositions
      * are its own copy. SIGCHLD: a normal child for waitid and pidfds. */
-    pid_t pid = clone(child, R.spawn_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    pid_t pid = clone(child, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
     int e = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, (size_t)8);
+    stack_give(stack);
     errno = e;
     return pid;
 #endif
@@ -239,15 +284,49 @@ static void known_del(pid_t pid)
     }
 }
 
-void oak__reaper_fork_lock(void) { pthread_mutex_lock(&R.lock); }
+/* ---- spawns in flight (under R.lock) -------------------------------------- */
 
-void oak__reaper_fork_unlock(pid_t pid)
+static bool inflight_has(unsigned cg)
 {
+    for (size_t i = 0; i < R.ninflight; i++)
+        if (R.inflight[i] == cg)
+            return true;
+    return false;
+}
+
+int oak__reaper_spawn_begin(unsigned cg)
+{
+    if (!cg)
+        return 0;
+    pthread_mutex_lock(&R.lock);
+    if (R.ninflight == R.inflight_cap) {
+        size_t cap = R.inflight_cap ? 2 * R.inflight_cap : 8;
+        unsigned *v = realloc(R.inflight, cap * sizeof *v);
+        if (!v) {
+            pthread_mutex_unlock(&R.lock);
+            return -ENOMEM;
+        }
+        R.inflight = v;
+        R.inflight_cap = cap;
+    }
+    R.inflight[R.ninflight++] = cg;
+    pthread_mutex_unlock(&R.lock);
+    return 0;
+}
+
+void oak__reaper_spawn_end(unsigned cg, pid_t pid)
+{
+    pthread_mutex_lock(&R.lock);
     /* Out of memory: the child is not known, and a stray pass could reap it
      * once it exits; its mirror then reports the status as unknown. */
     if (pid > 0 && !known_put(pid))
         oak_log(OAK_LOG_ERROR, "runtime", "event=osproc_known_out_of_memory pid=%d",
                 (int)pid);
+    for (size_t i = 0; cg && i < R.ninflight; i++)
+        if (R.inflight[i] == cg) {
+            R.inflight[i] = R.inflight[--R.ninflight];
+            break;
+        }
     pthread_mutex_unlock(&R.lock);
 }
 
@@ -258,7 +337,7 @@ void oak__reaper_reaped(pid_t pid)
     pthread_mutex_unlock(&R.lock);
 }
 
-static bool in_our_cgroup(int pid);
+static unsigned leaf_of(int pid);
 
 /* Reap every exited child of the runtime that was in a program's cgroup
  * leaf and is not a known leader: a descendant of a program that left its
@@ -288,7 +367,12 @@ static void reap_strays(void)
             continue;
         int pid;
         while (fscanf(f, "%d", &pid) == 1) {
-            if (pid == R.wd_pid || known_has(pid) || !in_our_cgroup(pid))
+            if (pid == R.wd_pid || known_has(pid))
+                continue;
+            /* Not one of the programs' leaves, or one a spawn is entering:
+             * a child of that spawn is not known until its clone returns. */
+            unsigned cg = leaf_of(pid);
+            if (!cg || inflight_has(cg))
                 continue;
             siginfo_t si;
             memset(&si, 0, sizeof si);
@@ -346,18 +430,22 @@ static void find_cgroup(void)
              (int)getpid());
 }
 
-/* Was pid (a zombie, say) in one of the programs' cgroup leaves? */
-static bool in_our_cgroup(int pid)
+/* The programs' cgroup leaf pid (a zombie, say) was in, or 0. */
+static unsigned leaf_of(int pid)
 {
     char path[64], line[512];
     snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
     FILE *f = fopen(path, "re");
-    bool ours = false;
-    while (f && !ours && fgets(line, sizeof line, f))
-        ours = !strncmp(line, "0::", 3) && strstr(line, R.cg_rel);
+    unsigned cg = 0;
+    size_t rl = strlen(R.cg_rel);
+    while (f && !cg && fgets(line, sizeof line, f)) {
+        char *at = strncmp(line, "0::", 3) ? NULL : strstr(line, R.cg_rel);
+        if (at && !strncmp(at + rl, "p-", 2))
+            cg = (unsigned)strtoul(at + rl + 2, NULL, 10);
+    }
     if (f)
         fclose(f);
-    return ours;
+    return cg;
 }
 
 static void cg_path(unsigned cg, const char *file, char *buf, size_t size)
@@ -368,15 +456,31 @@ static void cg_path(unsigned cg, const char *file, char *buf, size_t size)
         snprintf(buf, size, "%s/p-%u", R.cg_base, cg);
 }
 
+/* Empty leaves kept for the next programs (under leaf_lock): making a
+ * leaf and removing it again cost more than a spawn of a small program
+ * (mkdir and rmdir, and the kernel's work to set a new cgroup up and to
+ * take it down), so a leaf whose processes are all gone is reused. A
+ * zombie is not a member (its cgroup is still named in /proc/PID/cgroup,
+ * which is all the stray pass needs). */
+#define LEAF_POOL 64
+static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned leaf_pool[LEAF_POOL];
+static size_t leaf_free;
+
 unsigned oak__reaper_cgroup_new(char *procs, size_t size)
 {
     if (!R.cg_base[0])
         return 0;
-    unsigned cg = atomic_fetch_add_explicit(&R.cg_next, 1, memory_order_relaxed) + 1;
-    char dir[sizeof R.cg_base + 32];
-    cg_path(cg, NULL, dir, sizeof dir);
-    if (mkdir(dir, 0755) < 0)
-        return 0;
+    pthread_mutex_lock(&leaf_lock);
+    unsigned cg = leaf_free ? leaf_pool[--leaf_free] : 0;
+    pthread_mutex_unlock(&leaf_lock);
+    if (!cg) {
+        cg = atomic_fetch_add_explicit(&R.cg_next, 1, memory_order_relaxed) + 1;
+        char dir[sizeof R.cg_base + 32];
+        cg_path(cg, NULL, dir, sizeof dir);
+        if (mkdir(dir, 0755) < 0)
+            return 0;
+    }
     cg_path(cg, "cgroup.procs", procs, size);
     return cg;
 }
@@ -395,19 +499,43 @@ void oak__reaper_cgroup_kill(unsigned cg)
     }
 }
 
-/* Remove the leaf; true once it is gone (it holds no process). */
-static bool cg_remove(unsigned cg)
+/* Does leaf cg hold no live process? cgroup.events says "populated 0".
+ * Unreadable: taken as populated (rmdir then decides). */
+static bool cg_empty(unsigned cg)
 {
+    char path[sizeof R.cg_base + 48], buf[128];
+    cg_path(cg, "cgroup.events", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    return strstr(buf, "populated 0") != NULL;
+}
+
+/* Give back leaf cg once it is empty: into the pool, or removed when the
+ * pool is full. True once it is given back (false: it still holds a
+ * process). */
+static bool cg_release(unsigned cg)
+{
+    if (cg_empty(cg)) {
+        pthread_mutex_lock(&leaf_lock);
+        bool kept = leaf_free < LEAF_POOL;
+        if (kept)
+            leaf_pool[leaf_free++] = cg;
+        pthread_mutex_unlock(&leaf_lock);
+        if (kept)
+            return true;
+    }
     char dir[sizeof R.cg_base + 32];
     cg_path(cg, NULL, dir, sizeof dir);
     return rmdir(dir) == 0 || errno == ENOENT;
 }
 
-void oak__reaper_cgroup_free(unsigned cg)
-{
-    if (cg)
-        cg_remove(cg);
-}
+bool oak__reaper_cgroup_release(unsigned cg) { return !cg || cg_release(cg); }
 
 /* ---- the watchdog process -------------------------------------------------- */
 
@@ -658,7 +786,7 @@ static bool drain(const entry *e)
     }
     if (e->cg)
         reap_strays();
-    return kill(-e->pgid, 0) < 0 && errno == ESRCH && (!e->cg || cg_remove(e->cg));
+    return kill(-e->pgid, 0) < 0 && errno == ESRCH && (!e->cg || cg_release(e->cg));
 }
 
 static void *reaper_main(void *unused)

@@ -38,14 +38,19 @@ void oak__reaper_adopt(int pidfd, pid_t pgid, unsigned cg);
  * runtime. Any thread; does not block. */
 void oak__reaper_drain(pid_t pgid, unsigned cg);
 
-/* Around the fork of a program: lock, fork, unlock with the child's pid
- * (or -1), which makes the pid a known leader, never taken for a stray.
- * oak__reaper_reaped() forgets it once its owner has reaped it. */
-void oak__reaper_fork_lock(void);
-void oak__reaper_fork_unlock(pid_t pid);
+/* Around the clone or fork of a program whose cgroup leaf is cg (0: none):
+ * begin, clone, end with the child's pid (or -1), which makes the pid a
+ * known leader, never taken for a stray. Meanwhile the stray pass leaves
+ * leaf cg alone (the child may already be in it, and exit, before its
+ * pid is known). No lock is held across the clone. Begin returns 0 or
+ * -ENOMEM. oak__reaper_reaped() forgets the pid once its owner has reaped
+ * it. Any thread. */
+int oak__reaper_spawn_begin(unsigned cg);
+void oak__reaper_spawn_end(unsigned cg, pid_t pid);
 void oak__reaper_reaped(pid_t pid);
 
-/* A new cgroup leaf for a program, with the path of its cgroup.procs in
+/* A cgroup leaf for a program, empty (a fresh one, or one given back by
+ * oak__reaper_cgroup_release()), with the path of its cgroup.procs in
  * procs (for the child to write its pid to). Returns its number, or 0
  * when there is no writable cgroup v2. Any thread. */
 unsigned oak__reaper_cgroup_new(char *procs, size_t size);
@@ -53,9 +58,12 @@ unsigned oak__reaper_cgroup_new(char *procs, size_t size);
 /* Write 1 to leaf cg's cgroup.kill (nothing for 0). Any thread. */
 void oak__reaper_cgroup_kill(unsigned cg);
 
-/* Remove leaf cg, which no program entered or whose program never ran
- * (nothing for 0). Any thread. */
-void oak__reaper_cgroup_free(unsigned cg);
+/* Give leaf cg back once it holds no live process (a zombie does not
+ * count): it is kept for a later oak__reaper_cgroup_new(), or removed.
+ * Returns true once given back (and for 0), false while it still holds a
+ * process (then it is still the caller's: oak__reaper_drain() it). Any
+ * thread. */
+bool oak__reaper_cgroup_release(unsigned cg);
 
 /* Tell the watchdog that group pgid is live / is gone. Any thread; does
  * not block (a full pipe drops the note, and the drop is logged). */
@@ -74,8 +82,9 @@ pid_t oak__reaper_fork(void);
  * system calls (no malloc, stdio, locks, or glibc's set*id wrappers,
  * which lock and mark every thread of the caller), writes no memory of the
  * caller's, and must set every signal disposition to default before it
- * unblocks a signal (it starts with all blocked). The caller holds
- * oak__reaper_fork_lock() (which guards the one child stack). Returns the
+ * unblocks a signal (it starts with all blocked). Between
+ * oak__reaper_spawn_begin() and _end(). The stack is the clone's own
+ * (several threads may spawn at once). Returns the
  * child's pid or -1, errno set. Sanitizer builds fork instead
  * (OAK_OSPROC_SPAWN_BY_FORK): their runtimes would run on the child's
  * stack with the calling thread's state. */
