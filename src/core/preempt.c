@@ -181,6 +181,8 @@ static void on_preempt(int sig, siginfo_t *si, void *uctx)
     (void)si;
     int saved_errno = errno;
     oak__sched *s = oak__sched_self();
+    if (s)
+        atomic_store_explicit(&s->kick_pending, false, memory_order_relaxed);
     if (!s || !oak__in_process || oak__preempt_off)
         goto out;
     oak__proc *p = s->current;
@@ -297,8 +299,12 @@ void oak__preempt_kick(oak_pid pid)
         if (s == self || atomic_load_explicit(&s->running, memory_order_relaxed) != pid)
             continue;
         pid_t tid = atomic_load_explicit(&s->tid, memory_order_acquire);
-        if (tid && !in_blocking_call(tid))
-            pthread_kill(s->self, PREEMPT_SIGNAL);
+        if (tid && !atomic_exchange_explicit(&s->kick_pending, true, memory_order_relaxed)) {
+            if (!in_blocking_call(tid))
+                pthread_kill(s->self, PREEMPT_SIGNAL);
+            else
+                atomic_store_explicit(&s->kick_pending, false, memory_order_relaxed);
+        }
         return;
     }
 }

@@ -141,6 +141,10 @@ typedef struct oak__sched {
      * has seen the tid (acquire). */
     _Atomic pid_t tid;
     pthread_t self;
+    /* A kick (oak__preempt_kick) is on its way to this thread: later ones
+     * are not sent until its handler ran, so that a storm of exit signals
+     * never nests handlers on one stack. */
+    _Atomic bool kick_pending;
     oak__proc *pinned_head, *pinned_tail; /* preempted: run again on this
                                            * thread only (linked by gq_next;
                                            * core/preempt.h)                 */
