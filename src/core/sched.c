@@ -426,7 +426,7 @@ bool oak__sched_has_local_work(oak__sched *s)
 
 /* Processes woken by a message or a ready descriptor, queued behind the one
  * that runs next, do not wake a sleeping scheduler at once: another
- * scheduler is asked (wakep) only when they have waited HELP_AFTER_NS
+ * scheduler is asked (wakep) only when they have waited HELP_AFTER_NS (1 ms)
  * without the ring running dry. Waking a sleeping thread costs tens of
  * microseconds and takes a core from whatever else runs on the machine,
  * and a woken process usually has its stack held by this scheduler, which
@@ -438,7 +438,7 @@ bool oak__sched_has_local_work(oak__sched *s)
  * something waits, and in the scheduler loop; a scheduler that runs one
  * process for long is watched by a sleeper (sleep_idle()), which takes
  * the queued ones within ROB_AFTER_NS. */
-#define HELP_AFTER_NS ((int64_t)200 * 1000)
+#define HELP_AFTER_NS ((int64_t)1000 * 1000)
 
 /* Woken processes wait in s's ring from now (alone, there is nobody to
  * ask). */
@@ -448,8 +448,9 @@ static inline void help_later(oak__sched *s)
         s->help_since = oak__now_ns();
 }
 
-/* Ask another scheduler if woken processes have waited long enough. */
-static inline void help_check(oak__sched *s)
+/* Ask another scheduler if woken processes have waited long enough. `now`:
+ * the time if the caller has just read it, else 0. */
+static inline void help_check(oak__sched *s, int64_t now)
 {
     if (!s->help_since)
         return;
@@ -457,7 +458,7 @@ static inline void help_check(oak__sched *s)
         s->help_since = 0;
         return;
     }
-    if (oak__now_ns() - s->help_since >= HELP_AFTER_NS) {
+    if ((now ? now : oak__now_ns()) - s->help_since >= HELP_AFTER_NS) {
         s->help_since = 0;
         wakep();
     }
@@ -1052,7 +1053,7 @@ static oak__proc *find_work(oak__sched *s)
         /* The loop runs at least every 64 hand-offs (next_direct), so
          * looking at the clock and the global queue here is cheap enough
          * and keeps timers and foreign wake-ups from starving. */
-        check_timers(s);
+        int64_t now = check_timers(s);
         /* More local work than the one this loop takes next: make sure
          * another scheduler looks - at once when new processes wait (see
          * oak__sched_push()), when they have waited a while for woken
@@ -1061,10 +1062,11 @@ static oak__proc *find_work(oak__sched *s)
         int64_t spawned = deque_len(s);
         if (spawned > 0 && queued + spawned > 1) {
             wakep();
-        } else if (queued > 1) {
+        } else if (queued > 1 && rt->nscheds > 1) {
             if (!s->help_since)
-                help_later(s);
-            help_check(s);
+                s->help_since = now ? now : oak__now_ns();
+            else
+                help_check(s, now);
         }
         oak__proc *p = NULL;
         if ((++s->rounds & 3) == 0)
@@ -1255,7 +1257,10 @@ static oak__proc *next_direct(oak__sched *s)
 {
     if ((++s->tick & 63) == 0 || atomic_load_explicit(&oak__rt->stopping, memory_order_relaxed))
         return NULL;
-    help_check(s);
+    /* Every 8th hand-off: the clock is read for it (a few hand-offs are
+     * nothing beside HELP_AFTER_NS). */
+    if ((s->tick & 7) == 0)
+        help_check(s, 0);
     oak__proc *p = local_take(s);
     /* Another scheduler waits for a slot held here: answer at this
      * hand-off (not only every 64th), but for the two processes it moves. */
