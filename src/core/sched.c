@@ -424,6 +424,46 @@ bool oak__sched_has_local_work(oak__sched *s)
 }
 
 
+/* Processes woken by a message or a ready descriptor, queued behind the one
+ * that runs next, do not wake a sleeping scheduler at once: another
+ * scheduler is asked (wakep) only when they have waited HELP_AFTER_NS (1 ms)
+ * without the ring running dry. Waking a sleeping thread costs tens of
+ * microseconds and takes a core from whatever else runs on the machine,
+ * and a woken process usually has its stack held by this scheduler, which
+ * takes it back (make_ready()); where the work comes from descriptors one
+ * batch at a time - a server whose clients share the machine - one
+ * scheduler keeps up, and a second one woken for every batch costs more
+ * than it gives. New processes and yields still ask at once: they are
+ * where parallel work comes from. Looked at on each hand-off while
+ * something waits, and in the scheduler loop; a scheduler that runs one
+ * process for long is watched by a sleeper (sleep_idle()), which takes
+ * the queued ones within ROB_AFTER_NS. */
+#define HELP_AFTER_NS ((int64_t)1000 * 1000)
+
+/* Woken processes wait in s's ring from now (alone, there is nobody to
+ * ask). */
+static inline void help_later(oak__sched *s)
+{
+    if (oak__rt->nscheds > 1)
+        s->help_since = oak__now_ns();
+}
+
+/* Ask another scheduler if woken processes have waited long enough. `now`:
+ * the time if the caller has just read it, else 0. */
+static inline void help_check(oak__sched *s, int64_t now)
+{
+    if (!s->help_since)
+        return;
+    if (ring_len(s) == 0) {
+        s->help_since = 0;
+        return;
+    }
+    if ((now ? now : oak__now_ns()) - s->help_since >= HELP_AFTER_NS) {
+        s->help_since = 0;
+        wakep();
+    }
+}
+
 /* Wake-ups for local work. A scheduler that goes to sleep first looks at
  * every queue (after a fence), so work that was already queued when it
  * looked keeps it awake. Only a push to an empty queue needs the fenced
@@ -466,7 +506,11 @@ void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next)
         s->runnext = p;
         if (!old)
             return;
-        p = old;
+        /* A woken process behind the next one: another scheduler is
+         * asked only if it waits long (help_check()). */
+        if (ring_push(s, old) == 0)
+            help_later(s);
+        return;
     }
     if (ring_push(s, p) == 0)
         wakep();
@@ -556,6 +600,29 @@ static bool others_busy(oak__sched *s)
             return true;
     }
     return false;
+}
+
+/* Is every other scheduler asleep? Only then does a scheduler going to
+ * sleep block in the netpoller: while another is awake, that one polls
+ * the descriptors itself (in its loop, and before it sleeps), and a
+ * sleeper in epoll_wait() would be woken by the kernel for every ready
+ * descriptor, only to run on another core what the awake scheduler runs
+ * next anyway. Seq_cst, after the fence that follows joining the idle
+ * list (sleep_idle()): of two schedulers going to sleep at once, the one
+ * that joined the list last sees the other asleep (the list's lock orders
+ * them), so one of them takes the role. A scheduler whose thread has not
+ * started yet (no tid) counts as asleep: it looks for itself when it goes
+ * to sleep. */
+static bool others_asleep(oak__sched *s)
+{
+    oak__runtime *rt = oak__rt;
+    for (unsigned i = 0; i < rt->nscheds; i++) {
+        oak__sched *o = &rt->scheds[i];
+        if (o != s && !atomic_load_explicit(&o->sleeping, memory_order_seq_cst) &&
+            atomic_load_explicit(&o->tid, memory_order_relaxed))
+            return false;
+    }
+    return true;
 }
 
 /* Where scheduler o's thread is: in a system call, the call's place in
@@ -778,7 +845,7 @@ static void sleep_idle(oak__sched *s)
             deadline = oak__now_ns() + BLOCKS_SWEEP_NS;
         if (s->stk_sweep_more && deadline > s->stk_sweep_next)
             deadline = s->stk_sweep_next;
-        if (oak__netpoll_block_begin(s)) {
+        if (others_asleep(s) && oak__netpoll_block_begin(s)) {
             /* The one scheduler blocked in the netpoller: descriptors
              * that become ready wake it, and wakers write its eventfd.
              * Seq_cst: see wake_sched(). */
@@ -986,11 +1053,21 @@ static oak__proc *find_work(oak__sched *s)
         /* The loop runs at least every 64 hand-offs (next_direct), so
          * looking at the clock and the global queue here is cheap enough
          * and keeps timers and foreign wake-ups from starving. */
-        check_timers(s);
+        int64_t now = check_timers(s);
         /* More local work than the one this loop takes next: make sure
-         * another scheduler looks (see oak__sched_push()). */
-        if (ring_len(s) + deque_len(s) > 1)
+         * another scheduler looks - at once when new processes wait (see
+         * oak__sched_push()), when they have waited a while for woken
+         * ones (help_check()). */
+        uint32_t queued = ring_len(s);
+        int64_t spawned = deque_len(s);
+        if (spawned > 0 && queued + spawned > 1) {
             wakep();
+        } else if (queued > 1 && rt->nscheds > 1) {
+            if (!s->help_since)
+                s->help_since = now ? now : oak__now_ns();
+            else
+                help_check(s, now);
+        }
         oak__proc *p = NULL;
         if ((++s->rounds & 3) == 0)
             p = gq_take(s);
@@ -1180,6 +1257,10 @@ static oak__proc *next_direct(oak__sched *s)
 {
     if ((++s->tick & 63) == 0 || atomic_load_explicit(&oak__rt->stopping, memory_order_relaxed))
         return NULL;
+    /* Every 8th hand-off: the clock is read for it (a few hand-offs are
+     * nothing beside HELP_AFTER_NS). */
+    if ((s->tick & 7) == 0)
+        help_check(s, 0);
     oak__proc *p = local_take(s);
     /* Another scheduler waits for a slot held here: answer at this
      * hand-off (not only every 64th), but for the two processes it moves. */

@@ -129,6 +129,10 @@ typedef struct oak__sched {
     bool spinning;
     unsigned spin_misses;                 /* spins in a row that found
                                            * nothing (find_work())         */
+    int64_t help_since;                   /* woken processes have waited in
+                                           * the ring since (ns), no other
+                                           * scheduler asked yet; 0: none
+                                           * (help_check() in sched.c)     */
     uint64_t rng;
     uint64_t hword;                       /* holder word of this era       */
     oak__stack_local stk[OAK__STACK_CLASSES];
