@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/fault.h"
+#include "core/file.h"
 #include "core/sanitizer.h"
 #include "core/sched.h"
 #include "oak/log.h"
@@ -93,6 +94,10 @@ static bool wanted_module(const char *name, const char *const *modules)
             return true;
     return false;
 }
+
+/* The first module whose sections could not be read: logged once the walk
+ * is over (not under the loader's lock, which dl_iterate_phdr holds). */
+static char unread_module[256];
 
 static void add_range(uintptr_t lo, uintptr_t hi)
 {
@@ -167,9 +172,8 @@ static int add_ranges(struct dl_phdr_info *info, size_t size, void *data)
         return 0;
     /* The vDSO has a name ("linux-vdso.so.1"); the program's is "". */
     const char *path = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
-    if (!add_sections(path, info->dlpi_addr))
-        oak_log(OAK_LOG_WARNING, "runtime", "event=preemption_off module=%s cause=no_sections",
-                path);
+    if (!add_sections(path, info->dlpi_addr) && !unread_module[0])
+        snprintf(unread_module, sizeof unread_module, "%s", path);
     return 0;
 }
 
@@ -233,14 +237,8 @@ static bool in_blocking_call(pid_t tid)
 {
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (oak__read_text(path, buf, sizeof buf) < 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
     const char *r = strrchr(buf, ')'); /* the name may hold spaces */
     return r && r[1] == ' ' && (r[2] == 'S' || r[2] == 'D');
 }
@@ -334,7 +332,11 @@ int oak__preempt_init(oak__runtime *rt)
         }
     }
     nranges = 0;
+    unread_module[0] = '\0';
     dl_iterate_phdr(add_ranges, (void *)rt->cfg.preempt_modules);
+    if (unread_module[0])
+        oak_log(OAK_LOG_WARNING, "runtime", "event=preemption_off module=%s cause=no_sections",
+                unread_module);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -12,6 +12,7 @@
  * No lock, no system call, one context switch each way.
  */
 #include "core/sched.h"
+#include "core/file.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -441,11 +442,11 @@ bool oak__sched_has_local_work(oak__sched *s)
 #define HELP_AFTER_NS ((int64_t)1000 * 1000)
 
 /* Woken processes wait in s's ring from now (alone, there is nobody to
- * ask). */
-static inline void help_later(oak__sched *s)
+ * ask). `now`: the time if the caller has just read it, else 0. */
+static inline void help_later(oak__sched *s, int64_t now)
 {
     if (oak__rt->nscheds > 1)
-        s->help_since = oak__now_ns();
+        s->help_since = now ? now : oak__now_ns();
 }
 
 /* Ask another scheduler if woken processes have waited long enough. `now`:
@@ -509,7 +510,7 @@ void oak__make_runnable_on(oak__sched *s, oak__proc *p, bool next)
         /* A woken process behind the next one: another scheduler is
          * asked only if it waits long (help_check()). */
         if (ring_push(s, old) == 0)
-            help_later(s);
+            help_later(s, 0);
         return;
     }
     if (ring_push(s, p) == 0)
@@ -636,13 +637,7 @@ static void thread_where(oak__sched *o, char *buf, size_t size)
         return;
     char path[64], text[256];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    if (n == 0 || text[0] < '0' || text[0] > '9')
+    if (oak__read_text(path, text, sizeof text) < 0 || text[0] < '0' || text[0] > '9')
         return; /* "running", or nothing known */
     const char *last = strrchr(text, ' ');
     unsigned long long pc = 0;
@@ -1062,9 +1057,9 @@ static oak__proc *find_work(oak__sched *s)
         int64_t spawned = deque_len(s);
         if (spawned > 0 && queued + spawned > 1) {
             wakep();
-        } else if (queued > 1 && rt->nscheds > 1) {
+        } else if (queued > 1) {
             if (!s->help_since)
-                s->help_since = now ? now : oak__now_ns();
+                help_later(s, now);
             else
                 help_check(s, now);
         }

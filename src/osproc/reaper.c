@@ -40,6 +40,7 @@
  * pass runs at each wake-up, at least once a second.
  */
 #include "osproc/reaper.h"
+#include "core/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -505,14 +506,8 @@ static bool cg_empty(unsigned cg)
 {
     char path[sizeof R.cg_base + 48], buf[128];
     cg_path(cg, "cgroup.events", path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (oak__read_text(path, buf, sizeof buf) < 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
     return strstr(buf, "populated 0") != NULL;
 }
 
