@@ -1002,7 +1002,8 @@ void oak__proc_dispose(oak__proc *p, bool notify)
 
     /* Dead from now on for every lookup. */
     atomic_store_explicit(&p->pid, 0, memory_order_release);
-    oak__name_release(p, pid);
+    if (atomic_load_explicit(&p->name, memory_order_relaxed))
+        oak__name_release(p, pid);
 
     /* Cleanups, newest first, in scheduler context with oak_self() = p. */
     oak__proc *was = s->current;
@@ -1067,9 +1068,13 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     }
     p->q_head = p->q_tail = p->q_mark = NULL;
     p->q_len = 0;
-    oak__map_free(&p->links);
-    oak__map_free(&p->monitors_in);
-    oak__map_free(&p->monitors_out);
+    /* Most short-lived processes have no tables: no calls then. */
+    if (p->links.slots)
+        oak__map_free(&p->links);
+    if (p->monitors_in.slots)
+        oak__map_free(&p->monitors_in);
+    if (p->monitors_out.slots)
+        oak__map_free(&p->monitors_out);
     ext_free(p);
 
     /* Its stack goes back to its slot's free list (at teardown, when the
@@ -1083,8 +1088,10 @@ void oak__proc_dispose(oak__proc *p, bool notify)
     p->tsan_fiber = NULL;
 #endif
     bool is_main = p->is_main;
-    free(p->exit_detail);
-    p->exit_detail = NULL;
+    if (p->exit_detail) {
+        free(p->exit_detail);
+        p->exit_detail = NULL;
+    }
     p->gen = (p->gen + 1) & (uint32_t)OAK__GEN_MASK;
     oak__slot_free(s, slot);
     oak__sched_live_add(s, -1);

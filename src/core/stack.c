@@ -150,6 +150,18 @@ static bool list_push(oak__slot ***items, size_t *len, size_t *cap, oak__slot *e
     return true;
 }
 
+/* A slot onto s's free list of its class. The list is a stack: the slot
+ * given back last is handed out first, its top lines still in this core's
+ * cache. Inline, since a process's death and each hibernation come here;
+ * only a full list calls out to grow it. */
+static inline void free_push(oak__stack_local *L, oak__slot *e)
+{
+    if (L->nfree < L->capfree)
+        L->free[L->nfree++] = e;
+    else /* on ENOMEM the slot is still found by the clock or the chunk walk */
+        list_push(&L->free, &L->nfree, &L->capfree, e);
+}
+
 /* ---- holding ----------------------------------------------------------------- */
 
 static oak__sched *holder_sched(uint64_t h) { return &oak__rt->scheds[(h >> ERA_BITS) - 1]; }
@@ -423,19 +435,54 @@ static bool vacate(oak__slot *e)
     return !r || evict(e, r);
 }
 
+/* e becomes p's home, p its resident, with a first frame still to write. */
+static inline void settle(oak__slot *e, oak__proc *p)
+{
+    oak__asan_unpoison(e->base, e->size);
+    e->resident = p;
+    p->home = e;
+    p->sp = NULL; /* the caller writes the first frame */
+}
+
+/* The common first run, and wake from hibernation: a process of the
+ * default size takes the slot on top of its scheduler's free list, which
+ * is still held here and empty (the last one given back here, most
+ * often). Inline in the callers, with no frame to set up: assign() is
+ * for everything else. */
+static inline bool take_top(oak__sched *s, oak__proc *p)
+{
+    oak__stack_local *L = &s->stk[0];
+    if (p->stack_size || L->nfree == 0)
+        return false;
+    oak__slot *e = L->free[L->nfree - 1];
+    /* Relaxed, as in oak__stack_resident(): a holder word equal to ours
+     * was stored by this thread. */
+    if (atomic_load_explicit(&e->holder, memory_order_relaxed) != s->hword || e->resident)
+        return false;
+    L->nfree--;
+    settle(e, p);
+    return true;
+}
+
 /* A home for p on its first run (or after it hibernated). Without
  * `may_evict`, only a slot that needs no copy. */
 static int assign(oak__sched *s, oak__proc *p, bool may_evict)
 {
-    int k = class_of(p->stack_size);
+    int k = p->stack_size ? class_of(p->stack_size) : 0; /* 0: the default size */
     if (k < 0)
         return -ENOMEM; /* too many different stack sizes */
     oak__stack_local *L = &s->stk[k];
     oak__slot *e;
     while (L->nfree > 0) {
         e = L->free[--L->nfree];
-        if (claim(s, e, false) && !e->resident)
+        /* Most often still ours (it was given back here): a relaxed load,
+         * as in oak__stack_resident(), instead of claim()'s call. */
+        if (atomic_load_explicit(&e->holder, memory_order_relaxed) == s->hword) {
+            if (!e->resident)
+                goto got;
+        } else if (claim(s, e, false) && !e->resident) {
             goto got;
+        }
     }
     if (make_slots(s, (unsigned)k) > 0) {
         e = L->free[--L->nfree];
@@ -481,10 +528,7 @@ static int assign(oak__sched *s, oak__proc *p, bool may_evict)
         ask(held, held_by); /* the next try may find it let go */
     return -EAGAIN;
 got:
-    oak__asan_unpoison(e->base, e->size);
-    e->resident = p;
-    p->home = e;
-    p->sp = NULL; /* the caller writes the first frame */
+    settle(e, p);
     return 0;
 }
 
@@ -493,6 +537,8 @@ int oak__stack_prepare(oak__sched *s, oak__proc *p, oak__sched **holder)
     oak__slot *e = p->home;
     *holder = NULL;
     if (!e) {
+        if (take_top(s, p))
+            return 0;
         int rc = assign(s, p, true);
         if (rc == -EAGAIN) {
             /* No slot of its size exists, and none can be mapped: the
@@ -521,7 +567,10 @@ int oak__stack_prepare(oak__sched *s, oak__proc *p, oak__sched **holder)
     return 0;
 }
 
-bool oak__stack_fresh(oak__sched *s, oak__proc *p) { return assign(s, p, false) == 0; }
+bool oak__stack_fresh(oak__sched *s, oak__proc *p)
+{
+    return take_top(s, p) || assign(s, p, false) == 0;
+}
 
 void oak__stack_ask(oak__proc *p)
 {
@@ -549,13 +598,13 @@ static bool touched_below_keep(const oak__slot *e)
      * low-water mark; its data (a return address, a saved register) is
      * seldom all zero. An untouched page reads as the zero page. */
     const volatile uint64_t *w = (const volatile uint64_t *)(keep - 64);
-    uint64_t acc = 0;
-    for (int i = 0; i < 8; i++)
-        acc |= w[i];
-    return acc != 0;
+    /* Spelled out: a loop over volatile words is not unrolled (this is
+     * on every death and every hibernation). */
+    return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0;
 }
 
-static void trim(oak__slot *e, size_t pages)
+/* Out of line: rare, and its call would make every release save registers. */
+__attribute__((noinline)) static void trim(oak__slot *e, size_t pages)
 {
     char *keep = slot_top(e) - pages * page;
     if (keep > e->base)
@@ -563,11 +612,17 @@ static void trim(oak__slot *e, size_t pages)
     e->low = slot_top(e);
 }
 
+__attribute__((noinline)) static void drop_saved(oak__proc *p)
+{
+    free(p->saved);
+    p->saved = NULL;
+}
+
 void oak__stack_release(oak__sched *s, oak__proc *p, bool overflowed)
 {
     oak__slot *e = p->home;
-    free(p->saved);
-    p->saved = NULL;
+    if (p->saved) /* evicted, and not run since */
+        drop_saved(p);
     p->home = NULL;
     if (!e || e->resident != p)
         return;
@@ -577,9 +632,7 @@ void oak__stack_release(oak__sched *s, oak__proc *p, bool overflowed)
         trim(e, 1);
     else if (touched_below_keep(e))
         trim(e, OAK__STACK_KEEP_PAGES);
-    oak__stack_local *L = &s->stk[e->cls];
-    /* On ENOMEM the slot is still found by the clock or the chunk walk. */
-    list_push(&L->free, &L->nfree, &L->capfree, e);
+    free_push(&s->stk[e->cls], e);
 }
 
 /* ---- sweeping idle slots ------------------------------------------------------ */
